@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// engram: serve an engine, stream observations into it, recall, read stats, change its config.
+import { parseArgs } from 'node:util';
+import { isEngramError } from '../errors.js';
+import { observeCommand } from './observe-command.js';
+import { configCommand, recallCommand, statsCommand } from './query-commands.js';
+import { serveCommand } from './serve-command.js';
+
+const USAGE = `usage: engram <command> [flags]
+
+  serve     [--profile balanced] [--config FILE.yaml] [--set key=value]... [--host 127.0.0.1]
+            [--port 50051] [--http-port 9464] [--max-message-bytes N] [--max-batch N]
+            [--shutdown-deadline-ms 30000]
+  observe   --space NAME (--generate N | --file FILE.jsonl) [--batch 256] [--seed 42] [--tenant T]
+  recall    --space NAME (--vector JSON|@FILE | --random [--seed 42]) [--k 10] [--ef 0]
+            [--min-similarity S] [--json]
+  stats
+  config    get | apply PATCH_JSON|@FILE [--dry-run]
+
+  every client command takes --address HOST:PORT (default 127.0.0.1:50051)
+`;
+
+const FLAGS = {
+  address: { type: 'string', default: '127.0.0.1:50051' },
+  profile: { type: 'string' },
+  config: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '50051' },
+  'http-port': { type: 'string', default: '9464' },
+  'max-message-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
+  'max-batch': { type: 'string', default: '4096' },
+  'shutdown-deadline-ms': { type: 'string', default: '30000' },
+  space: { type: 'string' },
+  file: { type: 'string' },
+  generate: { type: 'string' },
+  batch: { type: 'string', default: '256' },
+  seed: { type: 'string', default: '42' },
+  tenant: { type: 'string' },
+  vector: { type: 'string' },
+  random: { type: 'boolean', default: false },
+  k: { type: 'string', default: '10' },
+  ef: { type: 'string', default: '0' },
+  'min-similarity': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function int(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got '${value}'`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+function required(name: string, value: string | undefined): string {
+  if (!value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values: f, positionals } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
+  const [command, ...rest] = positionals;
+  if (f.help || !command) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  switch (command) {
+    case 'serve':
+      return serveCommand({
+        ...(f.profile ? { profile: f.profile } : {}), ...(f.config ? { config: f.config } : {}), set: f.set ?? [],
+        host: f.host, port: int('port', f.port), httpPort: int('http-port', f['http-port']),
+        maxMessageBytes: int('max-message-bytes', f['max-message-bytes']), maxBatch: int('max-batch', f['max-batch']),
+        shutdownDeadlineMs: int('shutdown-deadline-ms', f['shutdown-deadline-ms']),
+      });
+    case 'observe':
+      return observeCommand({
+        address: f.address, space: required('space', f.space), seed: int('seed', f.seed), batch: int('batch', f.batch),
+        ...(f.file ? { file: f.file } : {}), ...(f.generate !== undefined ? { generate: int('generate', f.generate) } : {}),
+        ...(f.tenant ? { tenant: f.tenant } : {}),
+      });
+    case 'recall':
+      return recallCommand({
+        address: f.address, space: required('space', f.space), random: f.random, seed: int('seed', f.seed),
+        k: int('k', f.k), ef: int('ef', f.ef), json: f.json, ...(f.vector ? { vector: f.vector } : {}),
+        ...(f['min-similarity'] !== undefined ? { minSimilarity: Number(f['min-similarity']) } : {}),
+      });
+    case 'stats':
+      return statsCommand(f.address);
+    case 'config': {
+      const [action, patch] = rest;
+      if (action !== 'get' && action !== 'apply') throw new UsageError("config takes 'get' or 'apply PATCH'");
+      return configCommand({ address: f.address, action, dryRun: f['dry-run'], ...(patch ? { patch } : {}) });
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+    process.stderr.write(`engram: ${e.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const grpcDetails = typeof e === 'object' && e !== null && 'details' in e ? String((e as { details: unknown }).details) : null;
+  process.stderr.write(`engram: ${isEngramError(e) ? `${e.code}: ${e.message}` : grpcDetails ?? (e instanceof Error ? e.message : String(e))}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,124 @@
+// The typed client for an engine: observation streams, recall and admin, over one channel. The
+// CLI, the benchmarks, the tests and the operator all reach engines through this class.
+import * as grpc from '@grpc/grpc-js';
+import type { AdminClient } from '../generated/engram/v1/Admin.js';
+import type { ConfigResponse__Output } from '../generated/engram/v1/ConfigResponse.js';
+import type { RecallResponse__Output } from '../generated/engram/v1/RecallResponse.js';
+import type { ServerMessage__Output } from '../generated/engram/v1/ServerMessage.js';
+import type { StatsResponse__Output } from '../generated/engram/v1/StatsResponse.js';
+import type { StreamingClient } from '../generated/engram/v1/Streaming.js';
+import { loadEngramProto } from '../wire/load-proto.js';
+import { encodeVector } from '../wire/vector-codec.js';
+import { ObservationStream } from './observation-stream.js';
+
+export interface ClientOptions {
+  maxMessageBytes?: number;
+  /** Default deadline for unary calls. */
+  deadlineMs?: number;
+}
+
+export interface StreamOptions {
+  memorySpace: string;
+  tenant?: string;
+  honoursBackpressure?: boolean;
+  /** Observations per wire message (default 256). */
+  maxBatch?: number;
+  /** Unaccepted observations the client holds before `send` waits (default 8 x maxBatch). */
+  maxInFlight?: number;
+}
+
+export interface RecallOptions {
+  memorySpace: string;
+  vector: Float32Array | number[];
+  k: number;
+  ef?: number;
+  minSimilarity?: number;
+  deadlineMs?: number;
+}
+
+export interface EngineConfigView {
+  config: Record<string, unknown>;
+  hash: string;
+  generation: number;
+}
+
+const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+function unary<T>(invoke: (callback: grpc.requestCallback<T>) => void): Promise<T> {
+  return new Promise((resolve, reject) => invoke((error, value) => (error ? reject(error) : resolve(value as T))));
+}
+
+function configView(r: ConfigResponse__Output): EngineConfigView {
+  return { config: JSON.parse(r.configJson) as Record<string, unknown>, hash: r.configHash, generation: Number(r.generation) };
+}
+
+export class EngramClient {
+  private readonly streaming: StreamingClient;
+  private readonly admin: AdminClient;
+  private readonly deadlineMs: number;
+
+  constructor(readonly address: string, options: ClientOptions = {}) {
+    const proto = loadEngramProto();
+    const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const channelOptions = { 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max };
+    const credentials = grpc.credentials.createInsecure();
+    this.streaming = new proto.engram.v1.Streaming(address, credentials, channelOptions);
+    this.admin = new proto.engram.v1.Admin(address, credentials, { ...channelOptions, channelOverride: this.streaming.getChannel() });
+    this.deadlineMs = options.deadlineMs ?? 10_000;
+  }
+
+  private deadline(ms?: number): grpc.CallOptions {
+    return { deadline: Date.now() + (ms ?? this.deadlineMs) };
+  }
+
+  /** Opens a session on a memory space; resolves once the engine has answered init. */
+  openStream(options: StreamOptions): Promise<ObservationStream> {
+    const maxBatch = options.maxBatch ?? 256;
+    const call = this.streaming.ObserveStream();
+    call.write({
+      init: {
+        memorySpace: options.memorySpace, tenant: options.tenant ?? '', honoursBackpressure: options.honoursBackpressure ?? true,
+        maxBatchSize: maxBatch, clientBufferSize: options.maxInFlight ?? maxBatch * 8,
+      },
+    });
+    return new Promise((resolve, reject) => {
+      const onData = (m: ServerMessage__Output): void => {
+        if (!m.initAck) return;
+        call.removeListener('data', onData);
+        call.removeListener('error', reject);
+        const batch = Math.min(maxBatch, m.initAck.capabilities?.maxBatchSize || maxBatch);
+        resolve(new ObservationStream(call, m.initAck, batch, options.maxInFlight ?? batch * 8));
+      };
+      call.on('data', onData);
+      call.once('error', reject);
+    });
+  }
+
+  async recall(options: RecallOptions): Promise<RecallResponse__Output> {
+    const request = {
+      memorySpace: options.memorySpace, vector: encodeVector(options.vector), k: options.k, ef: options.ef ?? 0,
+      minSimilarity: options.minSimilarity ?? 0, hasMinSimilarity: options.minSimilarity !== undefined,
+    };
+    return unary((cb) => this.streaming.Recall(request, this.deadline(options.deadlineMs), cb));
+  }
+
+  async getConfig(): Promise<EngineConfigView> {
+    return configView(await unary<ConfigResponse__Output>((cb) => this.admin.GetConfig({}, this.deadline(), cb)));
+  }
+
+  /** Applies a partial config live; returns the effective config with its hash and generation. */
+  async applyConfig(patch: Record<string, unknown>, options: { dryRun?: boolean; deadlineMs?: number } = {}): Promise<EngineConfigView> {
+    const response = await unary<ConfigResponse__Output>((cb) => this.admin.ApplyConfig(
+      { patchJson: JSON.stringify(patch), dryRun: options.dryRun ?? false }, this.deadline(options.deadlineMs ?? 60_000), cb));
+    return configView(response);
+  }
+
+  stats(): Promise<StatsResponse__Output> {
+    return unary((cb) => this.admin.GetStats({}, this.deadline(), cb));
+  }
+
+  close(): void {
+    this.streaming.close();
+    this.admin.close();
+  }
+}

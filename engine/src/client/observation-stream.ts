@@ -1,0 +1,246 @@
+// A backpressure-aware observation stream. The caller `send`s observations; the stream numbers
+// them, batches them, keeps every one until the engine ACCEPTS it, and on a retryable refusal
+// (backpressure, rate limit, quota, shutdown) or a sequence gap goes back to the first refused one
+// and resends from there after the retry-after the engine suggested ("go-back-N"). A PAUSE from
+// the engine stops sending until RESUME (or its retry-after passes).
+import { EventEmitter } from 'node:events';
+import type * as grpc from '@grpc/grpc-js';
+import type { Ack__Output } from '../generated/engram/v1/Ack.js';
+import type { ClientMessage } from '../generated/engram/v1/ClientMessage.js';
+import type { Observation } from '../generated/engram/v1/Observation.js';
+import type { ServerMessage__Output } from '../generated/engram/v1/ServerMessage.js';
+import type { StreamInitAck__Output } from '../generated/engram/v1/StreamInitAck.js';
+import type { StreamStatus__Output } from '../generated/engram/v1/StreamStatus.js';
+import { encodeVector } from '../wire/vector-codec.js';
+
+export interface ObservationInput {
+  id: string;
+  embedding: Float32Array | number[];
+  content?: string;
+  metadata?: Record<string, string>;
+  timestampMs?: number;
+}
+
+export interface StreamCounts {
+  sent: number;
+  accepted: number;
+  indexed: number;
+  /** Finally refused (invalid observations, index failures). */
+  rejected: number;
+  /** Sent again after a retryable refusal. */
+  resent: number;
+  /** Retryable refusals received, by code. */
+  refusals: Record<string, number>;
+}
+
+const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT_QUOTA_EXCEEDED', 'REJECT_SHUTTING_DOWN', 'REJECT_SEQUENCE_GAP']);
+const MAX_PAUSE_MS = 2000;
+
+interface Pending {
+  sequence: number;
+  wire: Observation;
+}
+
+interface StreamEvents {
+  rejected: [ack: Ack__Output];
+  status: [status: StreamStatus__Output];
+  progress: [counts: StreamCounts];
+  error: [error: Error];
+}
+
+export class ObservationStream extends EventEmitter<StreamEvents> {
+  readonly counts: StreamCounts = { sent: 0, accepted: 0, indexed: 0, rejected: 0, resent: 0, refusals: {} };
+  /** Unaccepted observations in sequence order; window[0] has sequence `base`. */
+  private window: Pending[] = [];
+  private base = 1;
+  private nextSequence = 1;
+  /** Index into window of the next observation to put on the wire. */
+  private cursor = 0;
+  /** Highest sequence ever put on the wire (to count resends). */
+  private highestSent = 0;
+  private wave = 0;
+  private readonly batchWave = new Map<number, number>();
+  private nextBatchId = 1;
+  private pausedUntil = 0;
+  private resumeTimer: NodeJS.Timeout | null = null;
+  private flushScheduled = false;
+  private writable = true;
+  private spaceWaiters: Array<() => void> = [];
+  private settledWaiters: Array<() => void> = [];
+  private ended: Promise<void>;
+  private failure: Error | null = null;
+  lastStatus: StreamStatus__Output | null = null;
+
+  constructor(
+    private readonly call: grpc.ClientDuplexStream<ClientMessage, ServerMessage__Output>,
+    readonly init: StreamInitAck__Output,
+    private readonly maxBatch: number,
+    private readonly maxInFlight: number,
+  ) {
+    super();
+    this.ended = new Promise((resolve) => {
+      call.on('end', () => resolve());
+      call.on('error', (e: Error) => {
+        this.failure = e;
+        this.wakeAll();
+        if (this.listenerCount('error') > 0) this.emit('error', e);
+        resolve();
+      });
+    });
+    call.on('data', (m: ServerMessage__Output) => this.receive(m));
+    call.on('drain', () => {
+      this.writable = true;
+      this.pump();
+    });
+  }
+
+  get sessionId(): string {
+    return this.init.sessionId;
+  }
+
+  /** Queues one observation; waits while `maxInFlight` observations are unaccepted. */
+  async send(o: ObservationInput): Promise<void> {
+    while (this.window.length >= this.maxInFlight) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+    if (this.failure) throw this.failure;
+    this.window.push({
+      sequence: this.nextSequence++,
+      wire: {
+        id: o.id, embedding: encodeVector(o.embedding), content: o.content ?? '', metadata: o.metadata ?? {},
+        timestampMs: o.timestampMs ?? Date.now(), sequence: 0,
+      },
+    });
+    if (this.window.length - this.cursor >= this.maxBatch) this.pump();
+    else this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Puts unsent observations on the wire in batches, unless paused or grpc's buffer is full. */
+  private pump(): void {
+    while (this.cursor < this.window.length && this.writable && Date.now() >= this.pausedUntil && !this.failure) {
+      const slice = this.window.slice(this.cursor, this.cursor + this.maxBatch);
+      this.cursor += slice.length;
+      const batchId = this.nextBatchId++;
+      this.batchWave.set(batchId, this.wave);
+      for (const p of slice) {
+        p.wire.sequence = p.sequence;
+        if (p.sequence <= this.highestSent) this.counts.resent++;
+        else this.counts.sent++;
+        this.highestSent = Math.max(this.highestSent, p.sequence);
+      }
+      this.writable = this.call.write({ observations: { batchId, observations: slice.map((p) => p.wire) } });
+    }
+  }
+
+  private receive(m: ServerMessage__Output): void {
+    if (m.acks) {
+      const wave = m.acks.inReplyTo ? this.batchWave.get(m.acks.inReplyTo) : undefined;
+      if (m.acks.inReplyTo) this.batchWave.delete(m.acks.inReplyTo);
+      for (const ack of m.acks.acks) this.handleAck(ack, wave === this.wave);
+      this.emit('progress', this.counts);
+      this.wakeAll();
+    } else if (m.status) {
+      this.lastStatus = m.status;
+      this.emit('status', m.status);
+    } else if (m.flow) {
+      if (m.flow.action === 'PAUSE') this.pauseFor(m.flow.retryAfterMs > 0 ? Math.min(m.flow.retryAfterMs, MAX_PAUSE_MS) : MAX_PAUSE_MS);
+      else if (m.flow.action === 'RESUME' || m.flow.action === 'SPEED_UP') this.pauseFor(0);
+    }
+  }
+
+  private handleAck(ack: Ack__Output, currentWave: boolean): void {
+    const first = Number(ack.firstSequence);
+    const last = Number(ack.lastSequence);
+    const n = last - first + 1;
+    if (ack.status === 'INDEXED') {
+      this.counts.indexed += n;
+      return;
+    }
+    if (ack.status === 'ACCEPTED') {
+      this.counts.accepted += n;
+      this.settle(last);
+      return;
+    }
+    if (!RETRYABLE.has(String(ack.code))) {
+      // Final: invalid, index failure, or a duplicate (already resolved).
+      this.counts.rejected += ack.code === 'REJECT_SEQUENCE_DUPLICATE' ? 0 : n;
+      if (ack.code === 'REJECT_INVALID_OBSERVATION') this.settle(last);
+      this.emit('rejected', ack);
+      return;
+    }
+    const code = String(ack.code);
+    this.counts.refusals[code] = (this.counts.refusals[code] ?? 0) + n;
+    if (currentWave) this.goBack(first, ack.retryAfterMs);
+  }
+
+  /** Observations up to `sequence` are resolved: drop them from the window. */
+  private settle(sequence: number): void {
+    const drop = Math.min(this.window.length, sequence - this.base + 1);
+    if (drop <= 0) return;
+    this.window.splice(0, drop);
+    this.base += drop;
+    this.cursor = Math.max(0, this.cursor - drop);
+  }
+
+  /** Resend everything from `sequence` after `delayMs`; later replies to earlier sends are stale. */
+  private goBack(sequence: number, delayMs: number): void {
+    this.wave++;
+    this.cursor = Math.max(0, sequence - this.base);
+    this.pauseFor(delayMs);
+  }
+
+  private pauseFor(ms: number): void {
+    this.pausedUntil = Date.now() + ms;
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = null;
+      this.pump();
+    }, ms);
+  }
+
+  private wakeAll(): void {
+    const waiters = this.spaceWaiters.concat(this.window.length === 0 ? this.settledWaiters : []);
+    this.spaceWaiters = [];
+    if (this.window.length === 0) this.settledWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Waits until every observation sent so far is accepted or finally refused. */
+  async settled(): Promise<void> {
+    this.pump();
+    while (this.window.length > 0) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => this.settledWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * Settles everything, then closes. With `drain` the engine first indexes everything accepted on
+   * this stream, so on return `counts.indexed` covers every accepted observation.
+   */
+  async close(options: { drain?: boolean } = {}): Promise<StreamCounts> {
+    await this.settled();
+    this.call.write({ close: { drain: options.drain ?? true } });
+    this.call.end();
+    await this.ended;
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    if (this.failure) throw this.failure;
+    return this.counts;
+  }
+
+  /** Abandons the stream at once (what a crashing client does). */
+  cancel(): void {
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.call.cancel();
+  }
+}

@@ -1,0 +1,84 @@
+// The engine's live configuration: its shape, its defaults, and the three classes its keys fall in.
+import { createHash } from 'node:crypto';
+import { PROFILES, type ProfileName } from './profiles.js';
+
+export type Metric = 'cosine' | 'l2' | 'ip';
+
+export interface TenantConfig {
+  /** DNS-label style name, unique among tenants. */
+  name: string;
+  /** Memory spaces the tenant owns: exact ids, or prefixes ending in `*`. */
+  spaces: string[];
+  /** Observations per second (token bucket); 0 = unlimited. */
+  rateLimit: number;
+  /** Token bucket size; 0 = one second's worth of `rateLimit`. */
+  burst: number;
+  /** Vectors across all the tenant's spaces; 0 = unlimited. */
+  maxVectors: number;
+  /** Memory spaces the tenant may create; 0 = unlimited. */
+  maxSpaces: number;
+}
+
+export interface HnswConfig {
+  dimension: number;
+  m: number;
+  efConstruction: number;
+  efSearch: number;
+  metric: Metric;
+}
+
+export interface EngineConfig {
+  profile: ProfileName;
+  workers: number;
+  batch: { min: number; max: number };
+  /** How long a worker with less than `batch.min` waiting lingers for more before it starts. */
+  idleSleepMs: number;
+  queue: { capacity: number; highPriorityRatio: number };
+  /** Queue depth over which an idle worker takes a memory space off a busy one; 0 = never. */
+  stealThreshold: number;
+  hnsw: HnswConfig;
+  tenants: TenantConfig[];
+}
+
+export const DEFAULT_HNSW: Readonly<HnswConfig> = {
+  dimension: 768, m: 16, efConstruction: 200, efSearch: 64, metric: 'cosine',
+};
+
+export function configForProfile(profile: ProfileName): EngineConfig {
+  const preset = PROFILES[profile];
+  return {
+    profile,
+    workers: preset.workers,
+    batch: { ...preset.batch },
+    idleSleepMs: preset.idleSleepMs,
+    queue: { ...preset.queue },
+    stealThreshold: preset.stealThreshold,
+    hnsw: { ...DEFAULT_HNSW, ...(preset.hnsw ?? {}) },
+    tenants: [],
+  };
+}
+
+export const DEFAULT_CONFIG: Readonly<EngineConfig> = configForProfile('balanced');
+
+/**
+ * Keys that change the shape of stored indexes. They can be set freely until the first memory
+ * space exists; after that a change needs a rebuild (M, efConstruction) or a new engine
+ * (dimension, metric), which this engine refuses live with CONFIG_NOT_LIVE.
+ */
+export const INDEX_SHAPE_KEYS = ['dimension', 'metric', 'm', 'efConstruction'] as const;
+
+/** Canonical JSON: keys sorted at every level, so equal configs hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+      return sorted;
+    }
+    return v;
+  });
+}
+
+export function configHash(config: EngineConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,3 @@
+export * from './engine-config.js';
+export * from './profiles.js';
+export * from './validate-config.js';

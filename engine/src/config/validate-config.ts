@@ -1,0 +1,168 @@
+// Turns a partial config (from a file, a flag or the admin RPC) into a complete, valid EngineConfig,
+// or refuses it with every problem named by its key path.
+import { EngramError } from '../errors.js';
+import { configForProfile, type EngineConfig, type TenantConfig } from './engine-config.js';
+import { parseProfileName, PROFILE_NAMES } from './profiles.js';
+
+type FieldKind = 'int' | 'number' | 'string' | 'tenants';
+interface Schema { [key: string]: FieldKind | Schema }
+
+const SCHEMA: Schema = {
+  profile: 'string',
+  workers: 'int',
+  batch: { min: 'int', max: 'int' },
+  idleSleepMs: 'int',
+  queue: { capacity: 'int', highPriorityRatio: 'number' },
+  stealThreshold: 'int',
+  hnsw: { dimension: 'int', m: 'int', efConstruction: 'int', efSearch: 'int', metric: 'string' },
+  tenants: 'tenants',
+};
+
+/** Inclusive ranges; the guide's recommended ranges, widened where a user could sensibly go further. */
+const RANGES: Array<[path: string, min: number, max: number]> = [
+  ['workers', 1, 32],
+  ['batch.min', 1, 10_000],
+  ['batch.max', 1, 10_000],
+  ['idleSleepMs', 0, 1000],
+  ['queue.capacity', 10, 2_000_000],
+  ['queue.highPriorityRatio', 0.01, 0.5],
+  ['stealThreshold', 0, 10_000_000],
+  ['hnsw.dimension', 2, 4096],
+  ['hnsw.m', 2, 128],
+  ['hnsw.efConstruction', 8, 4096],
+  ['hnsw.efSearch', 1, 4096],
+];
+
+const TENANT_KEYS = new Set(['name', 'spaces', 'rateLimit', 'burst', 'maxVectors', 'maxSpaces']);
+const TENANT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const SPACE_PATTERN = /^[a-z0-9_-]{1,64}\*?$/;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkShape(value: Record<string, unknown>, schema: Schema, prefix: string, problems: string[]): void {
+  for (const [key, v] of Object.entries(value)) {
+    const path = prefix + key;
+    const kind = schema[key];
+    if (kind === undefined) {
+      problems.push(`unknown key '${path}'`);
+    } else if (typeof kind === 'object') {
+      if (isPlainObject(v)) checkShape(v, kind, `${path}.`, problems);
+      else problems.push(`'${path}' must be an object`);
+    } else if (kind === 'int' && !Number.isInteger(v)) {
+      problems.push(`'${path}' must be an integer, got ${JSON.stringify(v)}`);
+    } else if (kind === 'number' && (typeof v !== 'number' || !Number.isFinite(v))) {
+      problems.push(`'${path}' must be a number, got ${JSON.stringify(v)}`);
+    } else if (kind === 'string' && typeof v !== 'string') {
+      problems.push(`'${path}' must be a string, got ${JSON.stringify(v)}`);
+    } else if (kind === 'tenants' && !Array.isArray(v)) {
+      problems.push(`'${path}' must be a list`);
+    }
+  }
+}
+
+function deepMerge<T>(base: T, patch: Record<string, unknown>): T {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, v] of Object.entries(patch)) {
+    const current = out[key];
+    out[key] = isPlainObject(v) && isPlainObject(current) ? deepMerge(current, v) : v;
+  }
+  return out as T;
+}
+
+function get(config: EngineConfig, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (isPlainObject(o) ? o[k] : undefined), config);
+}
+
+function parseTenant(raw: unknown, index: number, problems: string[]): TenantConfig | undefined {
+  const at = `tenants[${index}]`;
+  if (!isPlainObject(raw)) {
+    problems.push(`'${at}' must be an object`);
+    return undefined;
+  }
+  for (const key of Object.keys(raw)) if (!TENANT_KEYS.has(key)) problems.push(`unknown key '${at}.${key}'`);
+  const name = raw.name;
+  if (typeof name !== 'string' || !TENANT_NAME.test(name)) {
+    problems.push(`'${at}.name' must be a DNS label (lower-case letters, digits, '-'), got ${JSON.stringify(name)}`);
+  }
+  const spaces = raw.spaces ?? [];
+  if (!Array.isArray(spaces) || spaces.some((s) => typeof s !== 'string' || !SPACE_PATTERN.test(s))) {
+    problems.push(`'${at}.spaces' must list memory space ids or prefixes ending in '*'`);
+  }
+  const limits: Record<string, number> = {};
+  for (const key of ['rateLimit', 'burst', 'maxVectors', 'maxSpaces'] as const) {
+    const v = raw[key] ?? 0;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (key !== 'rateLimit' && !Number.isInteger(v))) {
+      problems.push(`'${at}.${key}' must be a non-negative ${key === 'rateLimit' ? 'number' : 'integer'}, got ${JSON.stringify(v)}`);
+    }
+    limits[key] = typeof v === 'number' ? v : 0;
+  }
+  return {
+    name: String(name),
+    spaces: Array.isArray(spaces) ? spaces.map(String) : [],
+    rateLimit: limits.rateLimit ?? 0,
+    burst: limits.burst ?? 0,
+    maxVectors: limits.maxVectors ?? 0,
+    maxSpaces: limits.maxSpaces ?? 0,
+  };
+}
+
+function checkRanges(config: EngineConfig, problems: string[]): void {
+  for (const [path, min, max] of RANGES) {
+    const v = get(config, path);
+    if (typeof v === 'number' && (v < min || v > max)) problems.push(`'${path}' must be in [${min}, ${max}], got ${v}`);
+  }
+  if (config.batch.min > config.batch.max) {
+    problems.push(`'batch.min' (${config.batch.min}) must not exceed 'batch.max' (${config.batch.max})`);
+  }
+  if (!['cosine', 'l2', 'ip'].includes(config.hnsw.metric)) {
+    problems.push(`'hnsw.metric' must be one of cosine, l2, ip; got ${JSON.stringify(config.hnsw.metric)}`);
+  }
+}
+
+/**
+ * Merges `patch` over `current`. A `profile` in the patch first resets the pool knobs to that
+ * profile's preset (index shape and tenants are kept: a live engine cannot change them by accident);
+ * every other key in the patch then overrides. Throws INVALID_CONFIG naming every problem.
+ */
+export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineConfig {
+  if (!isPlainObject(patch)) throw new EngramError('INVALID_CONFIG', 'invalid config: expected a JSON object');
+  const problems: string[] = [];
+  checkShape(patch, SCHEMA, '', problems);
+
+  let base = current;
+  if (patch.profile !== undefined) {
+    const profile = parseProfileName(patch.profile);
+    if (profile === undefined) {
+      problems.push(`'profile' must be one of ${PROFILE_NAMES.join(', ')}; got ${JSON.stringify(patch.profile)}`);
+    } else {
+      base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants };
+    }
+  }
+  if (problems.length > 0) throw new EngramError('INVALID_CONFIG', `invalid config: ${problems.join('; ')}`);
+
+  const { profile: _profile, tenants: rawTenants, ...rest } = patch;
+  const merged = deepMerge(base, rest);
+  if (Array.isArray(rawTenants)) {
+    merged.tenants = rawTenants.map((t, i) => parseTenant(t, i, problems)).filter((t): t is TenantConfig => !!t);
+    const seen = new Set<string>();
+    for (const t of merged.tenants) {
+      if (seen.has(t.name)) problems.push(`tenant name '${t.name}' is not unique`);
+      seen.add(t.name);
+    }
+  }
+  checkRanges(merged, problems);
+  if (problems.length > 0) throw new EngramError('INVALID_CONFIG', `invalid config: ${problems.join('; ')}`);
+  return merged;
+}
+
+/** The config an engine starts with: a profile's preset (hnsw included) with overrides on top. */
+export function resolveStartConfig(patch: Record<string, unknown> = {}): EngineConfig {
+  const profile = parseProfileName(patch.profile ?? 'balanced');
+  if (profile === undefined) {
+    throw new EngramError('INVALID_CONFIG', `invalid config: 'profile' must be one of ${PROFILE_NAMES.join(', ')}; got ${JSON.stringify(patch.profile)}`);
+  }
+  const { profile: _p, ...rest } = patch;
+  return applyConfigPatch(configForProfile(profile), rest);
+}

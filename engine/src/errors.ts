@@ -1,0 +1,51 @@
+// One catalogue of engine errors. Each code is stable (callers and tests match on it, never on the
+// message) and maps to exactly one gRPC status; the cause, when there is one, is kept.
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+export const ErrorCodes = {
+  // request validation
+  INVALID_SPACE_ID: GrpcStatus.INVALID_ARGUMENT,
+  INVALID_VECTOR: GrpcStatus.INVALID_ARGUMENT,
+  INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
+  INVALID_CONFIG: GrpcStatus.INVALID_ARGUMENT,
+  PROTOCOL_VIOLATION: GrpcStatus.FAILED_PRECONDITION,
+  // state
+  SPACE_NOT_FOUND: GrpcStatus.NOT_FOUND,
+  CONFIG_NOT_LIVE: GrpcStatus.FAILED_PRECONDITION,
+  TENANT_MISMATCH: GrpcStatus.PERMISSION_DENIED,
+  // capacity
+  RECALL_LANE_FULL: GrpcStatus.RESOURCE_EXHAUSTED,
+  SPACE_QUOTA_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
+  // lifecycle
+  SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
+  WORKER_FAILED: GrpcStatus.INTERNAL,
+  CANCELLED: GrpcStatus.CANCELLED,
+  INTERNAL: GrpcStatus.INTERNAL,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class EngramError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EngramError';
+    this.code = code;
+  }
+
+  get grpcStatus(): GrpcStatus {
+    return ErrorCodes[this.code];
+  }
+}
+
+export function isEngramError(e: unknown, code?: ErrorCode): e is EngramError {
+  return e instanceof EngramError && (code === undefined || e.code === code);
+}
+
+/** Wraps anything thrown into an EngramError, keeping the original as `cause`. */
+export function toEngramError(e: unknown): EngramError {
+  if (e instanceof EngramError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new EngramError('INTERNAL', message, { cause: e });
+}

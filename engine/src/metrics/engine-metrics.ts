@@ -1,0 +1,47 @@
+// Every metric the engine exports, on one registry created here and passed in (never the global
+// default registry, so tests and several engines in one process do not share counters). Worker
+// threads record nothing themselves: they report measurements in their messages and the pool
+// records them here, so /metrics of the main thread is the whole engine.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const BATCH_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+
+export function createEngineMetrics(registry = new Registry()) {
+  const r = { registers: [registry] };
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    observations: new Counter({ ...r, name: 'engram_streaming_observations_total', help: 'Observations accepted, by memory space and priority lane', labelNames: ['memory_space', 'priority'] }),
+    rejected: new Counter({ ...r, name: 'engram_streaming_observations_rejected_total', help: 'Observations turned away, by memory space and reason', labelNames: ['memory_space', 'reason'] }),
+    indexed: new Counter({ ...r, name: 'engram_streaming_observations_indexed_total', help: 'Observations made searchable, by memory space', labelNames: ['memory_space'] }),
+    backpressureActivations: new Counter({ ...r, name: 'engram_streaming_backpressure_activations_total', help: 'Times a session of the space was told pressure rose to a level', labelNames: ['memory_space', 'level'] }),
+    batches: new Counter({ ...r, name: 'engram_streaming_batches_processed_total', help: 'Batches indexed, by worker', labelNames: ['worker_id'] }),
+    batchFailures: new Counter({ ...r, name: 'engram_streaming_batch_failures_total', help: 'Observations a worker failed to index, by worker and error type', labelNames: ['worker_id', 'error_type'] }),
+    workStolen: new Counter({ ...r, name: 'engram_streaming_work_stolen_total', help: 'Memory spaces an idle worker took over from a busy one, by the taking worker', labelNames: ['worker_id'] }),
+    queueDepth: new Gauge({ ...r, name: 'engram_streaming_queue_depth', help: 'Waiting work by lane: high = recalls in flight, normal = observations queued', labelNames: ['priority'] }),
+    queueCapacity: new Gauge({ ...r, name: 'engram_streaming_queue_capacity', help: 'Capacity of each lane', labelNames: ['priority'] }),
+    workerUtilization: new Gauge({ ...r, name: 'engram_streaming_worker_utilization', help: 'Share of the last second a worker spent indexing or recalling (0-1)', labelNames: ['worker_id'] }),
+    workerQueueDepth: new Gauge({ ...r, name: 'engram_streaming_worker_queue_depth', help: 'Observations queued for the spaces a worker owns', labelNames: ['worker_id'] }),
+    workers: new Gauge({ ...r, name: 'engram_streaming_workers', help: 'Worker threads running' }),
+    activeSessions: new Gauge({ ...r, name: 'engram_streaming_active_sessions_total', help: 'Open observation streams' }),
+    backpressureState: new Gauge({ ...r, name: 'engram_streaming_backpressure_state', help: 'Pressure level seen by the space: 0 normal, 1 warning, 2 critical, 3 overloaded', labelNames: ['memory_space'] }),
+    queueMemory: new Gauge({ ...r, name: 'engram_streaming_queue_memory_bytes', help: 'Bytes held by queued observations (vectors plus an estimate of the rest)' }),
+    spaceVectors: new Gauge({ ...r, name: 'engram_index_vectors', help: 'Vectors stored in a memory space index', labelNames: ['memory_space'] }),
+    tenantVectors: new Gauge({ ...r, name: 'engram_tenant_vectors', help: 'Vectors a tenant stores (indexed plus pending)', labelNames: ['tenant'] }),
+    tenantVectorQuota: new Gauge({ ...r, name: 'engram_tenant_vector_quota', help: 'A tenant\'s vector quota (0 = unlimited)', labelNames: ['tenant'] }),
+    tenantRejected: new Counter({ ...r, name: 'engram_tenant_observations_rejected_total', help: 'Observations turned away by tenant limits', labelNames: ['tenant', 'reason'] }),
+    configGeneration: new Gauge({ ...r, name: 'engram_config_generation', help: 'Generation of the config in effect' }),
+    configInfo: new Gauge({ ...r, name: 'engram_config_info', help: 'The config in effect (value 1), by hash and profile', labelNames: ['config_hash', 'profile'] }),
+    observationLatency: new Histogram({ ...r, name: 'engram_streaming_observation_latency_seconds', help: 'Time from acceptance to searchable, by memory space', labelNames: ['memory_space'], buckets: LATENCY_BUCKETS }),
+    recallLatency: new Histogram({ ...r, name: 'engram_streaming_recall_latency_seconds', help: 'Recall time inside the engine, from request to answer', buckets: FAST_BUCKETS }),
+    batchSize: new Histogram({ ...r, name: 'engram_streaming_batch_size', help: 'Observations per indexed batch, by worker', labelNames: ['worker_id'], buckets: BATCH_BUCKETS }),
+    queueWait: new Histogram({ ...r, name: 'engram_streaming_queue_wait_time_seconds', help: 'Time waiting in the queue before a worker takes the work, by lane', labelNames: ['priority'], buckets: LATENCY_BUCKETS }),
+    grpcStarted: new Counter({ ...r, name: 'grpc_server_started_total', help: 'RPCs started', labelNames: ['grpc_service', 'grpc_method', 'grpc_type'] }),
+    grpcHandled: new Counter({ ...r, name: 'grpc_server_handled_total', help: 'RPCs completed, by status code', labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'] }),
+    grpcHandling: new Histogram({ ...r, name: 'grpc_server_handling_seconds', help: 'RPC duration until the server answered', labelNames: ['grpc_service', 'grpc_method', 'grpc_type'], buckets: LATENCY_BUCKETS }),
+  };
+}
+
+export type EngineMetrics = ReturnType<typeof createEngineMetrics>;

@@ -1,0 +1,40 @@
+// The messages between the pool (main thread) and its worker threads. Vectors travel as one
+// transferred Float32Array per batch; metadata travels as plain objects (structured clone).
+import type { HnswConfig } from '../config/engine-config.js';
+
+export interface RecallHitData {
+  id: string;
+  distance: number;
+  similarity: number;
+  content: string;
+  metadata: Record<string, string> | null;
+}
+
+/** Everything a space's index needs besides the HNSW graph file, for moving it between workers. */
+export interface SpaceState {
+  hnsw: HnswConfig;
+  ids: string[];
+  contents: string[];
+  metadata: Array<Record<string, string> | null>;
+}
+
+export type ToWorker =
+  | { type: 'batch'; batchId: number; space: string; ids: string[]; vectors: Float32Array; contents: string[]; metadata: Array<Record<string, string> | null> }
+  | { type: 'recall'; requestId: number; space: string; vector: Float32Array; k: number; ef: number }
+  | { type: 'configure'; hnsw: HnswConfig }
+  | { type: 'export'; space: string; path: string }
+  | { type: 'import'; space: string; path: string; state: SpaceState | null };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'batchDone'; batchId: number; space: string; busyMs: number; spaceSize: number; failures: Array<{ index: number; reason: string }> }
+  | { type: 'recallDone'; requestId: number; hits: RecallHitData[]; spaceSize: number; busyMs: number }
+  | { type: 'recallFailed'; requestId: number; reason: string; code: 'SPACE_NOT_FOUND' | 'INTERNAL' }
+  | { type: 'exported'; space: string; state: SpaceState | null; busyMs: number }
+  | { type: 'imported'; space: string; spaceSize: number; busyMs: number }
+  | { type: 'failed'; reason: string };
+
+export interface WorkerData {
+  workerId: number;
+  hnsw: HnswConfig;
+}

@@ -1,0 +1,324 @@
+// The worker pool: which worker owns which memory space (consistent-hash ring, overridden by
+// steals), feeding each worker batches sized by the adaptive rule, routing recalls to the owner,
+// and moving spaces between workers (on a worker-count change or a steal) without losing or
+// reordering anything: a moving space is held back until its in-flight batches are done, its index
+// is written by the old owner and read by the new one, then dispatch resumes.
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { EngineConfig, HnswConfig } from '../config/engine-config.js';
+import { EngramError } from '../errors.js';
+import type { EngineMetrics } from '../metrics/engine-metrics.js';
+import { adaptiveBatchSize } from '../queue/adaptive-batch.js';
+import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
+import { chooseSteal, type WorkerLoad } from './balancer.js';
+import { HashRing } from './hash-ring.js';
+import type { FromWorker, RecallHitData } from './messages.js';
+import { WorkerSlot } from './worker-slot.js';
+
+/** Batches a worker may hold at once: one being indexed, one waiting, so it never idles between. */
+const PIPELINE_DEPTH = 2;
+/** A space that just moved is not stolen again for this long (an index move is not free). */
+const STEAL_COOLDOWN_MS = 1000;
+
+export interface BatchOutcome {
+  space: string;
+  items: QueuedObservation[];
+  failures: Array<{ index: number; reason: string }>;
+  spaceSize: number;
+}
+
+export interface PoolOptions {
+  config: EngineConfig;
+  queue: IngestQueue;
+  metrics: EngineMetrics;
+  scratchDir: string;
+  onBatchIndexed(outcome: BatchOutcome): void;
+  onWorkerFailed(error: Error): void;
+  workerScript?: URL;
+}
+
+interface InFlightBatch {
+  slot: WorkerSlot;
+  space: string;
+  items: QueuedObservation[];
+}
+
+export interface RecallResult {
+  hits: RecallHitData[];
+  spaceSize: number;
+}
+
+export class WorkerPool {
+  private config: EngineConfig;
+  private slots: WorkerSlot[] = [];
+  private ring!: HashRing;
+  private readonly owner = new Map<string, number>();
+  private readonly moving = new Map<string, Promise<void>>();
+  private readonly movedAt = new Map<string, number>();
+  private readonly inFlight = new Map<number, InFlightBatch>();
+  private readonly drainWaiters = new Map<string, () => void>();
+  private readonly script: URL;
+  private nextBatchId = 1;
+  private nextRequestId = 1;
+  private nextMoveId = 1;
+  private pumpScheduled = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private rrCursor = new Map<number, number>();
+
+  constructor(private readonly options: PoolOptions) {
+    this.config = options.config;
+    this.script = options.workerScript ?? new URL('../worker/worker-main.js', import.meta.url);
+  }
+
+  get workerCount(): number {
+    return this.slots.length;
+  }
+
+  async start(): Promise<void> {
+    this.slots = Array.from({ length: this.config.workers }, (_, id) => this.spawn(id));
+    this.ring = new HashRing(this.slots.map((s) => s.id));
+    await Promise.all(this.slots.map((s) => s.ready));
+    this.options.metrics.workers.set(this.slots.length);
+  }
+
+  private spawn(id: number): WorkerSlot {
+    return new WorkerSlot(id, this.config.hnsw, this.script,
+      (slot, message) => this.batchDone(slot, message),
+      (_slot, error) => this.options.onWorkerFailed(error));
+  }
+
+  /** The worker that owns `space`, assigning it by the ring on first sight. */
+  ownerOf(space: string): number {
+    let id = this.owner.get(space);
+    if (id === undefined) {
+      id = this.ring.lookup(space);
+      this.owner.set(space, id);
+    }
+    return id;
+  }
+
+  /** Observations were queued for `space`: make sure it has an owner and dispatch soon. */
+  queued(space: string): void {
+    this.ownerOf(space);
+    this.schedulePump();
+  }
+
+  /** Dispatches at the next turn of the event loop (once, however often it is asked). */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private spacesOf(slotId: number): string[] {
+    const out: string[] = [];
+    for (const [space, id] of this.owner) if (id === slotId) out.push(space);
+    return out;
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.failure || slot.retiring) continue;
+      while (slot.inFlight < PIPELINE_DEPTH && this.dispatchOne(slot)) { /* keep the pipeline full */ }
+    }
+    this.maybeSteal();
+  }
+
+  /** Sends the next batch to `slot`, round-robin over its spaces; false when there is nothing to send. */
+  private dispatchOne(slot: WorkerSlot): boolean {
+    const spaces = this.spacesOf(slot.id).filter((s) => !this.moving.has(s) && this.options.queue.depthOf(s) > 0);
+    if (spaces.length === 0) return false;
+    const cursor = (this.rrCursor.get(slot.id) ?? 0) % spaces.length;
+    this.rrCursor.set(slot.id, cursor + 1);
+    const space = spaces[cursor] as string;
+    const { queue } = this.options;
+    const { min, max } = this.config.batch;
+    if (slot.inFlight === 0 && queue.depthOf(space) < min && this.lingering(space)) return false;
+    const items = queue.take(space, adaptiveBatchSize(queue.depth, queue.observationCapacity, min, max));
+    this.send(slot, space, items);
+    return true;
+  }
+
+  /** True while a small batch should wait up to idleSleepMs for more (then a timer pumps again). */
+  private lingering(space: string): boolean {
+    const oldest = this.options.queue.oldest(space);
+    const wait = oldest ? oldest.acceptedAt + this.config.idleSleepMs - performance.now() : 0;
+    if (wait <= 0) return false;
+    if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null;
+        this.pump();
+      }, Math.ceil(wait));
+    }
+    return true;
+  }
+
+  private send(slot: WorkerSlot, space: string, items: QueuedObservation[]): void {
+    const dim = this.config.hnsw.dimension;
+    const vectors = new Float32Array(items.length * dim);
+    const now = performance.now();
+    items.forEach((o, i) => {
+      vectors.set(o.vector, i * dim);
+      this.options.metrics.queueWait.observe({ priority: 'normal' }, (now - o.acceptedAt) / 1000);
+    });
+    const batchId = this.nextBatchId++;
+    this.inFlight.set(batchId, { slot, space, items });
+    slot.inFlight++;
+    slot.inFlightBySpace.set(space, (slot.inFlightBySpace.get(space) ?? 0) + 1);
+    slot.post({
+      type: 'batch', batchId, space, vectors,
+      ids: items.map((o) => o.id), contents: items.map((o) => o.content), metadata: items.map((o) => o.metadata),
+    }, [vectors.buffer]);
+  }
+
+  private batchDone(slot: WorkerSlot, message: Extract<FromWorker, { type: 'batchDone' }>): void {
+    const batch = this.inFlight.get(message.batchId);
+    if (!batch) return;
+    this.inFlight.delete(message.batchId);
+    slot.inFlight--;
+    const left = (slot.inFlightBySpace.get(batch.space) ?? 1) - 1;
+    if (left > 0) slot.inFlightBySpace.set(batch.space, left);
+    else slot.inFlightBySpace.delete(batch.space);
+    slot.batches++;
+    slot.indexed += batch.items.length - message.failures.length;
+    const worker = String(slot.id);
+    const { metrics } = this.options;
+    metrics.batches.inc({ worker_id: worker });
+    metrics.batchSize.observe({ worker_id: worker }, batch.items.length);
+    if (message.failures.length > 0) metrics.batchFailures.inc({ worker_id: worker, error_type: 'index' }, message.failures.length);
+    this.options.onBatchIndexed({ space: batch.space, items: batch.items, failures: message.failures, spaceSize: message.spaceSize });
+    if (left === 0) this.drainWaiters.get(batch.space)?.();
+    this.schedulePump();
+  }
+
+  /** Routes a recall to the owner of its space (after any move of the space completes). */
+  async recall(space: string, vector: Float32Array, k: number, ef: number, signal?: AbortSignal): Promise<RecallResult> {
+    for (let move = this.moving.get(space); move; move = this.moving.get(space)) await move;
+    signal?.throwIfAborted();
+    const slot = this.slots[this.ownerOf(space)] as WorkerSlot;
+    const requestId = this.nextRequestId++;
+    const key = `recall:${requestId}`;
+    const onAbort = (): void => slot.forget(key);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const reply = await slot.request(key, { type: 'recall', requestId, space, vector, k, ef });
+      if (reply.type === 'recallFailed') throw new EngramError(reply.code, reply.reason);
+      if (reply.type !== 'recallDone') throw new EngramError('INTERNAL', `unexpected reply ${reply.type}`);
+      return { hits: reply.hits, spaceSize: reply.spaceSize };
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Moves a space's index from its owner to worker `to`; dispatch and recalls of it wait meanwhile. */
+  private moveSpace(space: string, to: number): Promise<void> {
+    const from = this.ownerOf(space);
+    const pending = this.moving.get(space);
+    if (pending || from === to) return pending ?? Promise.resolve();
+    const move = this.runMove(space, from, to).finally(() => {
+      this.moving.delete(space);
+      this.movedAt.set(space, performance.now());
+      this.schedulePump();
+    });
+    this.moving.set(space, move);
+    return move;
+  }
+
+  private async runMove(space: string, from: number, to: number): Promise<void> {
+    const source = this.slots[from] as WorkerSlot;
+    const target = this.slots[to] as WorkerSlot;
+    if ((source.inFlightBySpace.get(space) ?? 0) > 0) {
+      await new Promise<void>((resolve) => this.drainWaiters.set(space, resolve));
+      this.drainWaiters.delete(space);
+    }
+    const path = join(this.options.scratchDir, `move-${process.pid}-${this.nextMoveId++}-${space}.hnsw`);
+    const exported = await source.request(`export:${space}`, { type: 'export', space, path });
+    const state = exported.type === 'exported' ? exported.state : null;
+    await target.request(`import:${space}`, { type: 'import', space, path, state });
+    this.owner.set(space, to);
+  }
+
+  private maybeSteal(): void {
+    if (this.config.stealThreshold <= 0 || this.moving.size > 0) return;
+    const now = performance.now();
+    const loads: WorkerLoad[] = this.slots.filter((s) => !s.failure && !s.retiring).map((slot) => {
+      const spaces = this.spacesOf(slot.id)
+        .filter((space) => now - (this.movedAt.get(space) ?? -Infinity) > STEAL_COOLDOWN_MS)
+        .map((space) => ({ space, queued: this.options.queue.depthOf(space), inFlight: slot.inFlightBySpace.get(space) ?? 0 }));
+      const queued = this.spacesOf(slot.id).reduce((n, s) => n + this.options.queue.depthOf(s), 0);
+      return { id: slot.id, queued, idle: queued === 0 && slot.inFlight === 0, spaces };
+    });
+    const decision = chooseSteal(loads, this.config.stealThreshold);
+    if (!decision) return;
+    const thief = this.slots[decision.to] as WorkerSlot;
+    void this.moveSpace(decision.space, decision.to).then(() => {
+      thief.stolen++;
+      this.options.metrics.workStolen.inc({ worker_id: String(decision.to) });
+    }, (e: unknown) => this.options.onWorkerFailed(e instanceof Error ? e : new Error(String(e))));
+  }
+
+  /**
+   * Applies a new config live. Batch, linger and steal knobs take effect at the next dispatch; a
+   * new efSearch is sent to every worker; a new worker count starts or retires workers and moves
+   * exactly the spaces whose owner the new ring changes (steals are undone at the same time).
+   */
+  async reconfigure(config: EngineConfig): Promise<void> {
+    const previous = this.config;
+    this.config = config;
+    if (config.hnsw !== previous.hnsw) this.broadcastHnsw(config.hnsw);
+    if (config.workers !== this.slots.length) await this.resize(config.workers);
+    this.schedulePump();
+  }
+
+  private broadcastHnsw(hnsw: HnswConfig): void {
+    for (const slot of this.slots) slot.post({ type: 'configure', hnsw });
+  }
+
+  private async resize(count: number): Promise<void> {
+    const current = this.slots.length;
+    if (count > current) {
+      const added = Array.from({ length: count - current }, (_, i) => this.spawn(current + i));
+      await Promise.all(added.map((s) => s.ready));
+      this.slots.push(...added);
+    }
+    const retiring = this.slots.slice(count);
+    for (const slot of retiring) slot.retiring = true;
+    this.ring = new HashRing(Array.from({ length: count }, (_, i) => i));
+    await Promise.all([...this.owner.keys()].map((space) => this.moveSpace(space, this.ring.lookup(space))));
+    for (const slot of retiring) {
+      while (slot.pendingReplies > 0 || slot.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+      await slot.terminate();
+    }
+    this.slots.length = count;
+    this.options.metrics.workers.set(count);
+  }
+
+  /** Per-worker figures for stats and metrics; utilisation is computed by the caller over time. */
+  workerLoads(): Array<{ id: number; queued: number; spaces: number; batches: number; indexed: number; stolen: number; busyMs: number }> {
+    return this.slots.map((slot) => {
+      const spaces = this.spacesOf(slot.id);
+      return {
+        id: slot.id,
+        queued: spaces.reduce((n, s) => n + this.options.queue.depthOf(s), 0),
+        spaces: spaces.length,
+        batches: slot.batches,
+        indexed: slot.indexed,
+        stolen: slot.stolen,
+        busyMs: slot.busyMs,
+      };
+    });
+  }
+
+  get batchesInFlight(): number {
+    return this.inFlight.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    await Promise.all(this.slots.map((s) => s.terminate()));
+    this.slots = [];
+  }
+}

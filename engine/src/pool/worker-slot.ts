@@ -1,0 +1,117 @@
+// The main thread's handle on one worker thread: its message port, what it has in flight, and the
+// replies it owes (recalls, space exports and imports), each a promise keyed by what it answers.
+import { MessageChannel, Worker, type MessagePort, type Transferable } from 'node:worker_threads';
+import type { HnswConfig } from '../config/engine-config.js';
+import { EngramError } from '../errors.js';
+import type { FromWorker, ToWorker } from './messages.js';
+
+type BatchDone = Extract<FromWorker, { type: 'batchDone' }>;
+
+interface Waiter {
+  resolve(message: FromWorker): void;
+  reject(error: Error): void;
+}
+
+export class WorkerSlot {
+  readonly thread: Worker;
+  private readonly port: MessagePort;
+  private readonly waiters = new Map<string, Waiter>();
+  readonly ready: Promise<void>;
+  /** Batches posted and not yet done, in total and per space. */
+  inFlight = 0;
+  readonly inFlightBySpace = new Map<string, number>();
+  /** Milliseconds spent indexing, recalling or moving indexes (for utilisation). */
+  busyMs = 0;
+  batches = 0;
+  indexed = 0;
+  stolen = 0;
+  retiring = false;
+  failure: Error | null = null;
+
+  constructor(
+    readonly id: number,
+    hnsw: HnswConfig,
+    script: URL,
+    private readonly onBatchDone: (slot: WorkerSlot, message: BatchDone) => void,
+    private readonly onFailure: (slot: WorkerSlot, error: Error) => void,
+  ) {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.thread = new Worker(script, { workerData: { port: port2, hnsw }, transferList: [port2] });
+    this.ready = new Promise((resolve, reject) => {
+      this.waiters.set('ready', { resolve: () => resolve(), reject });
+    });
+    this.port.on('message', (message: FromWorker) => this.receive(message));
+    this.thread.on('error', (e) => this.fail(e));
+    this.thread.on('exit', (code) => {
+      if (!this.retiring) this.fail(new Error(`worker ${id} exited with code ${code}`));
+    });
+  }
+
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  post(message: ToWorker, transfer: Transferable[] = []): void {
+    this.port.postMessage(message, transfer);
+  }
+
+  /** Posts a message and waits for the reply registered under `key`. */
+  request(key: string, message: ToWorker, transfer: Transferable[] = []): Promise<FromWorker> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiters.set(key, { resolve, reject });
+      this.post(message, transfer);
+    });
+  }
+
+  /** Forgets a reply nobody waits for any more (a cancelled recall). */
+  forget(key: string): void {
+    this.waiters.delete(key);
+  }
+
+  get pendingReplies(): number {
+    return this.waiters.size;
+  }
+
+  private settle(key: string, message: FromWorker): void {
+    const waiter = this.waiters.get(key);
+    this.waiters.delete(key);
+    waiter?.resolve(message);
+  }
+
+  private receive(message: FromWorker): void {
+    switch (message.type) {
+      case 'ready': return this.settle('ready', message);
+      case 'batchDone':
+        this.busyMs += message.busyMs;
+        return this.onBatchDone(this, message);
+      case 'recallDone':
+      case 'recallFailed':
+        if (message.type === 'recallDone') this.busyMs += message.busyMs;
+        return this.settle(`recall:${message.requestId}`, message);
+      case 'exported':
+        this.busyMs += message.busyMs;
+        return this.settle(`export:${message.space}`, message);
+      case 'imported':
+        this.busyMs += message.busyMs;
+        return this.settle(`import:${message.space}`, message);
+      case 'failed':
+        return this.fail(new Error(message.reason));
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = new EngramError('WORKER_FAILED', `worker ${this.id} failed: ${error.message}`, { cause: error });
+    for (const waiter of this.waiters.values()) waiter.reject(this.failure);
+    this.waiters.clear();
+    this.onFailure(this, this.failure);
+  }
+
+  async terminate(): Promise<void> {
+    this.retiring = true;
+    this.port.close();
+    await this.thread.terminate();
+  }
+}

@@ -1,0 +1,136 @@
+// The engine's one bounded queue. Observations wait here, per memory space, until a worker takes
+// them; recalls hold a slot of the high-priority share while they run. The capacity is split:
+// `highPriorityRatio` of it is reserved for recalls, the rest bounds queued observations, so
+// memory is bounded by capacity x observation size whatever clients do.
+import { Fifo } from './fifo.js';
+
+/** Where a queued observation's outcome is reported (the session that accepted it). */
+export interface IndexSink {
+  indexed(first: number, last: number): void;
+  failed(sequence: number, reason: string): void;
+}
+
+export interface QueuedObservation {
+  readonly space: string;
+  readonly id: string;
+  readonly sequence: number;
+  readonly sink: IndexSink;
+  readonly vector: Float32Array;
+  readonly content: string;
+  readonly metadata: Record<string, string> | null;
+  /** performance.now() when accepted. */
+  readonly acceptedAt: number;
+}
+
+/** Bytes a queued observation holds beyond its vector: object, strings, metadata (an estimate). */
+const OVERHEAD_BYTES = 256;
+
+function sizeOf(o: QueuedObservation): number {
+  return o.vector.byteLength + OVERHEAD_BYTES + o.id.length * 2 + o.content.length * 2;
+}
+
+export class IngestQueue {
+  private readonly bySpace = new Map<string, Fifo<QueuedObservation>>();
+  private observations = 0;
+  private recalls = 0;
+  private bytes = 0;
+  private capacity = 0;
+  private recallCapacity = 0;
+
+  constructor(capacity: number, highPriorityRatio: number) {
+    this.resize(capacity, highPriorityRatio);
+  }
+
+  /** Changes the bounds live. A queue already over a smaller bound keeps what it holds and drains. */
+  resize(capacity: number, highPriorityRatio: number): void {
+    this.recallCapacity = Math.max(1, Math.round(capacity * highPriorityRatio));
+    this.capacity = Math.max(1, capacity - this.recallCapacity);
+  }
+
+  get depth(): number {
+    return this.observations;
+  }
+
+  get observationCapacity(): number {
+    return this.capacity;
+  }
+
+  get recallDepth(): number {
+    return this.recalls;
+  }
+
+  get recallCapacityLimit(): number {
+    return this.recallCapacity;
+  }
+
+  get memoryBytes(): number {
+    return this.bytes;
+  }
+
+  /** depth / capacity of the observation share. */
+  get pressure(): number {
+    return this.observations / this.capacity;
+  }
+
+  /** Observation slots free now. */
+  get free(): number {
+    return Math.max(0, this.capacity - this.observations);
+  }
+
+  depthOf(space: string): number {
+    return this.bySpace.get(space)?.length ?? 0;
+  }
+
+  /** The oldest waiting observation of a space, if any. */
+  oldest(space: string): QueuedObservation | undefined {
+    return this.bySpace.get(space)?.peek();
+  }
+
+  /** Appends observations already admitted (the caller checked `free`). */
+  push(space: string, items: readonly QueuedObservation[]): void {
+    let fifo = this.bySpace.get(space);
+    if (!fifo) {
+      fifo = new Fifo();
+      this.bySpace.set(space, fifo);
+    }
+    for (const item of items) {
+      fifo.push(item);
+      this.bytes += sizeOf(item);
+    }
+    this.observations += items.length;
+  }
+
+  take(space: string, max: number): QueuedObservation[] {
+    const fifo = this.bySpace.get(space);
+    if (!fifo) return [];
+    const out = fifo.take(max);
+    this.observations -= out.length;
+    for (const item of out) this.bytes -= sizeOf(item);
+    if (fifo.length === 0) this.bySpace.delete(space);
+    return out;
+  }
+
+  /** Returns taken observations to the front of their space's queue (nothing is lost or reordered). */
+  putBack(space: string, items: QueuedObservation[]): void {
+    if (items.length === 0) return;
+    let fifo = this.bySpace.get(space);
+    if (!fifo) {
+      fifo = new Fifo();
+      this.bySpace.set(space, fifo);
+    }
+    fifo.unshiftAll(items);
+    this.observations += items.length;
+    for (const item of items) this.bytes += sizeOf(item);
+  }
+
+  /** Takes a high-priority slot for a recall; false when the recall share is full. */
+  tryAdmitRecall(): boolean {
+    if (this.recalls >= this.recallCapacity) return false;
+    this.recalls++;
+    return true;
+  }
+
+  releaseRecall(): void {
+    this.recalls--;
+  }
+}

@@ -1,0 +1,82 @@
+// Starts a whole engine process: the engine, its gRPC server and its HTTP probe/metrics port, and
+// a graceful stop (stop accepting, index what is queued within the deadline, then exit).
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type * as grpc from '@grpc/grpc-js';
+import type { HealthImplementation } from 'grpc-health-check';
+import type { EngineConfig } from './config/engine-config.js';
+import { Engine } from './engine.js';
+import type { Logger } from './log.js';
+import { bindGrpc, createGrpcServer, SERVICE_NAMES } from './server/grpc-server.js';
+import { createHttpServer } from './server/http-server.js';
+
+export interface ServeOptions {
+  config: EngineConfig;
+  log: Logger;
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  maxMessageBytes: number;
+  maxBatch: number;
+  scratchDir?: string;
+}
+
+export interface RunningEngine {
+  engine: Engine;
+  grpcPort: number;
+  httpPort: number;
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+function listenHttp(server: HttpServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function setServing(health: HealthImplementation, serving: boolean): void {
+  for (const name of ['', ...SERVICE_NAMES]) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+}
+
+export async function serve(options: ServeOptions): Promise<RunningEngine> {
+  const engine = new Engine({ config: options.config, log: options.log, ...(options.scratchDir ? { scratchDir: options.scratchDir } : {}) });
+  await engine.start();
+  const { server, health } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
+  const http = createHttpServer({ registry: engine.metrics.registry, ready: () => engine.ready });
+  const grpcPort = await bindGrpc(server, `${options.host}:${options.grpcPort}`);
+  const httpPort = await listenHttp(http, options.host, options.httpPort);
+  setServing(health, true);
+  options.log.info('engine listening', {
+    host: options.host, grpcPort, httpPort, profile: options.config.profile,
+    workers: options.config.workers, configHash: engine.applied.hash,
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (deadlineMs = 30_000): Promise<void> => {
+    stopping ??= (async () => {
+      setServing(health, false);
+      options.log.info('engine stopping', { deadlineMs, queued: engine.queue.depth });
+      await engine.close(deadlineMs);
+      await shutdownGrpc(server, 2000);
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+      options.log.info('engine stopped');
+    })();
+    return stopping;
+  };
+  return { engine, grpcPort, httpPort, stop };
+}
+
+function shutdownGrpc(server: grpc.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

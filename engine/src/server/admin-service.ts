@@ -1,0 +1,60 @@
+// The Admin service: read the config, apply a partial config live, read stats.
+import type { Engine, AppliedConfig } from '../engine.js';
+import { EngramError } from '../errors.js';
+import type { AdminHandlers } from '../generated/engram/v1/Admin.js';
+import type { ConfigResponse } from '../generated/engram/v1/ConfigResponse.js';
+import type { StatsResponse } from '../generated/engram/v1/StatsResponse.js';
+import { toServiceError } from './grpc-errors.js';
+
+function configResponse(applied: AppliedConfig): ConfigResponse {
+  return { configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation };
+}
+
+function parsePatch(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch (e) {
+    throw new EngramError('INVALID_CONFIG', `invalid config: patch_json is not JSON (${(e as Error).message})`);
+  }
+}
+
+export function engineStats(engine: Engine): StatsResponse {
+  const { queue, directory } = engine;
+  const loads = engine.workerLoads();
+  return {
+    queueDepth: queue.depth,
+    queueCapacity: queue.observationCapacity,
+    pressure: queue.pressure,
+    activeSessions: engine.sessions.size,
+    observationsAccepted: engine.totals.accepted,
+    observationsIndexed: engine.totals.indexed,
+    observationsRejected: engine.totals.rejected,
+    recallsInFlight: queue.recallDepth,
+    configHash: engine.applied.hash,
+    generation: engine.applied.generation,
+    spaces: [...directory.all()].map((s) => ({
+      memorySpace: s.id,
+      tenant: engine.tenants.tenantOf(s.id).name,
+      worker: engine.ownerOf(s.id),
+      vectors: s.indexed,
+      queued: queue.depthOf(s.id),
+    })),
+    workers: loads.map((w) => ({
+      worker: w.id, queued: w.queued, batches: w.batches, indexed: w.indexed,
+      utilization: engine.utilization.get(w.id) ?? 0, spaces: w.spaces, stolen: w.stolen,
+    })),
+  };
+}
+
+export function adminHandlers(engine: Engine): AdminHandlers {
+  return {
+    GetConfig: (_call, callback) => callback(null, configResponse(engine.applied)),
+    ApplyConfig: (call, callback) => {
+      Promise.resolve()
+        .then(() => engine.applyConfig(parsePatch(call.request.patchJson), call.request.dryRun))
+        .then((applied) => callback(null, configResponse(applied)))
+        .catch((e: unknown) => callback(toServiceError(e)));
+    },
+    GetStats: (_call, callback) => callback(null, engineStats(engine)),
+  };
+}

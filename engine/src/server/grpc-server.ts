@@ -1,0 +1,70 @@
+// Builds the gRPC server: Streaming, Admin and grpc.health.v1, each handler counted in the
+// grpc_server_* metrics (started, handled by status code, handling time).
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { performance } from 'node:perf_hooks';
+import type { Engine } from '../engine.js';
+import type { EngineMetrics } from '../metrics/engine-metrics.js';
+import { loadEngramProto } from '../wire/load-proto.js';
+import { adminHandlers } from './admin-service.js';
+import { streamingHandlers, type StreamingLimits } from './streaming-service.js';
+
+export const SERVICE_NAMES = ['engram.v1.Streaming', 'engram.v1.Admin'] as const;
+
+type AnyHandler = (call: never, callback?: never) => void;
+
+/** Wraps each handler so that every RPC is counted and timed. */
+function instrument<T extends object>(service: string, handlers: T, metrics: EngineMetrics): T {
+  const out: Record<string, AnyHandler> = {};
+  for (const [method, handler] of Object.entries(handlers) as Array<[string, AnyHandler]>) {
+    const type = method === 'ObserveStream' ? 'bidi_stream' : 'unary';
+    const labels = { grpc_service: service, grpc_method: method, grpc_type: type };
+    out[method] = ((call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => {
+      const started = performance.now();
+      metrics.grpcStarted.inc(labels);
+      const done = (code: grpc.status): void => {
+        metrics.grpcHandled.inc({ ...labels, grpc_code: grpc.status[code] ?? String(code) });
+        metrics.grpcHandling.observe(labels, (performance.now() - started) / 1000);
+      };
+      if (callback) {
+        const wrapped: grpc.sendUnaryData<unknown> = (error, value) => {
+          done(error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK);
+          callback(error, value);
+        };
+        return (handler as (c: unknown, cb: unknown) => void)(call, wrapped);
+      }
+      const stream = call as grpc.ServerDuplexStream<unknown, unknown>;
+      let finished = false;
+      const finish = (code: grpc.status): void => {
+        if (!finished) done(code);
+        finished = true;
+      };
+      stream.once('finish', () => finish(grpc.status.OK));
+      stream.once('error', (e: { code?: number }) => finish(e.code ?? grpc.status.UNKNOWN));
+      stream.once('cancelled', () => finish(grpc.status.CANCELLED));
+      return (handler as (c: unknown) => void)(call);
+    }) as AnyHandler;
+  }
+  return out as T;
+}
+
+export type GrpcServerOptions = StreamingLimits;
+
+export function createGrpcServer(engine: Engine, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
+  const proto = loadEngramProto();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+  });
+  server.addService(proto.engram.v1.Streaming.service, instrument('engram.v1.Streaming', streamingHandlers(engine, options), engine.metrics));
+  server.addService(proto.engram.v1.Admin.service, instrument('engram.v1.Admin', adminHandlers(engine), engine.metrics));
+  const health = new HealthImplementation({ '': 'NOT_SERVING', 'engram.v1.Streaming': 'NOT_SERVING', 'engram.v1.Admin': 'NOT_SERVING' });
+  health.addToServer(server);
+  return { server, health };
+}
+
+export function bindGrpc(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+  });
+}

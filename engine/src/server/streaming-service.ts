@@ -1,0 +1,163 @@
+// The Streaming service: the bidirectional observation stream (one session per call) and Recall.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type * as grpc from '@grpc/grpc-js';
+import type { Engine } from '../engine.js';
+import { EngramError, toEngramError } from '../errors.js';
+import type { ClientMessage__Output } from '../generated/engram/v1/ClientMessage.js';
+import type { RecallRequest__Output } from '../generated/engram/v1/RecallRequest.js';
+import type { RecallResponse } from '../generated/engram/v1/RecallResponse.js';
+import type { ServerMessage } from '../generated/engram/v1/ServerMessage.js';
+import type { StreamingHandlers } from '../generated/engram/v1/Streaming.js';
+import { ObserveSession } from '../session/observe-session.js';
+import { validateSpaceId } from '../tenancy/space-directory.js';
+import { decodeVector } from '../wire/vector-codec.js';
+import { toServiceError } from './grpc-errors.js';
+
+type StreamCall = grpc.ServerDuplexStream<ClientMessage__Output, ServerMessage>;
+
+export interface StreamingLimits {
+  maxMessageBytes: number;
+  /** The most observations the engine takes in one ObservationBatch. */
+  maxBatch: number;
+}
+
+const MAX_K = 1000;
+
+export function streamingHandlers(engine: Engine, limits: StreamingLimits): StreamingHandlers {
+  return {
+    ObserveStream: (call: StreamCall) => new StreamHandler(engine, limits, call).start(),
+    Recall: (call, callback) => {
+      recall(engine, call.request, call)
+        .then((response) => callback(null, response))
+        .catch((e: unknown) => callback(toServiceError(e)));
+    },
+  };
+}
+
+/** Drives one ObserveStream call: init first, then batches, then close (draining if asked). */
+class StreamHandler {
+  private session: ObserveSession | null = null;
+  private ended = false;
+
+  constructor(private readonly engine: Engine, private readonly limits: StreamingLimits, private readonly call: StreamCall) {}
+
+  start(): void {
+    this.call.on('data', (message: ClientMessage__Output) => {
+      try {
+        this.receive(message);
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+    this.call.on('end', () => void this.finish(true, 'client finished sending'));
+    this.call.on('cancelled', () => this.dispose());
+    this.call.on('error', () => this.dispose());
+  }
+
+  /** Writes a message, pausing reads while grpc's send buffer is full (transport backpressure). */
+  private write = (message: ServerMessage): void => {
+    if (this.ended) return;
+    if (!this.call.write(message)) {
+      this.call.pause();
+      this.call.once('drain', () => this.call.resume());
+    }
+  };
+
+  private receive(message: ClientMessage__Output): void {
+    if (message.body === 'init' && message.init) return this.init(message.init);
+    if (!this.session) {
+      throw new EngramError('PROTOCOL_VIOLATION', `the first message on a stream must be init, got ${message.body ?? 'an empty message'}`);
+    }
+    if (message.body === 'observations' && message.observations) {
+      const count = message.observations.observations.length;
+      if (count > this.limits.maxBatch) {
+        throw new EngramError('INVALID_ARGUMENT', `a batch of ${count} observations exceeds the engine's limit of ${this.limits.maxBatch}`);
+      }
+      return this.session.observe(message.observations);
+    }
+    if (message.body === 'close') return void this.finish(message.close?.drain ?? false, 'client closed the stream');
+    throw new EngramError('PROTOCOL_VIOLATION', 'message has no body');
+  }
+
+  private init(init: NonNullable<ClientMessage__Output['init']>): void {
+    if (this.session) throw new EngramError('PROTOCOL_VIOLATION', 'init was already sent on this stream');
+    const spaceId = validateSpaceId(init.memorySpace);
+    const tenant = this.engine.tenants.tenantOf(spaceId);
+    if (init.tenant && init.tenant !== tenant.name) {
+      throw new EngramError('TENANT_MISMATCH', `memory space '${spaceId}' belongs to tenant '${tenant.name}', not '${init.tenant}'`);
+    }
+    if (!this.engine.accepting()) throw new EngramError('SHUTTING_DOWN', 'the engine is shutting down');
+    const space = this.engine.directory.open(spaceId);
+    const session = new ObserveSession(randomUUID(), space, init.honoursBackpressure, this.engine, this.write);
+    this.session = session;
+    this.engine.sessions.add(session);
+    const config = this.engine.config();
+    this.write({
+      initAck: {
+        sessionId: session.id,
+        nextSequence: 1,
+        capabilities: {
+          maxObservationsPerSecond: Math.round(tenant.rateLimit),
+          queueCapacity: this.engine.queue.observationCapacity,
+          backpressure: true,
+          dimension: config.hnsw.dimension,
+          maxBatchSize: this.limits.maxBatch,
+          maxMessageBytes: this.limits.maxMessageBytes,
+        },
+      },
+    });
+  }
+
+  private async finish(drain: boolean, message: string): Promise<void> {
+    const session = this.session;
+    if (this.ended) return;
+    if (session && drain) await session.drained();
+    session?.close(message);
+    this.dispose();
+    this.call.end();
+  }
+
+  private fail(e: unknown): void {
+    if (this.ended) return;
+    const error = toEngramError(e);
+    this.dispose();
+    this.call.emit('error', toServiceError(error));
+  }
+
+  private dispose(): void {
+    this.ended = true;
+    if (this.session) this.engine.sessions.delete(this.session);
+  }
+}
+
+async function recall(engine: Engine, request: RecallRequest__Output, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<RecallResponse> {
+  const started = performance.now();
+  const space = validateSpaceId(request.memorySpace);
+  if (!engine.directory.has(space)) throw new EngramError('SPACE_NOT_FOUND', `memory space '${space}' does not exist`);
+  const vector = decodeVector(request.vector, engine.config().hnsw.dimension, 'query vector');
+  if (request.k < 1 || request.k > MAX_K) throw new EngramError('INVALID_ARGUMENT', `k must be in [1, ${MAX_K}], got ${request.k}`);
+  if (request.ef > 4096) throw new EngramError('INVALID_ARGUMENT', `ef must be at most 4096, got ${request.ef}`);
+  if (request.hasMinSimilarity && !Number.isFinite(request.minSimilarity)) {
+    throw new EngramError('INVALID_ARGUMENT', 'min_similarity must be a finite number');
+  }
+  const { queue } = engine;
+  if (!queue.tryAdmitRecall()) {
+    throw new EngramError('RECALL_LANE_FULL', `the recall lane is full (${queue.recallDepth} of ${queue.recallCapacityLimit} in flight); retry shortly`);
+  }
+  const abort = new AbortController();
+  const onCancel = (): void => abort.abort();
+  call.once('cancelled', onCancel);
+  try {
+    const result = await engine.recall(space, vector, request.k, request.ef, abort.signal);
+    const hits = request.hasMinSimilarity ? result.hits.filter((h) => h.similarity >= request.minSimilarity) : result.hits;
+    return {
+      spaceSize: result.spaceSize,
+      hits: hits.map((h) => ({ id: h.id, similarity: h.similarity, distance: h.distance, content: h.content, metadata: h.metadata ?? {} })),
+    };
+  } finally {
+    call.removeListener('cancelled', onCancel);
+    queue.releaseRecall();
+    engine.metrics.recallLatency.observe((performance.now() - started) / 1000);
+  }
+}

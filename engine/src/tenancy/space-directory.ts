@@ -1,0 +1,80 @@
+// Every memory space the engine knows, with its vector count, and each tenant's usage summed over
+// its spaces (what quotas are checked against).
+import { EngramError } from '../errors.js';
+import type { Tenants } from './tenants.js';
+
+const SPACE_ID = /^[a-z0-9_-]{3,64}$/;
+
+export function validateSpaceId(id: unknown): string {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new EngramError('INVALID_SPACE_ID', 'memory space id is empty');
+  }
+  if (!SPACE_ID.test(id)) {
+    throw new EngramError('INVALID_SPACE_ID', `memory space id '${id.slice(0, 80)}' must be 3-64 characters of [a-z0-9_-]`);
+  }
+  return id;
+}
+
+export interface SpaceRecord {
+  readonly id: string;
+  /** Vectors stored in the space's index, as last reported by its worker. */
+  indexed: number;
+  /** Observations accepted for the space and not yet indexed. */
+  pending: number;
+}
+
+export interface TenantUsage {
+  spaces: number;
+  /** Indexed plus pending (an upsert of an existing id is counted until it is indexed). */
+  vectors: number;
+}
+
+export class SpaceDirectory {
+  private readonly spaces = new Map<string, SpaceRecord>();
+
+  constructor(private readonly tenants: Tenants) {}
+
+  get(id: string): SpaceRecord | undefined {
+    return this.spaces.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.spaces.has(id);
+  }
+
+  all(): IterableIterator<SpaceRecord> {
+    return this.spaces.values();
+  }
+
+  get size(): number {
+    return this.spaces.size;
+  }
+
+  /** Returns the space, creating it if the owning tenant's space quota allows. */
+  open(id: string): SpaceRecord {
+    const existing = this.spaces.get(id);
+    if (existing) return existing;
+    const tenant = this.tenants.tenantOf(id);
+    if (tenant.maxSpaces > 0) {
+      const used = this.usage(tenant.name).spaces;
+      if (used >= tenant.maxSpaces) {
+        throw new EngramError('SPACE_QUOTA_EXCEEDED', `tenant '${tenant.name}' already has ${used} of its ${tenant.maxSpaces} memory spaces; cannot create '${id}'`);
+      }
+    }
+    const record: SpaceRecord = { id, indexed: 0, pending: 0 };
+    this.spaces.set(id, record);
+    return record;
+  }
+
+  /** A tenant's usage, summed over the spaces it owns under the current tenant config. */
+  usage(tenantName: string): TenantUsage {
+    let spaces = 0;
+    let vectors = 0;
+    for (const record of this.spaces.values()) {
+      if (this.tenants.tenantOf(record.id).name !== tenantName) continue;
+      spaces++;
+      vectors += record.indexed + record.pending;
+    }
+    return { spaces, vectors };
+  }
+}

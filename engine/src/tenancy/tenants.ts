@@ -1,0 +1,74 @@
+// Tenants own memory spaces (by exact id or prefix) and carry a rate limit and quotas. Spaces that
+// no tenant claims belong to the unlimited `default` tenant.
+import type { TenantConfig } from '../config/engine-config.js';
+import { TokenBucket } from './token-bucket.js';
+
+export const DEFAULT_TENANT: Readonly<TenantConfig> = {
+  name: 'default', spaces: [], rateLimit: 0, burst: 0, maxVectors: 0, maxSpaces: 0,
+};
+
+function claims(tenant: TenantConfig, space: string): boolean {
+  return tenant.spaces.some((p) => (p.endsWith('*') ? space.startsWith(p.slice(0, -1)) : p === space));
+}
+
+export interface RateDecision {
+  /** How many of the requested observations the tenant may send now. */
+  allowed: number;
+  /** When `allowed` is short: milliseconds until the next token. */
+  retryAfterMs: number;
+}
+
+export class Tenants {
+  private tenants: TenantConfig[] = [];
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly ownerCache = new Map<string, TenantConfig>();
+
+  constructor(tenants: TenantConfig[], private readonly now: () => number) {
+    this.reconfigure(tenants);
+  }
+
+  /** Replaces the tenant list live; a tenant that stays keeps the tokens its bucket holds. */
+  reconfigure(tenants: TenantConfig[]): void {
+    this.tenants = tenants;
+    this.ownerCache.clear();
+    const names = new Set(tenants.map((t) => t.name));
+    for (const name of this.buckets.keys()) if (!names.has(name)) this.buckets.delete(name);
+    for (const t of tenants) {
+      if (t.rateLimit <= 0) {
+        this.buckets.delete(t.name);
+        continue;
+      }
+      const burst = t.burst > 0 ? t.burst : Math.max(1, Math.ceil(t.rateLimit));
+      const bucket = this.buckets.get(t.name);
+      if (bucket) bucket.reconfigure(t.rateLimit, burst);
+      else this.buckets.set(t.name, new TokenBucket(t.rateLimit, burst, this.now()));
+    }
+  }
+
+  list(): readonly TenantConfig[] {
+    return this.tenants;
+  }
+
+  tenantOf(space: string): TenantConfig {
+    let owner = this.ownerCache.get(space);
+    if (!owner) {
+      owner = this.tenants.find((t) => claims(t, space)) ?? DEFAULT_TENANT;
+      this.ownerCache.set(space, owner);
+    }
+    return owner;
+  }
+
+  /** How many of `requested` observations the tenant's rate limit admits right now. */
+  checkRate(tenant: TenantConfig, requested: number): RateDecision {
+    const bucket = this.buckets.get(tenant.name);
+    if (!bucket) return { allowed: requested, retryAfterMs: 0 };
+    const now = this.now();
+    const allowed = Math.min(requested, bucket.available(now));
+    return { allowed, retryAfterMs: allowed < requested ? Math.max(1, bucket.waitMs(now)) : 0 };
+  }
+
+  /** Spends tokens for observations actually accepted. */
+  spend(tenant: TenantConfig, count: number): void {
+    this.buckets.get(tenant.name)?.take(count);
+  }
+}

@@ -1,0 +1,42 @@
+// A token bucket: `rate` tokens a second, holding at most `burst`. Time comes from the caller so
+// tests and the engine share one clock.
+
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(private rate: number, private burst: number, nowMs: number) {
+    this.tokens = burst;
+    this.last = nowMs;
+  }
+
+  /** Changes the limit live, keeping the tokens already earned (capped at the new burst). */
+  reconfigure(rate: number, burst: number): void {
+    this.rate = rate;
+    this.burst = burst;
+    this.tokens = Math.min(this.tokens, burst);
+  }
+
+  private refill(nowMs: number): void {
+    const elapsed = Math.max(0, nowMs - this.last) / 1000;
+    this.tokens = Math.min(this.burst, this.tokens + elapsed * this.rate);
+    this.last = nowMs;
+  }
+
+  /** Whole tokens available now. */
+  available(nowMs: number): number {
+    this.refill(nowMs);
+    return Math.floor(this.tokens);
+  }
+
+  take(count: number): void {
+    this.tokens -= count;
+  }
+
+  /** Milliseconds until one more token is available. */
+  waitMs(nowMs: number): number {
+    this.refill(nowMs);
+    if (this.tokens >= 1 || this.rate <= 0) return 0;
+    return Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+  }
+}

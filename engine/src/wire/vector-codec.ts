@@ -1,0 +1,31 @@
+// Embeddings travel as raw little-endian float32 bytes (5x cheaper to encode and decode than
+// `repeated float`). Both the engine and the client use these two functions.
+import { EngramError } from '../errors.js';
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+if (!LITTLE_ENDIAN) throw new Error('Engram Stream assumes a little-endian host');
+
+/** Bytes of a Float32Array, sharing its memory (no copy). */
+export function encodeVector(vector: Float32Array | number[]): Uint8Array {
+  const f32 = vector instanceof Float32Array ? vector : Float32Array.from(vector);
+  return new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength);
+}
+
+/**
+ * Copies wire bytes into a new Float32Array of `dimension`, refusing a wrong length and any NaN or
+ * infinite value with a message that names the problem.
+ */
+export function decodeVector(bytes: Uint8Array, dimension: number, what = 'embedding'): Float32Array {
+  if (bytes.byteLength !== dimension * 4) {
+    const got = bytes.byteLength % 4 === 0 ? `${bytes.byteLength / 4} dimensions` : `${bytes.byteLength} bytes (not a multiple of 4)`;
+    throw new EngramError('INVALID_VECTOR', `${what} has ${got}; this engine expects ${dimension} float32 values (${dimension * 4} bytes)`);
+  }
+  const out = new Float32Array(dimension);
+  new Uint8Array(out.buffer).set(bytes);
+  for (let i = 0; i < dimension; i++) {
+    if (!Number.isFinite(out[i])) {
+      throw new EngramError('INVALID_VECTOR', `${what} value ${i} is ${out[i]}; every value must be a finite number`);
+    }
+  }
+  return out;
+}

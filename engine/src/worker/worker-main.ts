@@ -1,0 +1,128 @@
+// A pool worker thread. It owns the HNSW indexes of the memory spaces the ring gives it and
+// handles one message at a time, except that between two inserts of a batch it takes any recall
+// waiting on its port (receiveMessageOnPort), so a recall never waits behind a whole batch.
+import { performance } from 'node:perf_hooks';
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { rmSync } from 'node:fs';
+import type { HnswConfig } from '../config/engine-config.js';
+import { SpaceIndex } from '../index/space-index.js';
+import type { FromWorker, ToWorker } from '../pool/messages.js';
+
+type BatchMessage = Extract<ToWorker, { type: 'batch' }>;
+type RecallMessage = Extract<ToWorker, { type: 'recall' }>;
+
+class IndexWorker {
+  private readonly spaces = new Map<string, SpaceIndex>();
+  private readonly backlog: ToWorker[] = [];
+  private running = false;
+
+  constructor(private readonly port: MessagePort, private hnsw: HnswConfig) {}
+
+  start(): void {
+    this.port.on('message', (message: ToWorker) => this.enqueue(message));
+    this.post({ type: 'ready' });
+  }
+
+  private post(message: FromWorker): void {
+    this.port.postMessage(message);
+  }
+
+  private enqueue(message: ToWorker): void {
+    this.backlog.push(message);
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let next = this.backlog.shift(); next; next = this.backlog.shift()) this.handle(next);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private handle(message: ToWorker): void {
+    switch (message.type) {
+      case 'batch': return this.indexBatch(message);
+      case 'recall': return this.recall(message);
+      case 'configure': return this.configure(message.hnsw);
+      case 'export': return this.exportSpace(message.space, message.path);
+      case 'import': return this.importSpace(message);
+    }
+  }
+
+  /** Serves recalls already waiting on the port; anything else keeps its place in the backlog. */
+  private serveWaitingRecalls(): void {
+    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
+      const message = m.message as ToWorker;
+      if (message.type === 'recall') this.recall(message);
+      else this.backlog.push(message);
+    }
+  }
+
+  private spaceFor(space: string): SpaceIndex {
+    let index = this.spaces.get(space);
+    if (!index) {
+      index = SpaceIndex.create(this.hnsw);
+      this.spaces.set(space, index);
+    }
+    return index;
+  }
+
+  private indexBatch(batch: BatchMessage): void {
+    const started = performance.now();
+    const index = this.spaceFor(batch.space);
+    const dim = index.hnsw.dimension;
+    const failures: Array<{ index: number; reason: string }> = [];
+    let recallTime = 0;
+    for (let i = 0; i < batch.ids.length; i++) {
+      const before = performance.now();
+      this.serveWaitingRecalls();
+      recallTime += performance.now() - before;
+      try {
+        index.upsert(batch.ids[i] as string, batch.vectors, i * dim, batch.contents[i] as string, batch.metadata[i] ?? null);
+      } catch (e) {
+        failures.push({ index: i, reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    this.post({
+      type: 'batchDone', batchId: batch.batchId, space: batch.space,
+      busyMs: performance.now() - started - recallTime, spaceSize: index.size, failures,
+    });
+  }
+
+  private recall(message: RecallMessage): void {
+    const started = performance.now();
+    const index = this.spaces.get(message.space);
+    try {
+      const hits = index ? index.search(message.vector, message.k, message.ef) : [];
+      this.post({ type: 'recallDone', requestId: message.requestId, hits, spaceSize: index?.size ?? 0, busyMs: performance.now() - started });
+    } catch (e) {
+      this.post({ type: 'recallFailed', requestId: message.requestId, reason: e instanceof Error ? e.message : String(e), code: 'INTERNAL' });
+    }
+  }
+
+  private configure(hnsw: HnswConfig): void {
+    this.hnsw = hnsw;
+    for (const index of this.spaces.values()) index.setEfSearch(hnsw.efSearch);
+  }
+
+  private exportSpace(space: string, path: string): void {
+    const started = performance.now();
+    const index = this.spaces.get(space);
+    const state = index ? index.export(path) : null;
+    this.spaces.delete(space);
+    this.post({ type: 'exported', space, state, busyMs: performance.now() - started });
+  }
+
+  private importSpace(message: Extract<ToWorker, { type: 'import' }>): void {
+    const started = performance.now();
+    if (message.state) {
+      const index = SpaceIndex.load(message.path, message.state);
+      index.setEfSearch(this.hnsw.efSearch);
+      this.spaces.set(message.space, index);
+      rmSync(message.path, { force: true });
+    }
+    this.post({ type: 'imported', space: message.space, spaceSize: this.spaces.get(message.space)?.size ?? 0, busyMs: performance.now() - started });
+  }
+}
+
+const data = workerData as { port: MessagePort; hnsw: HnswConfig };
+new IndexWorker(data.port, data.hnsw).start();
