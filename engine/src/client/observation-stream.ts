@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Ack__Output } from '../generated/engram/v1/Ack.js';
 import type { ClientMessage } from '../generated/engram/v1/ClientMessage.js';
+import type { FlowControl__Output } from '../generated/engram/v1/FlowControl.js';
 import type { Observation } from '../generated/engram/v1/Observation.js';
 import type { ServerMessage__Output } from '../generated/engram/v1/ServerMessage.js';
 import type { StreamInitAck__Output } from '../generated/engram/v1/StreamInitAck.js';
@@ -42,9 +43,13 @@ interface Pending {
 }
 
 interface StreamEvents {
+  /** Finally refused: the observation is dropped (invalid, or failed to index). */
   rejected: [ack: Ack__Output];
+  /** Refused for now (backpressure, rate, quota, gap): the stream resends it by itself. */
+  refused: [ack: Ack__Output];
   status: [status: StreamStatus__Output];
   progress: [counts: StreamCounts];
+  flow: [flow: FlowControl__Output];
   error: [error: Error];
 }
 
@@ -153,6 +158,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
       this.lastStatus = m.status;
       this.emit('status', m.status);
     } else if (m.flow) {
+      this.emit('flow', m.flow);
       if (m.flow.action === 'PAUSE') this.pauseFor(m.flow.retryAfterMs > 0 ? Math.min(m.flow.retryAfterMs, MAX_PAUSE_MS) : MAX_PAUSE_MS);
       else if (m.flow.action === 'RESUME' || m.flow.action === 'SPEED_UP') this.pauseFor(0);
     }
@@ -180,6 +186,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     }
     const code = String(ack.code);
     this.counts.refusals[code] = (this.counts.refusals[code] ?? 0) + n;
+    this.emit('refused', ack);
     if (currentWave) this.goBack(first, ack.retryAfterMs);
   }
 

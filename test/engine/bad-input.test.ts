@@ -1,0 +1,130 @@
+// Every kind of bad input gets a precise gRPC status or a REJECTED ack naming the problem, and the
+// engine keeps serving a healthy session streaming beside the bad ones.
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeVector } from '../../engine/dist/client/index.js';
+import type { Ack__Output } from '../../engine/dist/generated/engram/v1/Ack.js';
+import type { ClientMessage } from '../../engine/dist/generated/engram/v1/ClientMessage.js';
+import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { rawStream } from '../helpers/raw-stream.js';
+import { clusteredObservations } from '../helpers/vectors.js';
+
+const DIM = 32;
+const values = (v?: number[]) => Float32Array.from(v ?? Array.from({ length: DIM }, (_, i) => Math.sin(i)));
+const vector = (v?: number[]) => encodeVector(values(v));
+const obs = (sequence: number, overrides: Record<string, unknown> = {}) => ({ id: `o-${sequence}`, embedding: vector(), content: '', metadata: {}, timestampMs: 0, sequence, ...overrides });
+const init = (memorySpace: string): ClientMessage => ({ init: { memorySpace, clientBufferSize: 0, honoursBackpressure: false, maxBatchSize: 10, tenant: '' } });
+
+describe('bad input', () => {
+  let engine: EngineProcess;
+  let healthy: Promise<{ accepted: number; indexed: number }>;
+
+  beforeAll(async () => {
+    engine = await startEngine({ 'hnsw.dimension': DIM }, ['--max-message-bytes', String(1024 * 1024), '--max-batch', '100']);
+    const client = engine.client();
+    const stream = await client.openStream({ memorySpace: 'healthy', maxBatch: 10 });
+    healthy = (async () => {
+      for (const o of clusteredObservations('healthy', 2000, DIM)) await stream.send(o);
+      return stream.close({ drain: true });
+    })();
+  });
+
+  afterAll(async () => {
+    expect(await engine.stop()).toBe(0);
+  });
+
+  describe('on the stream itself', () => {
+    it.each([
+      ['observations before init', [{ observations: { batchId: 1, observations: [obs(1)] } }], status.FAILED_PRECONDITION, 'the first message on a stream must be init, got observations'],
+      ['an empty memory space id', [init('')], status.INVALID_ARGUMENT, 'memory space id is empty'],
+      ['a malformed memory space id', [init('Bad Space!')], status.INVALID_ARGUMENT, "memory space id 'Bad Space!' must be 3-64 characters of [a-z0-9_-]"],
+      ['a too short memory space id', [init('ab')], status.INVALID_ARGUMENT, 'must be 3-64 characters'],
+      ['a second init', [init('twice'), init('twice')], status.FAILED_PRECONDITION, 'init was already sent on this stream'],
+      ['a batch over the engine limit', [init('big-batch'), { observations: { batchId: 1, observations: Array.from({ length: 101 }, (_, i) => obs(i + 1)) } }], status.INVALID_ARGUMENT, "a batch of 101 observations exceeds the engine's limit of 100"],
+      ['a message over the size limit', [init('huge'), { observations: { batchId: 1, observations: [obs(1, { content: 'x'.repeat(2 * 1024 * 1024) })] } }], status.RESOURCE_EXHAUSTED, 'larger than max'],
+    ] as Array<[string, ClientMessage[], number, string]>)('ends the call for %s', async (_name, messages, code, details) => {
+      const call = rawStream(engine.address);
+      for (const m of messages) call.write(m);
+      const ended = await call.ended;
+      expect(ended.code).toBe(code);
+      expect(ended.details).toContain(details);
+    });
+  });
+
+  describe('per observation', () => {
+    it.each([
+      ['a wrong dimension', obs(1, { embedding: encodeVector(new Array(DIM - 1).fill(0.5)) }), `has ${DIM - 1} dimensions; this engine expects ${DIM} float32 values`],
+      ['a NaN value', obs(1, { embedding: vector(Array.from({ length: DIM }, (_, i) => (i === 3 ? Number.NaN : 1))) }), 'value 3 is NaN'],
+      ['an infinite value', obs(1, { embedding: vector(Array.from({ length: DIM }, (_, i) => (i === 5 ? Number.NEGATIVE_INFINITY : 1))) }), 'value 5 is -Infinity'],
+      ['an empty id', obs(1, { id: '' }), 'observation id is empty'],
+      ['an overlong id', obs(1, { id: 'x'.repeat(300) }), 'observation id is 300 characters; at most 256'],
+    ])('rejects %s with a reason, consumes the sequence number, and goes on', async (_name, bad, reason) => {
+      const call = rawStream(engine.address);
+      call.write(init('per-obs'));
+      await call.next((m) => m.initAck);
+      call.write({ observations: { batchId: 1, observations: [bad, obs(2)] } });
+      const acks = await call.next((m) => (m.acks?.inReplyTo === 1 ? m.acks.acks : undefined));
+      expect(acks.map((a: Ack__Output) => [a.status, a.firstSequence, a.lastSequence, a.code])).toEqual([
+        ['REJECTED', 1, 1, 'REJECT_INVALID_OBSERVATION'], ['ACCEPTED', 2, 2, 'REJECT_CODE_UNSPECIFIED'],
+      ]);
+      expect(acks[0]!.reason).toContain(reason);
+      call.end();
+      expect((await call.ended).code).toBe(status.OK);
+    });
+
+    it('rejects a sequence gap and a duplicate without consuming anything', async () => {
+      const call = rawStream(engine.address);
+      call.write(init('sequences'));
+      await call.next((m) => m.initAck);
+      call.write({ observations: { batchId: 1, observations: [obs(1), obs(3), obs(1), obs(2)] } });
+      const acks = await call.next((m) => (m.acks?.inReplyTo === 1 ? m.acks.acks : undefined));
+      expect(acks.map((a: Ack__Output) => [a.status, Number(a.firstSequence), a.code, a.reason])).toEqual([
+        ['ACCEPTED', 1, 'REJECT_CODE_UNSPECIFIED', ''],
+        ['REJECTED', 3, 'REJECT_SEQUENCE_GAP', 'sequence 3 skips ahead; expected 2'],
+        ['REJECTED', 1, 'REJECT_SEQUENCE_DUPLICATE', 'sequence 1 was already used; expected 2'],
+        ['ACCEPTED', 2, 'REJECT_CODE_UNSPECIFIED', ''],
+      ]);
+      call.end();
+      await call.ended;
+    });
+  });
+
+  describe('on recall', () => {
+    it.each([
+      ['an unknown memory space', { memorySpace: 'nowhere', vector: values(), k: 3 }, status.NOT_FOUND, "memory space 'nowhere' does not exist"],
+      ['a malformed memory space id', { memorySpace: 'NO', vector: values(), k: 3 }, status.INVALID_ARGUMENT, 'must be 3-64 characters'],
+      ['a wrong dimension', { memorySpace: 'healthy', vector: values([1, 2, 3]), k: 3 }, status.INVALID_ARGUMENT, `query vector has 3 dimensions; this engine expects ${DIM}`],
+      ['a NaN in the query', { memorySpace: 'healthy', vector: values(new Array(DIM).fill(Number.NaN)), k: 3 }, status.INVALID_ARGUMENT, 'query vector value 0 is NaN'],
+      ['k = 0', { memorySpace: 'healthy', vector: values(), k: 0 }, status.INVALID_ARGUMENT, 'k must be in [1, 1000], got 0'],
+      ['k too large', { memorySpace: 'healthy', vector: values(), k: 5000 }, status.INVALID_ARGUMENT, 'k must be in [1, 1000], got 5000'],
+    ])('answers %s with a precise status', async (_name, request, code, details) => {
+      await expect(engine.client().recall(request)).rejects.toMatchObject({ code, details: expect.stringContaining(details) });
+    });
+  });
+
+  describe('on config apply', () => {
+    it.each([
+      ['min batch over max batch', { batch: { min: 600, max: 500 } }, "'batch.min' (600) must not exceed 'batch.max' (500)"],
+      ['zero workers', { workers: 0 }, "'workers' must be in [1, 32], got 0"],
+      ['a negative capacity', { queue: { capacity: -1 } }, "'queue.capacity' must be in [10, 2000000], got -1"],
+      ['an unknown key', { turbo: true }, "unknown key 'turbo'"],
+    ])('refuses %s as INVALID_ARGUMENT and keeps the running config', async (_name, patch, details) => {
+      const client = engine.client();
+      const before = await client.getConfig();
+      await expect(client.applyConfig(patch)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining(details) });
+      expect((await client.getConfig()).hash).toBe(before.hash);
+    });
+
+    it('refuses to change the index shape once memory spaces exist', async () => {
+      await expect(engine.client().applyConfig({ hnsw: { m: 32 } })).rejects.toMatchObject({
+        code: status.FAILED_PRECONDITION, details: expect.stringContaining('hnsw.m cannot change while memory spaces exist'),
+      });
+    });
+  });
+
+  it('kept serving the healthy session throughout', async () => {
+    expect(await healthy).toMatchObject({ accepted: 2000, indexed: 2000 });
+    const res = await fetch(`${engine.httpUrl}/readyz`);
+    expect(res.status).toBe(200);
+  });
+});
