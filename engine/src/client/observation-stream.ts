@@ -210,7 +210,9 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     this.pausedUntil = Date.now() + ms;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => {
+      // Timers and Date.now() run on different clocks: end the pause here, never compare again.
       this.resumeTimer = null;
+      this.pausedUntil = 0;
       this.pump();
     }, ms);
   }

@@ -35,7 +35,7 @@ export function createEngineMetrics(registry = new Registry()) {
     configGeneration: new Gauge({ ...r, name: 'engram_config_generation', help: 'Generation of the config in effect' }),
     configInfo: new Gauge({ ...r, name: 'engram_config_info', help: 'The config in effect (value 1), by hash and profile', labelNames: ['config_hash', 'profile'] }),
     observationLatency: new Histogram({ ...r, name: 'engram_streaming_observation_latency_seconds', help: 'Time from acceptance to searchable, by memory space', labelNames: ['memory_space'], buckets: LATENCY_BUCKETS }),
-    recallLatency: new Histogram({ ...r, name: 'engram_streaming_recall_latency_seconds', help: 'Recall time inside the engine, from request to answer', buckets: FAST_BUCKETS }),
+    recallLatency: new Histogram({ ...r, name: 'engram_streaming_recall_latency_seconds', help: 'Time to answer a recall that reached an index (refused recalls are counted by grpc_server_handled_total)', buckets: FAST_BUCKETS }),
     batchSize: new Histogram({ ...r, name: 'engram_streaming_batch_size', help: 'Observations per indexed batch, by worker', labelNames: ['worker_id'], buckets: BATCH_BUCKETS }),
     queueWait: new Histogram({ ...r, name: 'engram_streaming_queue_wait_time_seconds', help: 'Time waiting in the queue before a worker takes the work, by lane', labelNames: ['priority'], buckets: LATENCY_BUCKETS }),
     grpcStarted: new Counter({ ...r, name: 'grpc_server_started_total', help: 'RPCs started', labelNames: ['grpc_service', 'grpc_method', 'grpc_type'] }),
