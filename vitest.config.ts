@@ -9,5 +9,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Engine processes use both cores; run test files one at a time so timings stay meaningful.
     fileParallelism: false,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

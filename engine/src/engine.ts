@@ -149,6 +149,8 @@ export class Engine implements SessionContext {
     this.drain.record(items.length);
     this.metrics.indexed.inc({ memory_space: space }, ok);
     this.metrics.spaceVectors.set({ memory_space: space }, spaceSize);
+    // A small queue drains within a tick: tell paused clients at once, or workers go idle.
+    for (const session of this.sessions) session.reportPressure();
   }
 
   private workerFailed(error: Error): void {

@@ -8,6 +8,7 @@ import type { EngineConfig } from './config/engine-config.js';
 import { Engine } from './engine.js';
 import type { Logger } from './log.js';
 import { bindGrpc, createGrpcServer, SERVICE_NAMES } from './server/grpc-server.js';
+import { raiseFlowControlWindows } from './server/flow-control-window.js';
 import { createHttpServer } from './server/http-server.js';
 
 export interface ServeOptions {
@@ -45,6 +46,7 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
   const { server, health } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
   const http = createHttpServer({ registry: engine.metrics.registry, ready: () => engine.ready });
   const grpcPort = await bindGrpc(server, `${options.host}:${options.grpcPort}`);
+  raiseFlowControlWindows(server);
   const httpPort = await listenHttp(http, options.host, options.httpPort);
   setServing(health, true);
   options.log.info('engine listening', {

@@ -60,7 +60,9 @@ export class EngramClient {
   constructor(readonly address: string, options: ClientOptions = {}) {
     const proto = loadEngramProto();
     const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    const channelOptions = { 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max };
+    // A larger receive window than HTTP/2's 64 KiB default, so acks and recall answers never wait
+    // for a WINDOW_UPDATE round trip.
+    const channelOptions = { 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, 'grpc-node.flow_control_window': 8 * 1024 * 1024 };
     const credentials = grpc.credentials.createInsecure();
     this.streaming = new proto.engram.v1.Streaming(address, credentials, channelOptions);
     this.admin = new proto.engram.v1.Admin(address, credentials, { ...channelOptions, channelOverride: this.streaming.getChannel() });

@@ -2,7 +2,9 @@
 // them, batches them, keeps every one until the engine ACCEPTS it, and on a retryable refusal
 // (backpressure, rate limit, quota, shutdown) or a sequence gap goes back to the first refused one
 // and resends from there after the retry-after the engine suggested ("go-back-N"). A PAUSE from
-// the engine stops sending until RESUME (or its retry-after passes).
+// the engine stops sending until RESUME (or its retry-after passes). How much is on the wire is
+// governed like TCP's congestion window: halved on every refusal or SLOW_DOWN, grown by about one
+// batch per window of accepted observations, so a small queue is not flooded with resends.
 import { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Ack__Output } from '../generated/engram/v1/Ack.js';
@@ -36,6 +38,8 @@ export interface StreamCounts {
 
 const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT_QUOTA_EXCEEDED', 'REJECT_SHUTTING_DOWN', 'REJECT_SEQUENCE_GAP']);
 const MAX_PAUSE_MS = 2000;
+/** The congestion window's floor and its additive step, in observations. */
+const WINDOW_STEP = 16;
 
 interface Pending {
   sequence: number;
@@ -49,6 +53,8 @@ interface StreamEvents {
   refused: [ack: Ack__Output];
   status: [status: StreamStatus__Output];
   progress: [counts: StreamCounts];
+  /** Every ack range as it arrives (for latency measurement). */
+  ack: [ack: Ack__Output];
   flow: [flow: FlowControl__Output];
   error: [error: Error];
 }
@@ -64,6 +70,8 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
   /** Highest sequence ever put on the wire (to count resends). */
   private highestSent = 0;
   private wave = 0;
+  /** Observations allowed on the wire beyond the last accepted one (AIMD congestion window). */
+  private sendWindow: number;
   private readonly batchWave = new Map<number, number>();
   private nextBatchId = 1;
   private pausedUntil = 0;
@@ -83,6 +91,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     private readonly maxInFlight: number,
   ) {
     super();
+    this.sendWindow = maxInFlight;
     this.ended = new Promise((resolve) => {
       call.on('end', () => resolve());
       call.on('error', (e: Error) => {
@@ -132,8 +141,8 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
 
   /** Puts unsent observations on the wire in batches, unless paused or grpc's buffer is full. */
   private pump(): void {
-    while (this.cursor < this.window.length && this.writable && Date.now() >= this.pausedUntil && !this.failure) {
-      const slice = this.window.slice(this.cursor, this.cursor + this.maxBatch);
+    while (this.cursor < Math.min(this.window.length, this.sendWindow) && this.writable && Date.now() >= this.pausedUntil && !this.failure) {
+      const slice = this.window.slice(this.cursor, Math.min(this.cursor + this.maxBatch, this.sendWindow));
       this.cursor += slice.length;
       const batchId = this.nextBatchId++;
       this.batchWave.set(batchId, this.wave);
@@ -151,14 +160,19 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     if (m.acks) {
       const wave = m.acks.inReplyTo ? this.batchWave.get(m.acks.inReplyTo) : undefined;
       if (m.acks.inReplyTo) this.batchWave.delete(m.acks.inReplyTo);
-      for (const ack of m.acks.acks) this.handleAck(ack, wave === this.wave);
+      for (const ack of m.acks.acks) {
+        this.handleAck(ack, wave === this.wave);
+        this.emit('ack', ack);
+      }
       this.emit('progress', this.counts);
       this.wakeAll();
+      this.pump(); // accepted acks open the congestion window
     } else if (m.status) {
       this.lastStatus = m.status;
       this.emit('status', m.status);
     } else if (m.flow) {
       this.emit('flow', m.flow);
+      if (m.flow.action === 'SLOW_DOWN') this.shrinkWindow();
       if (m.flow.action === 'PAUSE') this.pauseFor(m.flow.retryAfterMs > 0 ? Math.min(m.flow.retryAfterMs, MAX_PAUSE_MS) : MAX_PAUSE_MS);
       else if (m.flow.action === 'RESUME' || m.flow.action === 'SPEED_UP') this.pauseFor(0);
     }
@@ -175,6 +189,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     if (ack.status === 'ACCEPTED') {
       this.counts.accepted += n;
       this.settle(last);
+      this.sendWindow = Math.min(this.maxInFlight, this.sendWindow + Math.ceil((n * WINDOW_STEP) / this.sendWindow));
       return;
     }
     if (!RETRYABLE.has(String(ack.code))) {
@@ -187,7 +202,14 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     const code = String(ack.code);
     this.counts.refusals[code] = (this.counts.refusals[code] ?? 0) + n;
     this.emit('refused', ack);
-    if (currentWave) this.goBack(first, ack.retryAfterMs);
+    if (currentWave) {
+      this.shrinkWindow();
+      this.goBack(first, ack.retryAfterMs);
+    }
+  }
+
+  private shrinkWindow(): void {
+    this.sendWindow = Math.max(WINDOW_STEP, Math.floor(this.sendWindow / 2));
   }
 
   /** Observations up to `sequence` are resolved: drop them from the window. */

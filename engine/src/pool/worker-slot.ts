@@ -5,6 +5,9 @@ import type { HnswConfig } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
+/** Nice value of worker threads (0-19); ENGRAM_WORKER_NICE=0 turns it off. */
+const WORKER_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
+
 type BatchDone = Extract<FromWorker, { type: 'batchDone' }>;
 
 interface Waiter {
@@ -37,7 +40,7 @@ export class WorkerSlot {
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.thread = new Worker(script, { workerData: { port: port2, hnsw }, transferList: [port2] });
+    this.thread = new Worker(script, { workerData: { port: port2, hnsw, nice: WORKER_NICE }, transferList: [port2] });
     this.ready = new Promise((resolve, reject) => {
       this.waiters.set('ready', { resolve: () => resolve(), reject });
     });

@@ -39,6 +39,7 @@ export function streamingHandlers(engine: Engine, limits: StreamingLimits): Stre
 class StreamHandler {
   private session: ObserveSession | null = null;
   private ended = false;
+  private finishing = false;
 
   constructor(private readonly engine: Engine, private readonly limits: StreamingLimits, private readonly call: StreamCall) {}
 
@@ -69,6 +70,7 @@ class StreamHandler {
     if (!this.session) {
       throw new EngramError('PROTOCOL_VIOLATION', `the first message on a stream must be init, got ${message.body ?? 'an empty message'}`);
     }
+    if (this.finishing && message.body === 'observations') throw new EngramError('PROTOCOL_VIOLATION', 'observations sent after close');
     if (message.body === 'observations' && message.observations) {
       const count = message.observations.observations.length;
       if (count > this.limits.maxBatch) {
@@ -111,7 +113,9 @@ class StreamHandler {
 
   private async finish(drain: boolean, message: string): Promise<void> {
     const session = this.session;
-    if (this.ended) return;
+    // `close` followed by the client's half-close would otherwise finish (and end the call) twice.
+    if (this.ended || this.finishing) return;
+    this.finishing = true;
     if (session && drain) await session.drained();
     session?.close(message);
     this.dispose();

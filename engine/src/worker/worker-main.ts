@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { rmSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import type { HnswConfig } from '../config/engine-config.js';
 import { SpaceIndex } from '../index/space-index.js';
 import type { FromWorker, ToWorker } from '../pool/messages.js';
@@ -124,5 +125,14 @@ class IndexWorker {
   }
 }
 
-const data = workerData as { port: MessagePort; hnsw: HnswConfig };
+const data = workerData as { port: MessagePort; hnsw: HnswConfig; nice: number };
+// Indexing is background work: on Linux the nice value is per thread, so this lowers only this
+// worker, and the main thread (gRPC, acks, recall routing) wins the CPU when the cores are full.
+if (data.nice > 0) {
+  try {
+    setPriority(data.nice);
+  } catch {
+    // not permitted here: run at normal priority
+  }
+}
 new IndexWorker(data.port, data.hnsw).start();

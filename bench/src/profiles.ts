@@ -1,0 +1,144 @@
+// `npm run bench`: for each of the guide's five profiles, stream clustered 768-dimension
+// observations into a real engine and print the guide's table (ack latency, throughput, CPU, RSS)
+// plus indexed throughput and recall latency at 80% load, beside the raw hnswlib-node addPoint
+// rate on the same data measured in the same run. Then an accepted-ingest burst.
+import { availableParallelism } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { PROFILES, PROFILE_NAMES, type ProfileName } from '@engram/engine/config';
+import { ClusteredVectors } from '@engram/engine/synthetic';
+import { processUsage, startEngine } from '@engram/engine/testing';
+import { histogramQuantiles, quantile } from './quantiles.js';
+import { rawInsertRate, rawParallelRate } from './raw-hnsw.js';
+import { recallWhile, runLoad } from './load.js';
+
+const DIMENSION = 768;
+const { values: args } = parseArgs({
+  options: {
+    observations: { type: 'string', default: '16000' },
+    spaces: { type: 'string', default: '8' },
+    profiles: { type: 'string', default: PROFILE_NAMES.join(',') },
+    burst: { type: 'string', default: '80000' },
+    out: { type: 'string', default: 'bench/results/profiles.json' },
+  },
+});
+const observations = Number(args.observations);
+const spaceCount = Number(args.spaces);
+const profiles = args.profiles.split(',') as ProfileName[];
+const cores = availableParallelism();
+
+function concat(vectors: Float32Array[]): Float32Array {
+  const out = new Float32Array(vectors.length * DIMENSION);
+  vectors.forEach((v, i) => out.set(v, i * DIMENSION));
+  return out;
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+async function rawBaselines(vectors: Float32Array[]) {
+  const sample = concat(vectors.slice(0, 6000));
+  const shapes = [{ m: 16, efConstruction: 200 }, { m: 8, efConstruction: 100 }];
+  const out = new Map<string, { single: number; parallel: number }>();
+  for (const { m, efConstruction } of shapes) {
+    const single = rawInsertRate(sample, DIMENSION, m, efConstruction);
+    const parallel = await rawParallelRate(concat(vectors.slice(0, 6000 * cores)), DIMENSION, cores, m, efConstruction);
+    out.set(`${m}/${efConstruction}`, { single, parallel });
+    console.log(`raw hnswlib-node addPoint, M=${m} efC=${efConstruction}: ${fmt(single)} inserts/s on 1 thread, ${fmt(parallel)}/s on ${cores} threads (${fmt(parallel / single, 2)}x)`);
+  }
+  return out;
+}
+
+async function benchProfile(profile: ProfileName, vectors: Float32Array[], raw: Map<string, { single: number; parallel: number }>) {
+  const preset = PROFILES[profile];
+  const hnsw = preset.hnsw ?? { m: 16, efConstruction: 200 };
+  const engine = await startEngine({}, ['--profile', profile]);
+  const pid = engine.process.pid!;
+  const spaces = Array.from({ length: spaceCount }, (_, i) => `bench-${i}`);
+  const u0 = processUsage(pid)!;
+  const t0 = performance.now();
+  const load = await runLoad({ address: engine.address, spaces, perSpace: Math.floor(observations / spaceCount), vectors, idPrefix: 'a' });
+  const wall = (performance.now() - t0) / 1000;
+  const u1 = processUsage(pid)!;
+  const stolen = [...(await engine.metrics()).matchAll(/^engram_streaming_work_stolen_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const indexedRate = load.indexed / load.indexSeconds;
+
+  // Recall latency while ingest runs at 80% of the indexed rate just measured.
+  const paced = 0.8 * indexedRate;
+  const pacedLoad = runLoad({ address: engine.address, spaces, perSpace: Math.max(50, Math.floor((paced * 5) / spaceCount)), vectors, idPrefix: 'b', rate: paced });
+  const recalls = await recallWhile(engine.address, spaces, vectors, pacedLoad, 5);
+  const pacedResult = await pacedLoad;
+  const u2 = processUsage(pid)!;
+  const engineRecall = histogramQuantiles(await engine.metrics(), 'engram_streaming_recall_latency_seconds');
+  await engine.stop();
+
+  const shape = raw.get(`${hnsw.m}/${hnsw.efConstruction}`)!;
+  const parallelism = Math.min(preset.workers, cores);
+  return {
+    profile, workers: preset.workers, batch: `${preset.batch.min}-${preset.batch.max}`, capacity: preset.queue.capacity,
+    hnsw: `M${hnsw.m}/efC${hnsw.efConstruction}`,
+    accepted: load.accepted, indexed: load.indexed, refused: load.refused, stolen,
+    ackP50: quantile(load.acceptLatencyMs, 0.5), ackP99: quantile(load.acceptLatencyMs, 0.99),
+    indexedP50: quantile(load.indexLatencyMs, 0.5), indexedP99: quantile(load.indexLatencyMs, 0.99),
+    acceptedRate: load.accepted / load.acceptSeconds,
+    indexedRate,
+    cpuPercent: (100 * (u1.cpuSeconds - u0.cpuSeconds)) / wall,
+    peakRssMb: u2.peakRssBytes / 2 ** 20,
+    recallP50: quantile(recalls, 0.5), recallP99: quantile(recalls, 0.99), recalls: recalls.length,
+    engineRecallP50: engineRecall.p50 * 1000, engineRecallP99: engineRecall.p99 * 1000,
+    pacedAckP50: quantile(pacedResult.acceptLatencyMs, 0.5), pacedAckP99: quantile(pacedResult.acceptLatencyMs, 0.99),
+    pacedIndexedP50: quantile(pacedResult.indexLatencyMs, 0.5), pacedIndexedP99: quantile(pacedResult.indexLatencyMs, 0.99),
+    pacedRate: pacedResult.indexed / pacedResult.indexSeconds, pacedTarget: paced,
+    rawSingle: shape.single, rawParallel: shape.parallel,
+    vsRawTimesWorkers: indexedRate / (shape.single * parallelism),
+    vsRawParallel: indexedRate / shape.parallel,
+  };
+}
+
+async function acceptBurst(vectors: Float32Array[], count: number) {
+  const engine = await startEngine({ 'queue.capacity': Math.ceil(count * 1.3) }, ['--profile', 'high-throughput']);
+  const spaces = Array.from({ length: spaceCount }, (_, i) => `burst-${i}`);
+  const load = await runLoad({
+    address: engine.address, spaces, perSpace: Math.floor(count / spaceCount), vectors, idPrefix: 'burst',
+    maxBatch: 512, maxInFlight: 4096, honoursBackpressure: false, drain: false,
+  });
+  await engine.stop('SIGKILL');
+  return { accepted: load.accepted, seconds: load.acceptSeconds, rate: load.accepted / load.acceptSeconds, ackP50: quantile(load.acceptLatencyMs, 0.5), ackP99: quantile(load.acceptLatencyMs, 0.99) };
+}
+
+async function main(): Promise<void> {
+  console.log(`Engram Stream profile benchmark: ${observations} observations x ${DIMENSION} dims per profile over ${spaceCount} memory spaces; ${cores} cores; node ${process.version}`);
+  const vectors = new ClusteredVectors({ dimension: DIMENSION, seed: 7, clusters: 64 }).take(Math.max(observations, 6000 * cores));
+  const raw = await rawBaselines(vectors);
+  const rows = [];
+  for (const profile of profiles) {
+    const row = await benchProfile(profile, vectors, raw);
+    rows.push(row);
+    console.log(`${profile}: done`);
+  }
+  console.log('\nAt saturation (clients send as fast as the engine accepts; latency is mostly waiting in the client window):');
+  console.log('| profile | workers | batch | ack p50 / p99 ms | accepted obs/s | indexed obs/s | indexed / (raw 1-thread x min(workers, cores)) | indexed / raw parallel | CPU % (100 = 1 core) | peak RSS MB | refused (resent) | spaces stolen |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.profile} | ${r.workers} | ${r.batch} | ${fmt(r.ackP50, 1)} / ${fmt(r.ackP99, 1)} | ${fmt(r.acceptedRate)} | ${fmt(r.indexedRate)} | ${fmt(r.vsRawTimesWorkers, 2)} | ${fmt(r.vsRawParallel, 2)} | ${fmt(r.cpuPercent)} | ${fmt(r.peakRssMb)} | ${r.refused} | ${r.stolen} |`);
+  }
+  console.log('\nAt 80% of the indexed rate above, with a recall every 5 ms (client-side latency; engine-side from its histogram, bucket bounds):');
+  console.log('| profile | offered obs/s | indexed obs/s | ack p50 / p99 ms | indexed p50 / p99 ms | recall p50 / p99 ms (client) | recall p50 / p99 ms (engine) | recalls |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.profile} | ${fmt(r.pacedTarget)} | ${fmt(r.pacedRate)} | ${fmt(r.pacedAckP50, 1)} / ${fmt(r.pacedAckP99, 1)} | ${fmt(r.pacedIndexedP50)} / ${fmt(r.pacedIndexedP99)} | ${fmt(r.recallP50, 2)} / ${fmt(r.recallP99, 2)} | ≤ ${fmt(r.engineRecallP50, 2)} / ≤ ${fmt(r.engineRecallP99, 2)} | ${r.recalls} |`);
+  }
+  const burstCount = Number(args.burst);
+  let burst = null;
+  if (burstCount > 0) {
+    burst = await acceptBurst(vectors, burstCount);
+    console.log(`\naccepted-ingest burst (high-throughput profile, ${burst.accepted} observations, indexing behind): ${fmt(burst.rate)} obs/s accepted; ack p50 ${fmt(burst.ackP50, 1)} ms, p99 ${fmt(burst.ackP99, 1)} ms`);
+  }
+  mkdirSync(new URL('.', `file://${process.cwd()}/${args.out}`), { recursive: true });
+  writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), cores, node: process.version, observations, raw: Object.fromEntries(raw), rows, burst }, null, 2));
+  console.log(`\nresults written to ${args.out}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

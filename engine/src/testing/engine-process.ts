@@ -1,0 +1,80 @@
+// Starts a real engine process (the built CLI, `engram serve`) on free loopback ports, for tests
+// and benchmarks; stops it on request (the caller stops it also when a test fails).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { EngramClient } from '../client/engram-client.js';
+
+export const ENGRAM_CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export interface EngineProcess {
+  address: string;
+  httpUrl: string;
+  process: ChildProcess;
+  logs: string[];
+  client(): EngramClient;
+  metrics(): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** `config` keys become `--set key=value` flags (values as JSON). */
+export async function startEngine(config: Record<string, unknown> = {}, extraArgs: string[] = []): Promise<EngineProcess> {
+  const sets = Object.entries(config).flatMap(([k, v]) => ['--set', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`]);
+  const child = spawn(process.execPath, [ENGRAM_CLI, 'serve', '--port', '0', '--http-port', '0', ...sets, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
+  const clients: EngramClient[] = [];
+  const ports = await new Promise<{ grpcPort: number; httpPort: number }>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { message?: string; grpcPort?: number; httpPort?: number };
+        if (entry.message === 'engine listening') resolve({ grpcPort: entry.grpcPort!, httpPort: entry.httpPort! });
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`engine exited with ${code} before listening:\n${logs.join('\n')}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const address = `127.0.0.1:${ports.grpcPort}`;
+  const httpUrl = `http://127.0.0.1:${ports.httpPort}`;
+  return {
+    address,
+    httpUrl,
+    process: child,
+    logs,
+    client: () => {
+      const c = new EngramClient(address);
+      clients.push(c);
+      return c;
+    },
+    metrics: async () => (await fetch(`${httpUrl}/metrics`)).text(),
+    stop: async (signal = 'SIGTERM') => {
+      for (const c of clients) c.close();
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** CPU seconds (user + system) and resident memory of a process, read from /proc (Linux). */
+export function processUsage(pid: number): { cpuSeconds: number; rssBytes: number; peakRssBytes: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { cpuSeconds: ticks / CLOCK_TICKS, rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every mainstream architecture. */
+const CLOCK_TICKS = 100;
