@@ -37,8 +37,9 @@ describe('recall priority under ingest', () => {
     const before = await client.stats();
     const t0 = performance.now();
     const latencies: number[] = [];
-    for (let i = 0; i < 60; i++) {
-      const q = data[i * 7]!;
+    // recall for two seconds: several batches' worth of inserts on this one worker
+    for (let i = 0; performance.now() - t0 < 2000; i++) {
+      const q = data[(i * 7) % 800]!;
       const started = performance.now();
       const result = await client.recall({ memorySpace: 'busy', vector: q.embedding, k: 10 });
       latencies.push(performance.now() - started);
