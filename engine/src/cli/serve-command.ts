@@ -1,7 +1,7 @@
 // `engram serve`: an engine on this machine, configured by profile, file and --set overrides.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { resolveStartConfig } from '../config/validate-config.js';
+import { deepMerge, resolveStartConfig } from '../config/validate-config.js';
 import { EngramError } from '../errors.js';
 import { jsonLogger } from '../log.js';
 import { serve } from '../serve.js';
@@ -49,20 +49,10 @@ function readConfigFile(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const cur = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
-      ? merge(cur as Record<string, unknown>, v as Record<string, unknown>) : v;
-  }
-  return out;
-}
-
 export async function serveCommand(flags: ServeFlags): Promise<void> {
   let patch = flags.config ? readConfigFile(flags.config) : {};
   if (flags.profile) patch = { ...patch, profile: flags.profile };
-  patch = merge(patch, parseSet(flags.set ?? []));
+  patch = deepMerge(patch, parseSet(flags.set ?? []));
   const config = resolveStartConfig(patch);
   const log = jsonLogger('engine');
   const running = await serve({

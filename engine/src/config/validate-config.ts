@@ -62,7 +62,8 @@ function checkShape(value: Record<string, unknown>, schema: Schema, prefix: stri
   }
 }
 
-function deepMerge<T>(base: T, patch: Record<string, unknown>): T {
+/** Merges `patch` over `base`: objects key by key, anything else (lists included) replaced. */
+export function deepMerge<T>(base: T, patch: Record<string, unknown>): T {
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [key, v] of Object.entries(patch)) {
     const current = out[key];
