@@ -19,7 +19,6 @@ export const ErrorCodes = {
   // lifecycle
   SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
   WORKER_FAILED: GrpcStatus.INTERNAL,
-  CANCELLED: GrpcStatus.CANCELLED,
   INTERNAL: GrpcStatus.INTERNAL,
 } as const;
 

@@ -18,5 +18,3 @@ export function jsonLogger(component: string, write: (line: string) => void = (l
     error: (m, f) => emit('error', m, f),
   };
 }
-
-export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };

@@ -243,6 +243,8 @@ export class WorkerPool {
 
   private maybeSteal(): void {
     if (this.config.stealThreshold <= 0 || this.moving.size > 0) return;
+    // Cheap test first: stealing needs an idle worker, and this runs after every dispatch.
+    if (!this.slots.some((s) => s.inFlight === 0 && !s.failure && !s.retiring)) return;
     const now = performance.now();
     const loads: WorkerLoad[] = this.slots.filter((s) => !s.failure && !s.retiring).map((slot) => {
       const spaces = this.spacesOf(slot.id)

@@ -51,10 +51,6 @@ export class WorkerSlot {
     });
   }
 
-  get busy(): boolean {
-    return this.inFlight > 0;
-  }
-
   post(message: ToWorker, transfer: Transferable[] = []): void {
     this.port.postMessage(message, transfer);
   }

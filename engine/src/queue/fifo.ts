@@ -30,11 +30,4 @@ export class Fifo<T> {
     }
     return out;
   }
-
-  /** Puts items back at the front, in order (used when a dispatch cannot go ahead). */
-  unshiftAll(items: T[]): void {
-    if (items.length === 0) return;
-    this.items = items.concat(this.items.slice(this.head));
-    this.head = 0;
-  }
 }

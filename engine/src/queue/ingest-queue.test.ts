@@ -17,15 +17,15 @@ describe('IngestQueue', () => {
     expect(q.tryAdmitRecall()).toBe(true);
   });
 
-  it('keeps each space in order and returns taken items to the front', () => {
+  it('keeps each space in order, apart from the others', () => {
     const q = new IngestQueue(100, 0.1);
     q.push('a', [obs('a', 1), obs('a', 2), obs('a', 3)]);
     q.push('b', [obs('b', 1)]);
-    const taken = q.take('a', 2);
-    expect(taken.map((o) => o.sequence)).toEqual([1, 2]);
-    q.putBack('a', taken);
-    expect(q.take('a', 10).map((o) => o.sequence)).toEqual([1, 2, 3]);
+    expect(q.take('a', 2).map((o) => o.sequence)).toEqual([1, 2]);
+    expect(q.depthOf('a')).toBe(1);
+    expect(q.take('a', 10).map((o) => o.sequence)).toEqual([3]);
     expect(q.depth).toBe(1);
+    expect(q.oldest('b')?.id).toBe('b-1');
   });
 
   it('counts free slots and pressure, and keeps what it holds when shrunk below its depth', () => {

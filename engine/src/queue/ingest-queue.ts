@@ -110,19 +110,6 @@ export class IngestQueue {
     return out;
   }
 
-  /** Returns taken observations to the front of their space's queue (nothing is lost or reordered). */
-  putBack(space: string, items: QueuedObservation[]): void {
-    if (items.length === 0) return;
-    let fifo = this.bySpace.get(space);
-    if (!fifo) {
-      fifo = new Fifo();
-      this.bySpace.set(space, fifo);
-    }
-    fifo.unshiftAll(items);
-    this.observations += items.length;
-    for (const item of items) this.bytes += sizeOf(item);
-  }
-
   /** Takes a high-priority slot for a recall; false when the recall share is full. */
   tryAdmitRecall(): boolean {
     if (this.recalls >= this.recallCapacity) return false;
