@@ -28,7 +28,7 @@ export interface AppliedConfig {
 export interface EngineOptions {
   config: EngineConfig;
   log: Logger;
-  /** Where index files are written while a space moves between workers (default: a temp dir). */
+  /** Where index files are written while a space moves between workers (default: a new temp dir). */
   scratchDir?: string;
 }
 
@@ -67,6 +67,7 @@ export class Engine implements SessionContext {
       config: this.current, queue: this.queue, metrics: this.metrics, scratchDir: this.scratchDir,
       onBatchIndexed: (outcome) => this.batchIndexed(outcome),
       onWorkerFailed: (error) => this.workerFailed(error),
+      log: options.log,
     });
   }
 

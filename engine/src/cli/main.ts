@@ -10,7 +10,7 @@ const USAGE = `usage: engram <command> [flags]
 
   serve     [--profile balanced] [--config FILE.yaml] [--set key=value]... [--host 127.0.0.1]
             [--port 50051] [--http-port 9464] [--max-message-bytes N] [--max-batch N]
-            [--shutdown-deadline-ms 30000]
+            [--shutdown-deadline-ms 30000] [--scratch-dir DIR]
   observe   --space NAME (--generate N | --file FILE.jsonl) [--batch 256] [--seed 42] [--tenant T]
   recall    --space NAME (--vector JSON|@FILE | --random [--seed 42]) [--k 10] [--ef 0]
             [--min-similarity S] [--json]
@@ -31,6 +31,7 @@ const FLAGS = {
   'max-message-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
   'max-batch': { type: 'string', default: '4096' },
   'shutdown-deadline-ms': { type: 'string', default: '30000' },
+  'scratch-dir': { type: 'string' },
   space: { type: 'string' },
   file: { type: 'string' },
   generate: { type: 'string' },
@@ -74,6 +75,7 @@ async function main(argv: string[]): Promise<void> {
         host: f.host, port: int('port', f.port), httpPort: int('http-port', f['http-port']),
         maxMessageBytes: int('max-message-bytes', f['max-message-bytes']), maxBatch: int('max-batch', f['max-batch']),
         shutdownDeadlineMs: int('shutdown-deadline-ms', f['shutdown-deadline-ms']),
+        ...(f['scratch-dir'] ? { scratchDir: f['scratch-dir'] } : {}),
       });
     case 'observe':
       return observeCommand({

@@ -16,6 +16,7 @@ export interface ServeFlags {
   maxMessageBytes: number;
   maxBatch: number;
   shutdownDeadlineMs: number;
+  scratchDir?: string;
 }
 
 /** `a.b=value` → { a: { b: value } }; the value is JSON if it parses, else a string. */
@@ -58,6 +59,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const running = await serve({
     config, log, host: flags.host, grpcPort: flags.port, httpPort: flags.httpPort,
     maxMessageBytes: flags.maxMessageBytes, maxBatch: flags.maxBatch,
+    ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
   });
   const stop = (signal: string): void => {
     log.info('signal received', { signal });

@@ -19,6 +19,7 @@ export function createEngineMetrics(registry = new Registry()) {
     backpressureActivations: new Counter({ ...r, name: 'engram_streaming_backpressure_activations_total', help: 'Times a session of the space was told pressure rose to a level', labelNames: ['memory_space', 'level'] }),
     batches: new Counter({ ...r, name: 'engram_streaming_batches_processed_total', help: 'Batches indexed, by worker', labelNames: ['worker_id'] }),
     batchFailures: new Counter({ ...r, name: 'engram_streaming_batch_failures_total', help: 'Observations a worker failed to index, by worker and error type', labelNames: ['worker_id', 'error_type'] }),
+    moveFailures: new Counter({ ...r, name: 'engram_streaming_space_move_failures_total', help: 'Memory space moves between workers that failed (the space stayed with its worker)' }),
     workStolen: new Counter({ ...r, name: 'engram_streaming_work_stolen_total', help: 'Memory spaces an idle worker took over from a busy one, by the taking worker', labelNames: ['worker_id'] }),
     queueDepth: new Gauge({ ...r, name: 'engram_streaming_queue_depth', help: 'Waiting work by lane: high = recalls in flight, normal = observations queued', labelNames: ['priority'] }),
     queueCapacity: new Gauge({ ...r, name: 'engram_streaming_queue_capacity', help: 'Capacity of each lane', labelNames: ['priority'] }),

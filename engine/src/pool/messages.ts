@@ -23,7 +23,9 @@ export type ToWorker =
   | { type: 'recall'; requestId: number; space: string; vector: Float32Array; k: number; ef: number }
   | { type: 'configure'; hnsw: HnswConfig }
   | { type: 'export'; space: string; path: string }
-  | { type: 'import'; space: string; path: string; state: SpaceState | null };
+  | { type: 'import'; space: string; path: string; state: SpaceState | null }
+  /** The new owner has the space: the old owner forgets it. */
+  | { type: 'drop'; space: string };
 
 export type FromWorker =
   | { type: 'ready' }
@@ -32,6 +34,7 @@ export type FromWorker =
   | { type: 'recallFailed'; requestId: number; reason: string; code: 'SPACE_NOT_FOUND' | 'INTERNAL' }
   | { type: 'exported'; space: string; state: SpaceState | null; busyMs: number }
   | { type: 'imported'; space: string; spaceSize: number; busyMs: number }
+  | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string }
   | { type: 'failed'; reason: string };
 
 export interface WorkerData {

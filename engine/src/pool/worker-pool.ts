@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { EngineConfig, HnswConfig } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
 import { adaptiveBatchSize } from '../queue/adaptive-batch.js';
 import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
@@ -19,6 +20,8 @@ import { WorkerSlot } from './worker-slot.js';
 const PIPELINE_DEPTH = 2;
 /** A space that just moved is not stolen again for this long (an index move is not free). */
 const STEAL_COOLDOWN_MS = 1000;
+/** How soon placement is tried again after a space could not be moved to its ring owner. */
+const PLACEMENT_RETRY_MS = 5000;
 
 export interface BatchOutcome {
   space: string;
@@ -34,6 +37,7 @@ export interface PoolOptions {
   scratchDir: string;
   onBatchIndexed(outcome: BatchOutcome): void;
   onWorkerFailed(error: Error): void;
+  log: Logger;
   workerScript?: URL;
 }
 
@@ -63,6 +67,7 @@ export class WorkerPool {
   private nextMoveId = 1;
   private pumpScheduled = false;
   private lingerTimer: NodeJS.Timeout | null = null;
+  private placementTimer: NodeJS.Timeout | null = null;
   private rrCursor = new Map<number, number>();
 
   constructor(private readonly options: PoolOptions) {
@@ -196,7 +201,8 @@ export class WorkerPool {
 
   /** Routes a recall to the owner of its space (after any move of the space completes). */
   async recall(space: string, vector: Float32Array, k: number, ef: number, signal?: AbortSignal): Promise<RecallResult> {
-    for (let move = this.moving.get(space); move; move = this.moving.get(space)) await move;
+    // Wait out a move of the space; if it fails the space stays where it was, which is fine here.
+    for (let move = this.moving.get(space); move; move = this.moving.get(space)) await move.catch(() => undefined);
     signal?.throwIfAborted();
     const slot = this.slots[this.ownerOf(space)] as WorkerSlot;
     const requestId = this.nextRequestId++;
@@ -236,9 +242,18 @@ export class WorkerPool {
     }
     const path = join(this.options.scratchDir, `move-${process.pid}-${this.nextMoveId++}-${space}.hnsw`);
     const exported = await source.request(`export:${space}`, { type: 'export', space, path });
-    const state = exported.type === 'exported' ? exported.state : null;
-    await target.request(`import:${space}`, { type: 'import', space, path, state });
+    if (exported.type !== 'exported') throw this.moveFailure(space, from, to, exported);
+    const imported = await target.request(`import:${space}`, { type: 'import', space, path, state: exported.state });
+    if (imported.type !== 'imported') throw this.moveFailure(space, from, to, imported);
+    // Only now does the old owner let go: until here, a failure leaves the space where it was.
     this.owner.set(space, to);
+    source.post({ type: 'drop', space });
+  }
+
+  private moveFailure(space: string, from: number, to: number, reply: FromWorker): EngramError {
+    this.options.metrics.moveFailures.inc();
+    const reason = reply.type === 'moveFailed' ? `${reply.step} failed: ${reply.reason}` : `unexpected reply ${reply.type}`;
+    return new EngramError('INTERNAL', `could not move memory space '${space}' from worker ${from} to worker ${to} (${reason}); it stays on worker ${from}`);
   }
 
   private maybeSteal(): void {
@@ -246,20 +261,22 @@ export class WorkerPool {
     // Cheap test first: stealing needs an idle worker, and this runs after every dispatch.
     if (!this.slots.some((s) => s.inFlight === 0 && !s.failure && !s.retiring)) return;
     const now = performance.now();
+    const ringSize = this.ring.nodes.length;
     const loads: WorkerLoad[] = this.slots.filter((s) => !s.failure && !s.retiring).map((slot) => {
       const spaces = this.spacesOf(slot.id)
         .filter((space) => now - (this.movedAt.get(space) ?? -Infinity) > STEAL_COOLDOWN_MS)
         .map((space) => ({ space, queued: this.options.queue.depthOf(space), inFlight: slot.inFlightBySpace.get(space) ?? 0 }));
       const queued = this.spacesOf(slot.id).reduce((n, s) => n + this.options.queue.depthOf(s), 0);
-      return { id: slot.id, queued, idle: queued === 0 && slot.inFlight === 0, spaces };
+      return { id: slot.id, queued, idle: queued === 0 && slot.inFlight === 0 && slot.id < ringSize, spaces };
     });
     const decision = chooseSteal(loads, this.config.stealThreshold);
     if (!decision) return;
     const thief = this.slots[decision.to] as WorkerSlot;
+    // A failed steal leaves the space where it was (counted in move failures); nothing to undo.
     void this.moveSpace(decision.space, decision.to).then(() => {
       thief.stolen++;
       this.options.metrics.workStolen.inc({ worker_id: String(decision.to) });
-    }, (e: unknown) => this.options.onWorkerFailed(e instanceof Error ? e : new Error(String(e))));
+    }, (e: unknown) => this.options.log.warn('work steal failed', { error: e instanceof Error ? e.message : String(e) }));
   }
 
   /**
@@ -286,16 +303,37 @@ export class WorkerPool {
       await Promise.all(added.map((s) => s.ready));
       this.slots.push(...added);
     }
-    const retiring = this.slots.slice(count);
-    for (const slot of retiring) slot.retiring = true;
+    for (const slot of this.slots.slice(count)) slot.retiring = true;
     this.ring = new HashRing(Array.from({ length: count }, (_, i) => i));
-    await Promise.all([...this.owner.keys()].map((space) => this.moveSpace(space, this.ring.lookup(space))));
-    for (const slot of retiring) {
-      while (slot.pendingReplies > 0 || slot.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
-      await slot.terminate();
+    await this.placeByRing();
+  }
+
+  /**
+   * Moves every space to its ring owner, then stops the workers beyond the ring that own nothing.
+   * A failed move leaves its space, and so its worker, where it was: that worker keeps serving it
+   * and placement is tried again a few seconds later, until it matches the ring (level-based, so
+   * a full or missing scratch directory delays a resize but never loses a space).
+   */
+  private async placeByRing(): Promise<void> {
+    const moves = [...this.owner.keys()].map((space) => this.moveSpace(space, this.ring.lookup(space)));
+    const failed = (await Promise.allSettled(moves)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const f of failed) this.options.log.warn('memory space move failed', { error: String(f.reason?.message ?? f.reason) });
+    const ringSize = this.ring.nodes.length;
+    while (this.slots.length > ringSize) {
+      const last = this.slots[this.slots.length - 1] as WorkerSlot;
+      if (this.spacesOf(last.id).length > 0) break;
+      while (last.pendingReplies > 0 || last.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+      await last.terminate();
+      this.slots.pop();
     }
-    this.slots.length = count;
-    this.options.metrics.workers.set(count);
+    for (const slot of this.slots.slice(ringSize)) slot.retiring = false; // still serving what it could not hand over
+    this.options.metrics.workers.set(this.slots.length);
+    if (this.slots.length > ringSize && !this.placementTimer) {
+      this.placementTimer = setTimeout(() => {
+        this.placementTimer = null;
+        void this.placeByRing();
+      }, PLACEMENT_RETRY_MS);
+    }
   }
 
   /** Per-worker figures for stats and metrics; utilisation is computed by the caller over time. */
@@ -320,6 +358,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.placementTimer) clearTimeout(this.placementTimer);
     await Promise.all(this.slots.map((s) => s.terminate()));
     this.slots = [];
   }

@@ -95,6 +95,8 @@ export class WorkerSlot {
       case 'imported':
         this.busyMs += message.busyMs;
         return this.settle(`import:${message.space}`, message);
+      case 'moveFailed':
+        return this.settle(`${message.step}:${message.space}`, message);
       case 'failed':
         return this.fail(new Error(message.reason));
     }

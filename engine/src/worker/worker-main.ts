@@ -46,6 +46,7 @@ class IndexWorker {
       case 'configure': return this.configure(message.hnsw);
       case 'export': return this.exportSpace(message.space, message.path);
       case 'import': return this.importSpace(message);
+      case 'drop': return void this.spaces.delete(message.space);
     }
   }
 
@@ -105,23 +106,32 @@ class IndexWorker {
     for (const index of this.spaces.values()) index.setEfSearch(hnsw.efSearch);
   }
 
+  /** Writes the space's index for its new owner; keeps it until told to drop it. */
   private exportSpace(space: string, path: string): void {
     const started = performance.now();
-    const index = this.spaces.get(space);
-    const state = index ? index.export(path) : null;
-    this.spaces.delete(space);
-    this.post({ type: 'exported', space, state, busyMs: performance.now() - started });
+    try {
+      const state = this.spaces.get(space)?.export(path) ?? null;
+      this.post({ type: 'exported', space, state, busyMs: performance.now() - started });
+    } catch (e) {
+      rmSync(path, { force: true });
+      this.post({ type: 'moveFailed', space, step: 'export', reason: e instanceof Error ? e.message : String(e) });
+    }
   }
 
   private importSpace(message: Extract<ToWorker, { type: 'import' }>): void {
     const started = performance.now();
-    if (message.state) {
-      const index = SpaceIndex.load(message.path, message.state);
-      index.setEfSearch(this.hnsw.efSearch);
-      this.spaces.set(message.space, index);
+    try {
+      if (message.state) {
+        const index = SpaceIndex.load(message.path, message.state);
+        index.setEfSearch(this.hnsw.efSearch);
+        this.spaces.set(message.space, index);
+      }
+      this.post({ type: 'imported', space: message.space, spaceSize: this.spaces.get(message.space)?.size ?? 0, busyMs: performance.now() - started });
+    } catch (e) {
+      this.post({ type: 'moveFailed', space: message.space, step: 'import', reason: e instanceof Error ? e.message : String(e) });
+    } finally {
       rmSync(message.path, { force: true });
     }
-    this.post({ type: 'imported', space: message.space, spaceSize: this.spaces.get(message.space)?.size ?? 0, busyMs: performance.now() - started });
   }
 }
 
