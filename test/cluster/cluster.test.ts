@@ -189,4 +189,18 @@ describe('test cluster', () => {
       return pods.items.some((p) => p.metadata?.name === 'configured') ? undefined : true;
     });
   });
+
+  it('reports a container whose image has no local entry point as waiting, with the reason', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: { metadata: { name: 'unknown-image' }, spec: { nodeName: 'engram-node-0', containers: [{ name: 'c', image: 'example.com/nope:1' }] } },
+    });
+    const waiting = await eventually('a waiting reason', async () => {
+      const p = await core.readNamespacedPod({ name: 'unknown-image', namespace: NS });
+      return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerError' ? p.status.containerStatuses[0]!.state!.waiting : undefined;
+    });
+    expect(waiting?.message).toBe('image example.com/nope:1 is not mapped to a local entry point');
+    await core.deleteNamespacedPod({ name: 'unknown-image', namespace: NS });
+  });
 });

@@ -24,6 +24,8 @@ interface Container {
   lastExit: { exitCode: number; finishedAt: Date } | null;
   probeTimer: NodeJS.Timeout | null;
   restartTimer: NodeJS.Timeout | null;
+  /** Why the container could not start (reported as its waiting reason). */
+  startError: { reason: string; message: string } | null;
 }
 
 interface Pod {
@@ -138,9 +140,13 @@ export class NodeAgent {
     mkdirSync(join(dir, 'logs'), { recursive: true });
     await this.materializeVolumes(running);
     for (const spec of pod.spec?.containers ?? []) {
-      const container: Container = { spec, process: null, restartCount: 0, ready: false, startedAt: null, lastExit: null, probeTimer: null, restartTimer: null };
+      const container: Container = { spec, process: null, restartCount: 0, ready: false, startedAt: null, lastExit: null, probeTimer: null, restartTimer: null, startError: null };
       running.containers.set(spec.name, container);
-      await this.startContainer(running, container);
+      try {
+        await this.startContainer(running, container);
+      } catch (e) {
+        container.startError = { reason: 'CreateContainerError', message: e instanceof Error ? e.message : String(e) };
+      }
     }
     await this.reportPod(running);
   }
@@ -263,9 +269,11 @@ export class NodeAgent {
   private podPhase(pod: Pod): string {
     const all = [...pod.containers.values()];
     if (all.some((c) => c.process)) return 'Running';
-    if (all.every((c) => c.lastExit) && (pod.spec.restartPolicy === 'Never' || all.every((c) => c.lastExit?.exitCode === 0 && pod.spec.restartPolicy === 'OnFailure'))) {
-      return all.every((c) => c.lastExit?.exitCode === 0) ? 'Succeeded' : 'Failed';
-    }
+    const allExited = all.every((c) => c.lastExit);
+    const allSucceeded = all.every((c) => c.lastExit?.exitCode === 0);
+    const policy = pod.spec.restartPolicy ?? 'Always';
+    // Finished for good: nothing will restart them.
+    if (allExited && (policy === 'Never' || (policy === 'OnFailure' && allSucceeded))) return allSucceeded ? 'Succeeded' : 'Failed';
     return all.some((c) => c.lastExit) ? 'Running' : 'Pending';
   }
 
@@ -291,7 +299,7 @@ export class NodeAgent {
           containerID: c.process ? `process://${c.process.pid}` : undefined,
           state: c.process ? { running: { startedAt: c.startedAt ?? now } }
             : c.lastExit ? { terminated: { exitCode: c.lastExit.exitCode, finishedAt: c.lastExit.finishedAt, reason: c.lastExit.exitCode === 0 ? 'Completed' : 'Error' } }
-              : { waiting: { reason: 'ContainerCreating' } },
+              : { waiting: c.startError ?? { reason: 'ContainerCreating' } },
           ...(c.lastExit && c.process ? { lastState: { terminated: { exitCode: c.lastExit.exitCode, finishedAt: c.lastExit.finishedAt } } } : {}),
         })),
       };
@@ -330,7 +338,8 @@ export class NodeAgent {
         body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata!.uid } },
       });
     } catch (e) {
-      if ((e as { code?: number }).code !== 404) console.error('node agent: deleting pod failed', e);
+      // 404: already gone; after stop(): the cluster may be going down with the request in flight
+      if ((e as { code?: number }).code !== 404 && !this.stopped) console.error('node agent: deleting pod failed', e);
     }
   }
 
