@@ -1,5 +1,6 @@
 // The messages between the pool (main thread) and its worker threads. Vectors travel as one
 // transferred Float32Array per batch; metadata travels as plain objects (structured clone).
+import type { MessagePort } from 'node:worker_threads';
 import type { HnswConfig } from '../config/engine-config.js';
 
 export interface RecallHitData {
@@ -31,13 +32,16 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'batchDone'; batchId: number; space: string; busyMs: number; spaceSize: number; failures: Array<{ index: number; reason: string }> }
   | { type: 'recallDone'; requestId: number; hits: RecallHitData[]; spaceSize: number; busyMs: number }
-  | { type: 'recallFailed'; requestId: number; reason: string; code: 'SPACE_NOT_FOUND' | 'INTERNAL' }
+  | { type: 'recallFailed'; requestId: number; reason: string }
   | { type: 'exported'; space: string; state: SpaceState | null; busyMs: number }
   | { type: 'imported'; space: string; spaceSize: number; busyMs: number }
-  | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string }
-  | { type: 'failed'; reason: string };
+  | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string };
 
+/** What a worker thread is started with. */
 export interface WorkerData {
-  workerId: number;
+  /** The worker's end of its message channel (both directions; polled between inserts). */
+  port: MessagePort;
   hnsw: HnswConfig;
+  /** Nice value for the thread (0 = normal priority). */
+  nice: number;
 }

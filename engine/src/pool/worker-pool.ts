@@ -57,6 +57,8 @@ export class WorkerPool {
   private slots: WorkerSlot[] = [];
   private ring!: HashRing;
   private readonly owner = new Map<string, number>();
+  /** The same ownership indexed by worker, so dispatch never scans every space. */
+  private readonly owned = new Map<number, Set<string>>();
   private readonly moving = new Map<string, Promise<void>>();
   private readonly movedAt = new Map<string, number>();
   private readonly inFlight = new Map<number, InFlightBatch>();
@@ -97,9 +99,21 @@ export class WorkerPool {
     let id = this.owner.get(space);
     if (id === undefined) {
       id = this.ring.lookup(space);
-      this.owner.set(space, id);
+      this.setOwner(space, id);
     }
     return id;
+  }
+
+  private setOwner(space: string, id: number): void {
+    const previous = this.owner.get(space);
+    if (previous !== undefined) this.owned.get(previous)?.delete(space);
+    this.owner.set(space, id);
+    let set = this.owned.get(id);
+    if (!set) {
+      set = new Set();
+      this.owned.set(id, set);
+    }
+    set.add(space);
   }
 
   /** Observations were queued for `space`: make sure it has an owner and dispatch soon. */
@@ -119,9 +133,7 @@ export class WorkerPool {
   }
 
   private spacesOf(slotId: number): string[] {
-    const out: string[] = [];
-    for (const [space, id] of this.owner) if (id === slotId) out.push(space);
-    return out;
+    return [...(this.owned.get(slotId) ?? [])];
   }
 
   private pump(): void {
@@ -211,7 +223,7 @@ export class WorkerPool {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const reply = await slot.request(key, { type: 'recall', requestId, space, vector, k, ef });
-      if (reply.type === 'recallFailed') throw new EngramError(reply.code, reply.reason);
+      if (reply.type === 'recallFailed') throw new EngramError('INTERNAL', `recall failed in worker ${slot.id}: ${reply.reason}`);
       if (reply.type !== 'recallDone') throw new EngramError('INTERNAL', `unexpected reply ${reply.type}`);
       return { hits: reply.hits, spaceSize: reply.spaceSize };
     } finally {
@@ -246,7 +258,7 @@ export class WorkerPool {
     const imported = await target.request(`import:${space}`, { type: 'import', space, path, state: exported.state });
     if (imported.type !== 'imported') throw this.moveFailure(space, from, to, imported);
     // Only now does the old owner let go: until here, a failure leaves the space where it was.
-    this.owner.set(space, to);
+    this.setOwner(space, to);
     source.post({ type: 'drop', space });
   }
 
@@ -263,10 +275,11 @@ export class WorkerPool {
     const now = performance.now();
     const ringSize = this.ring.nodes.length;
     const loads: WorkerLoad[] = this.slots.filter((s) => !s.failure && !s.retiring).map((slot) => {
-      const spaces = this.spacesOf(slot.id)
+      const owned = this.spacesOf(slot.id);
+      const queued = owned.reduce((n, s) => n + this.options.queue.depthOf(s), 0);
+      const spaces = owned
         .filter((space) => now - (this.movedAt.get(space) ?? -Infinity) > STEAL_COOLDOWN_MS)
         .map((space) => ({ space, queued: this.options.queue.depthOf(space), inFlight: slot.inFlightBySpace.get(space) ?? 0 }));
-      const queued = this.spacesOf(slot.id).reduce((n, s) => n + this.options.queue.depthOf(s), 0);
       return { id: slot.id, queued, idle: queued === 0 && slot.inFlight === 0 && slot.id < ringSize, spaces };
     });
     const decision = chooseSteal(loads, this.config.stealThreshold);

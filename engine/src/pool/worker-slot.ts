@@ -3,7 +3,7 @@
 import { MessageChannel, Worker, type MessagePort, type Transferable } from 'node:worker_threads';
 import type { HnswConfig } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
-import type { FromWorker, ToWorker } from './messages.js';
+import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 
 /** Nice value of worker threads (0-19); ENGRAM_WORKER_NICE=0 turns it off. */
 const WORKER_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
@@ -40,7 +40,8 @@ export class WorkerSlot {
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.thread = new Worker(script, { workerData: { port: port2, hnsw, nice: WORKER_NICE }, transferList: [port2] });
+    const workerData: WorkerData = { port: port2, hnsw, nice: WORKER_NICE };
+    this.thread = new Worker(script, { workerData, transferList: [port2] });
     this.ready = new Promise((resolve, reject) => {
       this.waiters.set('ready', { resolve: () => resolve(), reject });
     });
@@ -97,8 +98,6 @@ export class WorkerSlot {
         return this.settle(`import:${message.space}`, message);
       case 'moveFailed':
         return this.settle(`${message.step}:${message.space}`, message);
-      case 'failed':
-        return this.fail(new Error(message.reason));
     }
   }
 

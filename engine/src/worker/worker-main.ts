@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { HnswConfig } from '../config/engine-config.js';
 import { SpaceIndex } from '../index/space-index.js';
-import type { FromWorker, ToWorker } from '../pool/messages.js';
+import type { FromWorker, ToWorker, WorkerData } from '../pool/messages.js';
 
 type BatchMessage = Extract<ToWorker, { type: 'batch' }>;
 type RecallMessage = Extract<ToWorker, { type: 'recall' }>;
@@ -97,7 +97,7 @@ class IndexWorker {
       const hits = index ? index.search(message.vector, message.k, message.ef) : [];
       this.post({ type: 'recallDone', requestId: message.requestId, hits, spaceSize: index?.size ?? 0, busyMs: performance.now() - started });
     } catch (e) {
-      this.post({ type: 'recallFailed', requestId: message.requestId, reason: e instanceof Error ? e.message : String(e), code: 'INTERNAL' });
+      this.post({ type: 'recallFailed', requestId: message.requestId, reason: e instanceof Error ? e.message : String(e) });
     }
   }
 
@@ -135,7 +135,7 @@ class IndexWorker {
   }
 }
 
-const data = workerData as { port: MessagePort; hnsw: HnswConfig; nice: number };
+const data = workerData as WorkerData;
 // Indexing is background work: on Linux the nice value is per thread, so this lowers only this
 // worker, and the main thread (gRPC, acks, recall routing) wins the CPU when the cores are full.
 if (data.nice > 0) {
