@@ -1,9 +1,8 @@
 // `npm run bench:stealing`: what work stealing buys. Three memory spaces that the ring gives to the
 // same one of two workers (the unlucky case consistent hashing allows): indexed throughput and
 // time to drain with stealing off (stealThreshold 0) and on (200), three runs each, medians.
-import { HashRing } from '@engram/engine/pool/hash-ring';
 import { ClusteredVectors } from '@engram/engine/synthetic';
-import { startEngine } from '@engram/engine/testing';
+import { spacesOnWorker, startEngine } from '@engram/engine/testing';
 import { median } from './quantiles.js';
 import { runLoad } from './load.js';
 
@@ -11,16 +10,9 @@ const PER_SPACE = Number(process.argv[2] ?? 3000);
 const RUNS = 3;
 const DIMENSION = 768;
 
-function spacesOnOneWorker(): string[] {
-  const ring = new HashRing([0, 1]);
-  const out: string[] = [];
-  for (let i = 0; out.length < 3; i++) if (ring.lookup(`hot-${i}`) === 0) out.push(`hot-${i}`);
-  return out;
-}
-
 async function run(stealThreshold: number, vectors: Float32Array[]) {
   const engine = await startEngine({ workers: 2, stealThreshold, 'queue.capacity': PER_SPACE * 4 });
-  const load = await runLoad({ address: engine.address, spaces: spacesOnOneWorker(), perSpace: PER_SPACE, vectors, idPrefix: 's', maxBatch: 256 });
+  const load = await runLoad({ address: engine.address, spaces: spacesOnWorker('hot', 3, 0, 2), perSpace: PER_SPACE, vectors, idPrefix: 's', maxBatch: 256 });
   const metrics = await (await fetch(`${engine.httpUrl}/metrics`)).text();
   await engine.stop();
   const stolen = [...metrics.matchAll(/^engram_streaming_work_stolen_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);

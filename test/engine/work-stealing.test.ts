@@ -1,23 +1,14 @@
 // An idle worker takes a memory space (with its index) off a worker whose queue is over the steal
 // threshold; the move is counted, nothing is lost, and the moved space still answers recalls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HashRing } from '../../engine/dist/pool/hash-ring.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { spacesOnWorker, startEngine, type EngineProcess } from '../helpers/engine-process.js';
 import { clusteredObservations, metricValue } from '../helpers/vectors.js';
 
 const PER_SPACE = 1200;
 
-/** Three space ids that the two-worker ring gives to worker 0. */
-function spacesOnWorkerZero(): string[] {
-  const ring = new HashRing([0, 1]);
-  const out: string[] = [];
-  for (let i = 0; out.length < 3; i++) if (ring.lookup(`steal-${i}`) === 0) out.push(`steal-${i}`);
-  return out;
-}
-
 describe('work stealing', () => {
   let engine: EngineProcess;
-  const spaces = spacesOnWorkerZero();
+  const spaces = spacesOnWorker('steal', 3, 0, 2);
   beforeAll(async () => {
     engine = await startEngine({ workers: 2, stealThreshold: 200, 'queue.capacity': 20_000, 'hnsw.dimension': 384 });
   });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EngramClient } from '../client/engram-client.js';
+import { HashRing } from '../pool/hash-ring.js';
 
 export const ENGRAM_CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -78,3 +79,15 @@ export function processUsage(pid: number): { cpuSeconds: number; rssBytes: numbe
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every mainstream architecture. */
 const CLOCK_TICKS = 100;
+
+/**
+ * The first `count` memory space ids `${prefix}-0`, `${prefix}-1`, … that an engine with `workers`
+ * workers places on `worker` (the same ring the engine uses): for tests and benchmarks of the
+ * unlucky placement where busy spaces share one worker.
+ */
+export function spacesOnWorker(prefix: string, count: number, worker: number, workers: number): string[] {
+  const ring = new HashRing(Array.from({ length: workers }, (_, i) => i));
+  const out: string[] = [];
+  for (let i = 0; out.length < count; i++) if (ring.lookup(`${prefix}-${i}`) === worker) out.push(`${prefix}-${i}`);
+  return out;
+}
