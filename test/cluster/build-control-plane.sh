@@ -4,7 +4,7 @@
 # their published versions in build/control-plane/go.mod) and etcd from go.etcd.io/etcd/server/v3
 # (build/etcd/go.mod). Binaries go to a cache outside the repo keyed by the versions and are
 # reused when present. Prints the cache directory on its last line.
-# Cold build on 2 cores: about 11 minutes. No product code is written in Go.
+# Cold build on 2 cores: about 10 minutes (9 min 3 s measured with modules already downloaded). No product code is written in Go.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 KUBE_VERSION=v1.36.3
