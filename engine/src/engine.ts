@@ -1,23 +1,32 @@
-// The engine's composition root: one queue, one space directory, the tenants, the worker pool and
-// the metrics, wired together, plus the live config (its hash and generation) and the periodic
-// tick that tells sessions about pressure and refreshes gauges.
+// The engine's composition root: one queue, one space directory, the tenants, the worker pool, the
+// metrics and (with a data directory) the durable storage, wired together, plus the live config
+// (its hash and generation) and the periodic tick that tells sessions about pressure and refreshes
+// gauges.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { canonicalJson, configHash, INDEX_SHAPE_KEYS, type EngineConfig } from './config/engine-config.js';
+import { canonicalJson, configHash, VECTOR_SHAPE_KEYS, type EngineConfig } from './config/engine-config.js';
 import { applyConfigPatch } from './config/validate-config.js';
+import { Checkpointer } from './durability/checkpointer.js';
+import { DurableStorage } from './durability/durable-storage.js';
+import { recoverAtStart } from './durability/startup-recovery.js';
 import { EngramError } from './errors.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics/engine-metrics.js';
 import { WorkerPool, type BatchOutcome } from './pool/worker-pool.js';
 import { DrainRate } from './queue/drain-rate.js';
-import { IngestQueue, type IndexSink } from './queue/ingest-queue.js';
+import { IngestQueue, type IndexSink, type QueuedObservation } from './queue/ingest-queue.js';
 import type { ObserveSession, SessionContext } from './session/observe-session.js';
 import { SpaceDirectory } from './tenancy/space-directory.js';
 import { Tenants } from './tenancy/tenants.js';
 import type { Logger } from './log.js';
+import { WriteAheadLog } from './wal/write-ahead-log.js';
 
 const TICK_MS = 100;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
 
 export interface AppliedConfig {
   config: EngineConfig;
@@ -30,6 +39,13 @@ export interface EngineOptions {
   log: Logger;
   /** Where index files are written while a space moves between workers (default: a new temp dir). */
   scratchDir?: string;
+  /**
+   * Where the write-ahead log and snapshots live. Without one the engine keeps everything in
+   * memory: ACCEPTED then means queued, and a crash loses what it held.
+   */
+  dataDir?: string;
+  /** Allows Admin.InjectFault (failure drills); off in production. */
+  faultInjection?: boolean;
 }
 
 export class Engine implements SessionContext {
@@ -51,7 +67,9 @@ export class Engine implements SessionContext {
   /** Each worker's busy share of the last full second, refreshed by the tick. */
   readonly utilization = new Map<number, number>();
   private stopping = false;
-  private workerFailure: Error | null = null;
+  private recovering = false;
+  private readonly storage: DurableStorage | null;
+  private readonly checkpointer: Checkpointer | null;
   /** Running totals since start, for stats. */
   readonly totals = { accepted: 0, rejected: 0, indexed: 0 };
 
@@ -63,19 +81,55 @@ export class Engine implements SessionContext {
     this.directory = new SpaceDirectory(this.tenants);
     this.ownsScratch = !options.scratchDir;
     this.scratchDir = options.scratchDir ?? mkdtempSync(join(tmpdir(), 'engram-'));
+    this.storage = options.dataDir ? new DurableStorage(options.dataDir) : null;
     this.pool = new WorkerPool({
       config: this.current, queue: this.queue, metrics: this.metrics, scratchDir: this.scratchDir,
       onBatchIndexed: (outcome) => this.batchIndexed(outcome),
-      onWorkerFailed: (error) => this.workerFailed(error),
+      onWorkerFailed: (id, error) => this.workerFailed(id, error),
+      onReplayQueued: (space, count) => {
+        this.directory.restore(space).pending += count;
+        this.metrics.walReplayed.inc(count);
+      },
+      store: this.storage,
       log: options.log,
     });
+    this.checkpointer = this.storage
+      ? new Checkpointer({ storage: this.storage, pool: this.pool, log: options.log, metrics: this.metrics, settings: () => this.current.durability })
+      : null;
   }
 
+  /** Starts the workers and, with a data directory, recovers from it before anything is accepted. */
   async start(): Promise<void> {
     await this.pool.start();
+    if (this.storage) await this.recover(this.storage);
+    this.pool.scheduleRebuilds();
     this.publishConfigMetrics();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
+  }
+
+  private async recover(storage: DurableStorage): Promise<void> {
+    this.recovering = true;
+    this.metrics.recovering.set(1);
+    await storage.claim();
+    const report = await recoverAtStart({ storage, pool: this.pool, queue: this.queue, directory: this.directory, log: this.options.log, metrics: this.metrics });
+    this.options.log.info('recovered from the data directory', {
+      dataDir: storage.dataDir, spacesRestored: report.spacesRestored, recordsReplayed: report.recordsReplayed,
+      damagedTails: report.damaged.length, nextLsn: report.nextLsn, seconds: Number(report.seconds.toFixed(3)),
+    });
+    const { durability } = this.current;
+    storage.wal = await WriteAheadLog.open({
+      dir: storage.walDir, syncPolicy: durability.syncPolicy, syncIntervalMs: durability.syncIntervalMs,
+      segmentBytes: durability.segmentBytes, nextLsn: report.nextLsn, log: this.options.log,
+      metrics: {
+        written: (bytes) => this.metrics.walWrittenBytes.inc(bytes),
+        synced: (seconds) => this.metrics.walSync.observe(seconds),
+        failed: (code) => this.metrics.walFailures.inc({ code }),
+      },
+    });
+    this.checkpointer?.start();
+    this.recovering = false;
+    this.metrics.recovering.set(0);
   }
 
   // ---- SessionContext
@@ -95,8 +149,27 @@ export class Engine implements SessionContext {
     return !this.stopping;
   }
 
+  storageUnavailable(): string | null {
+    if (!this.storage) return null;
+    if (!this.storage.wal) return 'the engine is recovering from its data directory';
+    return this.storage.wal.unavailable?.message ?? null;
+  }
+
+  persist(items: QueuedObservation[]): Promise<void> {
+    const wal = this.storage?.wal;
+    if (!this.storage) return Promise.resolve();
+    if (!wal) return Promise.reject(new EngramError('STORAGE_UNAVAILABLE', 'the write-ahead log is not open'));
+    const { lsns, committed } = wal.append(items);
+    items.forEach((item, i) => {
+      item.lsn = lsns[i] as number;
+    });
+    return committed;
+  }
+
+  /** Ready: recovered, every worker running, the data directory writable, not stopping. */
   get ready(): boolean {
-    return !this.stopping && this.workerFailure === null && this.pool.workerCount > 0;
+    return !this.stopping && !this.recovering && this.pool.workersRestarting === 0 && this.pool.workerCount > 0
+      && this.storageUnavailable() === null;
   }
 
   get applied(): AppliedConfig {
@@ -154,14 +227,15 @@ export class Engine implements SessionContext {
     for (const session of this.sessions) session.reportPressure();
   }
 
-  private workerFailed(error: Error): void {
-    this.workerFailure = error;
-    this.options.log.error('worker failed; the engine stops reporting ready', { error: error.message });
+  private workerFailed(id: number, error: Error): void {
+    this.metrics.workerRestarts.inc({ worker_id: String(id) });
+    this.options.log.error('worker failed; replacing it and recovering its memory spaces', { worker: id, error: error.message });
   }
 
   /**
-   * Validates a partial config and applies it live, one apply at a time. Index-shape keys
-   * (dimension, metric, m, efConstruction) may change only while no memory space exists.
+   * Validates a partial config and applies it live, one apply at a time. dimension and metric may
+   * change only while no memory space exists; a new M or efConstruction rebuilds every space's
+   * index in the background.
    */
   applyConfig(patch: unknown, dryRun = false): Promise<AppliedConfig> {
     const run = this.applying.then(() => this.applyNow(patch, dryRun));
@@ -172,15 +246,17 @@ export class Engine implements SessionContext {
   private async applyNow(patch: unknown, dryRun: boolean): Promise<AppliedConfig> {
     const next = applyConfigPatch(this.current, patch);
     if (this.directory.size > 0) {
-      const changed = INDEX_SHAPE_KEYS.filter((k) => next.hnsw[k] !== this.current.hnsw[k]);
+      const changed = VECTOR_SHAPE_KEYS.filter((k) => next.hnsw[k] !== this.current.hnsw[k]);
       if (changed.length > 0) {
-        throw new EngramError('CONFIG_NOT_LIVE', `hnsw.${changed.join(', hnsw.')} cannot change while memory spaces exist (${this.directory.size}); they shape every stored index`);
+        throw new EngramError('CONFIG_NOT_LIVE', `hnsw.${changed.join(', hnsw.')} cannot change while memory spaces exist (${this.directory.size}): every stored vector has this shape; start a new engine`);
       }
     }
     if (dryRun) return { config: next, hash: configHash(next), generation: this.generation };
     if (canonicalJson(next) === canonicalJson(this.current)) return this.applied;
     this.queue.resize(next.queue.capacity, next.queue.highPriorityRatio);
     this.tenants.reconfigure(next.tenants);
+    this.storage?.wal?.setSyncPolicy(next.durability.syncPolicy, next.durability.syncIntervalMs);
+    this.storage?.wal?.setSegmentBytes(next.durability.segmentBytes);
     await this.pool.reconfigure(next);
     this.current = next;
     this.hash = configHash(next);
@@ -208,6 +284,7 @@ export class Engine implements SessionContext {
     m.queueDepth.set({ priority: 'high' }, this.queue.recallDepth);
     m.queueMemory.set(this.queue.memoryBytes);
     m.activeSessions.set(this.sessions.size);
+    if (this.storage) m.walWritable.set(this.storageUnavailable() === null ? 1 : 0);
     const now = performance.now();
     m.workerUtilization.reset();
     m.workerQueueDepth.reset();
@@ -231,6 +308,14 @@ export class Engine implements SessionContext {
     return this.pool.workerLoads();
   }
 
+  /** Failure drill: terminates worker threads as a crash would. */
+  killWorkers(ids: number[]): number[] {
+    if (!this.options.faultInjection) {
+      throw new EngramError('FAULT_INJECTION_DISABLED', 'fault injection is disabled; start the engine with --enable-fault-injection');
+    }
+    return ids.filter((id) => this.pool.killWorker(id));
+  }
+
   /** Resolves once everything queued is indexed (or the deadline passes: false). */
   async drained(deadlineMs: number): Promise<boolean> {
     const until = performance.now() + deadlineMs;
@@ -241,13 +326,27 @@ export class Engine implements SessionContext {
     return true;
   }
 
-  /** Stops accepting, indexes what is queued (within the deadline), then stops the workers. */
+  /**
+   * Stops accepting, indexes what is queued for up to half the deadline, snapshots what is indexed
+   * (the log keeps the rest, replayed at the next start), then stops the workers. Everything fits
+   * in `deadlineMs`, so it can match a pod's termination grace period.
+   */
   async close(deadlineMs = 30_000): Promise<void> {
+    const until = performance.now() + deadlineMs;
     this.stopping = true;
-    const drained = await this.drained(deadlineMs);
-    if (!drained) this.options.log.warn('shutdown deadline passed with observations still queued', { queued: this.queue.depth });
+    const drained = await this.drained(deadlineMs / 2);
+    if (!drained) {
+      this.options.log.warn('shutdown: observations still queued at half the deadline', { queued: this.queue.depth, durable: this.storage !== null });
+    }
     if (this.ticker) clearInterval(this.ticker);
     for (const session of this.sessions) session.close('engine shutting down');
+    if (this.storage && this.checkpointer) {
+      this.checkpointer.stop();
+      const left = until - performance.now();
+      const done = await Promise.race([this.checkpointer.checkpoint().then(() => true), sleep(Math.max(0, left)).then(() => false)]);
+      if (!done) this.options.log.warn('shutdown: final snapshot did not finish in time; the log holds everything it lacks');
+      await this.storage.wal?.close();
+    }
     await this.pool.close();
     if (this.ownsScratch) rmSync(this.scratchDir, { recursive: true, force: true });
   }

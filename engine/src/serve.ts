@@ -1,5 +1,6 @@
-// Starts a whole engine process: the engine, its gRPC server and its HTTP probe/metrics port, and
-// a graceful stop (stop accepting, index what is queued within the deadline, then exit).
+// Starts a whole engine process: its HTTP probe/metrics port first (alive, not ready, while it
+// recovers from its data directory), then the engine, then its gRPC server; and a graceful stop
+// (stop accepting, index what is queued, snapshot, all within the deadline, then exit).
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
@@ -20,6 +21,8 @@ export interface ServeOptions {
   maxMessageBytes: number;
   maxBatch: number;
   scratchDir?: string;
+  dataDir?: string;
+  faultInjection?: boolean;
 }
 
 export interface RunningEngine {
@@ -41,17 +44,26 @@ function setServing(health: HealthImplementation, serving: boolean): void {
 }
 
 export async function serve(options: ServeOptions): Promise<RunningEngine> {
-  const engine = new Engine({ config: options.config, log: options.log, ...(options.scratchDir ? { scratchDir: options.scratchDir } : {}) });
-  await engine.start();
-  const { server, health } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
+  const engine = new Engine({
+    config: options.config, log: options.log,
+    ...(options.scratchDir ? { scratchDir: options.scratchDir } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    faultInjection: options.faultInjection ?? false,
+  });
   const http = createHttpServer({ registry: engine.metrics.registry, ready: () => engine.ready });
+  const httpPort = await listenHttp(http, options.host, options.httpPort);
+  try {
+    await engine.start();
+  } catch (e) {
+    http.close();
+    throw e;
+  }
+  const { server, health } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
   const grpcPort = await bindGrpc(server, `${options.host}:${options.grpcPort}`);
   raiseFlowControlWindows(server);
-  const httpPort = await listenHttp(http, options.host, options.httpPort);
   setServing(health, true);
   options.log.info('engine listening', {
     host: options.host, grpcPort, httpPort, profile: options.config.profile,
-    workers: options.config.workers, configHash: engine.applied.hash,
+    workers: options.config.workers, configHash: engine.applied.hash, dataDir: options.dataDir ?? null,
   });
 
   let stopping: Promise<void> | null = null;

@@ -115,9 +115,12 @@ describe('bad input', () => {
       expect((await client.getConfig()).hash).toBe(before.hash);
     });
 
-    it('refuses to change the index shape once memory spaces exist', async () => {
-      await expect(engine.client().applyConfig({ hnsw: { m: 32 } })).rejects.toMatchObject({
-        code: status.FAILED_PRECONDITION, details: expect.stringContaining('hnsw.m cannot change while memory spaces exist'),
+    it.each([
+      ['dimension', { dimension: 64 }, 'hnsw.dimension cannot change while memory spaces exist'],
+      ['metric', { metric: 'l2' }, 'hnsw.metric cannot change while memory spaces exist'],
+    ])('refuses to change the vector %s once memory spaces exist', async (_name, hnsw, details) => {
+      await expect(engine.client().applyConfig({ hnsw })).rejects.toMatchObject({
+        code: status.FAILED_PRECONDITION, details: expect.stringContaining(details),
       });
     });
   });

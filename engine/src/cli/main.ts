@@ -11,6 +11,8 @@ const USAGE = `usage: engram <command> [flags]
   serve     [--profile balanced] [--config FILE.yaml] [--set key=value]... [--host 127.0.0.1]
             [--port 50051] [--http-port 9464] [--max-message-bytes N] [--max-batch N]
             [--shutdown-deadline-ms 30000] [--scratch-dir DIR]
+            [--data-dir DIR (default $ENGRAM_DATA_DIR or ./engram-data) | --ephemeral]
+            [--enable-fault-injection]
   observe   --space NAME (--generate N | --file FILE.jsonl) [--batch 256] [--seed 42] [--tenant T]
   recall    --space NAME (--vector JSON|@FILE | --random [--seed 42]) [--k 10] [--ef 0]
             [--min-similarity S] [--json]
@@ -32,6 +34,9 @@ const FLAGS = {
   'max-batch': { type: 'string', default: '4096' },
   'shutdown-deadline-ms': { type: 'string', default: '30000' },
   'scratch-dir': { type: 'string' },
+  'data-dir': { type: 'string' },
+  ephemeral: { type: 'boolean', default: false },
+  'enable-fault-injection': { type: 'boolean', default: false },
   space: { type: 'string' },
   file: { type: 'string' },
   generate: { type: 'string' },
@@ -56,6 +61,12 @@ function int(name: string, value: string | undefined): number {
 
 class UsageError extends Error {}
 
+function dataDir(flag: string | undefined, ephemeral: boolean): string | null {
+  if (flag && ephemeral) throw new UsageError('--data-dir and --ephemeral exclude each other');
+  if (ephemeral) return null;
+  return flag ?? process.env.ENGRAM_DATA_DIR ?? 'engram-data';
+}
+
 function required(name: string, value: string | undefined): string {
   if (!value) throw new UsageError(`--${name} is required`);
   return value;
@@ -76,6 +87,7 @@ async function main(argv: string[]): Promise<void> {
         maxMessageBytes: int('max-message-bytes', f['max-message-bytes']), maxBatch: int('max-batch', f['max-batch']),
         shutdownDeadlineMs: int('shutdown-deadline-ms', f['shutdown-deadline-ms']),
         ...(f['scratch-dir'] ? { scratchDir: f['scratch-dir'] } : {}),
+        dataDir: dataDir(f['data-dir'], f.ephemeral), faultInjection: f['enable-fault-injection'],
       });
     case 'observe':
       return observeCommand({

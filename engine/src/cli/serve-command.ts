@@ -17,6 +17,9 @@ export interface ServeFlags {
   maxBatch: number;
   shutdownDeadlineMs: number;
   scratchDir?: string;
+  /** null: no data directory (everything in memory). */
+  dataDir: string | null;
+  faultInjection: boolean;
 }
 
 /** `a.b=value` → { a: { b: value } }; the value is JSON if it parses, else a string. */
@@ -59,8 +62,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const running = await serve({
     config, log, host: flags.host, grpcPort: flags.port, httpPort: flags.httpPort,
     maxMessageBytes: flags.maxMessageBytes, maxBatch: flags.maxBatch,
-    ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
+    ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}), ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+    faultInjection: flags.faultInjection,
   });
+  if (!flags.dataDir) log.warn('running without a data directory (--ephemeral): a crash loses every observation');
   const stop = (signal: string): void => {
     log.info('signal received', { signal });
     running.stop(flags.shutdownDeadlineMs).then(() => process.exit(0), (e: unknown) => {

@@ -115,6 +115,12 @@ export class EngramClient {
     return configView(response);
   }
 
+  /** Terminates worker threads abruptly (needs an engine started with --enable-fault-injection). */
+  async killWorkers(workers: number[]): Promise<number[]> {
+    const response = await unary<{ killedWorkers: number[] }>((cb) => this.admin.InjectFault({ killWorkers: workers }, this.deadline(), cb));
+    return response.killedWorkers;
+  }
+
   stats(): Promise<StatsResponse__Output> {
     return unary((cb) => this.admin.GetStats({}, this.deadline(), cb));
   }

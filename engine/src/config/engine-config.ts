@@ -27,6 +27,26 @@ export interface HnswConfig {
   metric: Metric;
 }
 
+export type SyncPolicy = 'batch' | 'interval' | 'none';
+
+/** How accepted observations are made durable (used when the engine has a data directory). */
+export interface DurabilityConfig {
+  /** batch: fdatasync before ACCEPTED; interval: every syncIntervalMs; none: left to the kernel. */
+  syncPolicy: SyncPolicy;
+  syncIntervalMs: number;
+  /** Snapshot changed spaces (and truncate the log behind them) at least this often... */
+  snapshotIntervalMs: number;
+  /** ...or sooner, once this many bytes were appended to the log. */
+  snapshotLogBytes: number;
+  /** A log segment is closed, and a new one started, at this size (whole segments are truncated). */
+  segmentBytes: number;
+}
+
+export const DEFAULT_DURABILITY: Readonly<DurabilityConfig> = {
+  syncPolicy: 'batch', syncIntervalMs: 100, snapshotIntervalMs: 60_000, snapshotLogBytes: 256 * 1024 * 1024,
+  segmentBytes: 64 * 1024 * 1024,
+};
+
 export interface EngineConfig {
   profile: ProfileName;
   workers: number;
@@ -38,6 +58,7 @@ export interface EngineConfig {
   stealThreshold: number;
   hnsw: HnswConfig;
   tenants: TenantConfig[];
+  durability: DurabilityConfig;
 }
 
 export const DEFAULT_HNSW: Readonly<HnswConfig> = {
@@ -55,17 +76,19 @@ export function configForProfile(profile: ProfileName): EngineConfig {
     stealThreshold: preset.stealThreshold,
     hnsw: { ...DEFAULT_HNSW, ...(preset.hnsw ?? {}) },
     tenants: [],
+    durability: { ...DEFAULT_DURABILITY },
   };
 }
 
 export const DEFAULT_CONFIG: Readonly<EngineConfig> = configForProfile('balanced');
 
 /**
- * Keys that change the shape of stored indexes. They can be set freely until the first memory
- * space exists; after that a change needs a rebuild (M, efConstruction) or a new engine
- * (dimension, metric), which this engine refuses live with CONFIG_NOT_LIVE.
+ * Keys that fix what a stored vector is. They can be set freely until the first memory space
+ * exists; after that a change needs a new engine (its data cannot be converted), refused live
+ * with CONFIG_NOT_LIVE. M and efConstruction change live: each space's index is rebuilt in the
+ * background.
  */
-export const INDEX_SHAPE_KEYS = ['dimension', 'metric', 'm', 'efConstruction'] as const;
+export const VECTOR_SHAPE_KEYS = ['dimension', 'metric'] as const;
 
 /** Canonical JSON: keys sorted at every level, so equal configs hash equally. */
 export function canonicalJson(value: unknown): string {

@@ -16,6 +16,7 @@ const SCHEMA: Schema = {
   stealThreshold: 'int',
   hnsw: { dimension: 'int', m: 'int', efConstruction: 'int', efSearch: 'int', metric: 'string' },
   tenants: 'tenants',
+  durability: { syncPolicy: 'string', syncIntervalMs: 'int', snapshotIntervalMs: 'int', snapshotLogBytes: 'int', segmentBytes: 'int' },
 };
 
 /** Inclusive ranges; the guide's recommended ranges, widened where a user could sensibly go further. */
@@ -31,6 +32,10 @@ const RANGES: Array<[path: string, min: number, max: number]> = [
   ['hnsw.m', 2, 128],
   ['hnsw.efConstruction', 8, 4096],
   ['hnsw.efSearch', 1, 4096],
+  ['durability.syncIntervalMs', 1, 60_000],
+  ['durability.snapshotIntervalMs', 1000, 86_400_000],
+  ['durability.snapshotLogBytes', 1024 * 1024, 1024 ** 4],
+  ['durability.segmentBytes', 64 * 1024, 1024 ** 3],
 ];
 
 const TENANT_KEYS = new Set(['name', 'spaces', 'rateLimit', 'burst', 'maxVectors', 'maxSpaces']);
@@ -120,6 +125,9 @@ function checkRanges(config: EngineConfig, problems: string[]): void {
   if (!['cosine', 'l2', 'ip'].includes(config.hnsw.metric)) {
     problems.push(`'hnsw.metric' must be one of cosine, l2, ip; got ${JSON.stringify(config.hnsw.metric)}`);
   }
+  if (!['batch', 'interval', 'none'].includes(config.durability.syncPolicy)) {
+    problems.push(`'durability.syncPolicy' must be one of batch, interval, none; got ${JSON.stringify(config.durability.syncPolicy)}`);
+  }
 }
 
 /**
@@ -138,7 +146,7 @@ export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineC
     if (profile === undefined) {
       problems.push(`'profile' must be one of ${PROFILE_NAMES.join(', ')}; got ${JSON.stringify(patch.profile)}`);
     } else {
-      base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants };
+      base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants, durability: current.durability };
     }
   }
   if (problems.length > 0) throw new EngramError('INVALID_CONFIG', `invalid config: ${problems.join('; ')}`);

@@ -1,5 +1,9 @@
-// One memory space's HNSW index (hnswlib-node) with the id, content and metadata of every vector.
-// Created on first use and grown by doubling; observing an id again replaces its vector.
+// One memory space's HNSW index (hnswlib-node) with the id, content and metadata of every vector,
+// and the highest log sequence number it holds. Created on first use and grown by doubling;
+// observing an id again replaces its vector. It can write itself as a snapshot, and rebuild with
+// other HNSW parameters: a copy of the graph is rebuilt elsewhere while this one keeps serving and
+// remembers what changed, then the rebuilt graph takes over with those changes applied.
+import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import hnswlib from 'hnswlib-node';
 import type { HnswConfig } from '../config/engine-config.js';
 import type { RecallHitData, SpaceState } from '../pool/messages.js';
@@ -7,8 +11,21 @@ import type { RecallHitData, SpaceState } from '../pool/messages.js';
 const { HierarchicalNSW } = hnswlib;
 const INITIAL_CAPACITY = 1024;
 
+type Graph = InstanceType<typeof HierarchicalNSW>;
+
+/** What a snapshot's state file holds besides the graph. */
+interface SnapshotState {
+  ids: string[];
+  contents: string[];
+  metadata: Array<Record<string, string> | null>;
+}
+
 export class SpaceIndex {
-  private readonly index: InstanceType<typeof HierarchicalNSW>;
+  private index: Graph;
+  /** Labels changed since a rebuild copied the graph (null when no rebuild is running). */
+  private changedSinceCopy: Set<number> | null = null;
+  /** Highest log sequence number indexed (0 without a log). */
+  lsn = 0;
   private readonly labels = new Map<string, number>();
   private readonly ids: string[];
   private readonly contents: string[];
@@ -17,7 +34,7 @@ export class SpaceIndex {
   private readonly scratch: number[];
   private ef: number;
 
-  private constructor(readonly hnsw: HnswConfig, state: SpaceState | null, path: string | null) {
+  private constructor(public hnsw: HnswConfig, state: SpaceState | null, path: string | null) {
     this.index = new HierarchicalNSW(hnsw.metric, hnsw.dimension);
     this.scratch = new Array<number>(hnsw.dimension).fill(0);
     this.ids = state ? state.ids : [];
@@ -31,6 +48,7 @@ export class SpaceIndex {
     }
     this.ef = hnsw.efSearch;
     this.index.setEf(this.ef);
+    this.lsn = state?.lsn ?? 0;
   }
 
   static create(hnsw: HnswConfig): SpaceIndex {
@@ -39,6 +57,17 @@ export class SpaceIndex {
 
   static load(path: string, state: SpaceState): SpaceIndex {
     return new SpaceIndex(state.hnsw, state, path);
+  }
+
+  /** Loads a snapshot written by `writeSnapshot` (an empty space has no graph file). */
+  static readSnapshot(graphPath: string | null, statePath: string, hnsw: HnswConfig, lsn: number): SpaceIndex {
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as SnapshotState;
+    if (!graphPath || state.ids.length === 0) {
+      const index = new SpaceIndex(hnsw, null, null);
+      index.lsn = lsn;
+      return index;
+    }
+    return new SpaceIndex(hnsw, { ...state, hnsw, lsn }, graphPath);
   }
 
   get size(): number {
@@ -55,6 +84,7 @@ export class SpaceIndex {
     const dim = this.hnsw.dimension;
     for (let i = 0; i < dim; i++) this.scratch[i] = vectors[offset + i] as number;
     let label = this.labels.get(id);
+    this.changedSinceCopy?.add(label ?? this.ids.length);
     if (label === undefined) {
       label = this.ids.length;
       if (label >= this.index.getMaxElements()) this.index.resizeIndex(this.index.getMaxElements() * 2);
@@ -96,6 +126,53 @@ export class SpaceIndex {
   /** Writes the graph to `path` and returns the rest of the state, for another worker to load. */
   export(path: string): SpaceState {
     this.index.writeIndexSync(path);
-    return { hnsw: { ...this.hnsw, efSearch: this.ef }, ids: this.ids, contents: this.contents, metadata: this.metadata };
+    return { hnsw: { ...this.hnsw, efSearch: this.ef }, ids: this.ids, contents: this.contents, metadata: this.metadata, lsn: this.lsn };
+  }
+
+  /** Writes graph and state files and syncs both; the caller makes them current atomically. */
+  writeSnapshot(graphPath: string, statePath: string): void {
+    if (this.ids.length > 0) {
+      this.index.writeIndexSync(graphPath);
+      syncFile(graphPath);
+    }
+    const state: SnapshotState = { ids: this.ids, contents: this.contents, metadata: this.metadata };
+    writeFileSync(statePath, JSON.stringify(state));
+    syncFile(statePath);
+  }
+
+  /** Writes a copy of the graph for a rebuild and starts remembering which labels change. */
+  beginRebuild(graphPath: string): void {
+    this.index.writeIndexSync(graphPath);
+    this.changedSinceCopy = new Set();
+  }
+
+  /** Swaps in the rebuilt graph at `graphPath`, first replaying every label changed since the copy. */
+  finishRebuild(graphPath: string, hnsw: HnswConfig): void {
+    const changed = this.changedSinceCopy;
+    if (!changed) throw new Error('no rebuild is running for this space');
+    const rebuilt = new HierarchicalNSW(this.hnsw.metric, this.hnsw.dimension);
+    rebuilt.readIndexSync(graphPath);
+    let capacity = Math.max(rebuilt.getMaxElements(), INITIAL_CAPACITY);
+    while (capacity < this.ids.length) capacity *= 2;
+    if (capacity !== rebuilt.getMaxElements()) rebuilt.resizeIndex(capacity);
+    for (const label of [...changed].sort((a, b) => a - b)) rebuilt.addPoint(this.index.getPoint(label), label);
+    this.index = rebuilt;
+    this.hnsw = { ...hnsw, efSearch: this.ef };
+    this.index.setEf(this.ef);
+    this.changedSinceCopy = null;
+  }
+
+  /** Forgets a rebuild that will not finish (its copy failed or was abandoned). */
+  abandonRebuild(): void {
+    this.changedSinceCopy = null;
+  }
+}
+
+function syncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

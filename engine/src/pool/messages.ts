@@ -17,16 +17,39 @@ export interface SpaceState {
   ids: string[];
   contents: string[];
   metadata: Array<Record<string, string> | null>;
+  /** Highest log sequence number the index holds. */
+  lsn: number;
+}
+
+/** Where a snapshot's files go (or come from); the pool's snapshot store names them. */
+export interface SnapshotFiles {
+  /** null for an empty space (no graph is written). */
+  graphPath: string | null;
+  statePath: string;
+}
+
+/** What a space's worker reports after a snapshot, restore or rebuild step. */
+export interface SpaceReport {
+  space: string;
+  size: number;
+  lsn: number;
+  hnsw: HnswConfig;
 }
 
 export type ToWorker =
-  | { type: 'batch'; batchId: number; space: string; ids: string[]; vectors: Float32Array; contents: string[]; metadata: Array<Record<string, string> | null> }
+  | { type: 'batch'; batchId: number; space: string; ids: string[]; vectors: Float32Array; contents: string[]; metadata: Array<Record<string, string> | null>; lastLsn: number }
   | { type: 'recall'; requestId: number; space: string; vector: Float32Array; k: number; ef: number }
   | { type: 'configure'; hnsw: HnswConfig }
   | { type: 'export'; space: string; path: string }
   | { type: 'import'; space: string; path: string; state: SpaceState | null }
   /** The new owner has the space: the old owner forgets it. */
-  | { type: 'drop'; space: string };
+  | { type: 'drop'; space: string }
+  /** Requests answered by a `report` or `requestFailed` carrying the same key. */
+  | { type: 'snapshot'; key: string; space: string; files: SnapshotFiles }
+  | { type: 'restore'; key: string; space: string; files: SnapshotFiles; hnsw: HnswConfig; lsn: number }
+  | { type: 'rebuildBegin'; key: string; space: string; path: string }
+  | { type: 'rebuildSwap'; key: string; space: string; path: string; hnsw: HnswConfig }
+  | { type: 'rebuildAbandon'; space: string };
 
 export type FromWorker =
   | { type: 'ready' }
@@ -35,7 +58,9 @@ export type FromWorker =
   | { type: 'recallFailed'; requestId: number; reason: string }
   | { type: 'exported'; space: string; state: SpaceState | null; busyMs: number }
   | { type: 'imported'; space: string; spaceSize: number; busyMs: number }
-  | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string };
+  | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string }
+  | { type: 'report'; key: string; report: SpaceReport; busyMs: number }
+  | { type: 'requestFailed'; key: string; reason: string };
 
 /** What a worker thread is started with. */
 export interface WorkerData {

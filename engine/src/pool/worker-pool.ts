@@ -2,7 +2,9 @@
 // steals), feeding each worker batches sized by the adaptive rule, routing recalls to the owner,
 // and moving spaces between workers (on a worker-count change or a steal) without losing or
 // reordering anything: a moving space is held back until its in-flight batches are done, its index
-// is written by the old owner and read by the new one, then dispatch resumes.
+// is written by the old owner and read by the new one, then dispatch resumes. It also supervises
+// the workers (a dead one is replaced and its spaces recovered), and takes snapshots and rebuilds
+// of a space's index on the worker that owns it.
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { EngineConfig, HnswConfig } from '../config/engine-config.js';
@@ -13,7 +15,9 @@ import { adaptiveBatchSize } from '../queue/adaptive-batch.js';
 import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import { chooseSteal, type WorkerLoad } from './balancer.js';
 import { HashRing } from './hash-ring.js';
-import type { FromWorker, RecallHitData } from './messages.js';
+import type { FromWorker, RecallHitData, SnapshotFiles, SpaceReport, ToWorker } from './messages.js';
+import { rebuildSpace } from './index-rebuild.js';
+import { recoverSpaces, type SpaceStore } from './space-recovery.js';
 import { WorkerSlot } from './worker-slot.js';
 
 /** Batches a worker may hold at once: one being indexed, one waiting, so it never idles between. */
@@ -36,7 +40,12 @@ export interface PoolOptions {
   metrics: EngineMetrics;
   scratchDir: string;
   onBatchIndexed(outcome: BatchOutcome): void;
-  onWorkerFailed(error: Error): void;
+  /** A worker died; it is being replaced and its spaces recovered. */
+  onWorkerFailed(workerId: number, error: Error): void;
+  /** Log records of a recovering space were queued again (they count as pending). */
+  onReplayQueued(space: string, count: number): void;
+  /** Snapshots and the log, to recover a dead worker's spaces (null: no data directory). */
+  store: SpaceStore | null;
   log: Logger;
   workerScript?: URL;
 }
@@ -46,6 +55,19 @@ interface InFlightBatch {
   space: string;
   items: QueuedObservation[];
 }
+
+type IndexShape = Pick<HnswConfig, 'm' | 'efConstruction'>;
+
+function shapeOf(hnsw: HnswConfig): IndexShape {
+  return { m: hnsw.m, efConstruction: hnsw.efConstruction };
+}
+
+function sameShape(a: IndexShape, b: IndexShape): boolean {
+  return a.m === b.m && a.efConstruction === b.efConstruction;
+}
+
+/** Nice value of rebuild threads (background work, like indexing). */
+const REBUILD_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
 
 export interface RecallResult {
   hits: RecallHitData[];
@@ -63,6 +85,18 @@ export class WorkerPool {
   private readonly movedAt = new Map<string, number>();
   private readonly inFlight = new Map<number, InFlightBatch>();
   private readonly drainWaiters = new Map<string, () => void>();
+  /** Spaces of a restarted worker whose log records are still being indexed: recalls wait. */
+  private readonly recovering = new Map<string, Promise<void>>();
+  /** Highest log sequence number each space's worker reported indexed. */
+  private readonly indexedLsn = new Map<string, number>();
+  /** The M / ef_construction each space's index was built with. */
+  private readonly shapes = new Map<string, IndexShape>();
+  /** Spaces whose index is being rebuilt (they are not moved meanwhile). */
+  private readonly rebuilding = new Map<string, Promise<unknown>>();
+  private rebuildLoop: Promise<void> | null = null;
+  private restarting = 0;
+  private closing = false;
+  private nextKey = 1;
   private readonly script: URL;
   private nextBatchId = 1;
   private nextRequestId = 1;
@@ -91,7 +125,77 @@ export class WorkerPool {
   private spawn(id: number): WorkerSlot {
     return new WorkerSlot(id, this.config.hnsw, this.script,
       (slot, message) => this.batchDone(slot, message),
-      (_slot, error) => this.options.onWorkerFailed(error));
+      (slot, error) => this.workerFailed(slot, error));
+  }
+
+  /** Terminates a worker thread abruptly (a failure drill); false if there is no such live worker. */
+  killWorker(id: number): boolean {
+    const slot = this.slots[id];
+    if (!slot || slot.failure || slot.retiring) return false;
+    void slot.thread.terminate();
+    return true;
+  }
+
+  /** Workers being replaced after a failure (the engine is not ready meanwhile). */
+  get workersRestarting(): number {
+    return this.restarting;
+  }
+
+  /**
+   * Supervision: a dead worker's in-flight batches go back to the head of their spaces' queues,
+   * a new worker takes its place, and each of its spaces is restored from its snapshot and the log
+   * records after it (dispatch and recalls of those spaces wait meanwhile).
+   */
+  private workerFailed(dead: WorkerSlot, error: Error): void {
+    if (this.closing || dead.retiring) return;
+    this.options.onWorkerFailed(dead.id, error);
+    const lost = [...this.inFlight.entries()].filter(([, b]) => b.slot === dead).sort(([a], [b]) => b - a);
+    for (const [batchId, batch] of lost) {
+      this.inFlight.delete(batchId);
+      this.options.queue.pushFront(batch.space, batch.items);
+    }
+    const spaces = this.spacesOf(dead.id);
+    this.restarting++;
+    const restored = this.replaceWorker(dead).then((fresh) => recoverSpaces(fresh, spaces, {
+      store: this.options.store, queue: this.options.queue, log: this.options.log,
+      indexedLsn: (space) => this.indexedLsn.get(space) ?? 0,
+      key: () => `recover:${this.nextKey++}`,
+      onReplayQueued: this.options.onReplayQueued,
+      onRestored: (space, hnsw) => this.shapes.set(space, shapeOf(hnsw ?? this.config.hnsw)),
+    }));
+    void restored.then(() => this.scheduleRebuilds());
+    for (const space of spaces) {
+      const placed = restored.then(() => undefined);
+      const indexed = restored.then((r) => r.get(space));
+      this.moving.set(space, placed);
+      this.recovering.set(space, indexed);
+      void placed.finally(() => {
+        if (this.moving.get(space) === placed) this.moving.delete(space);
+        this.schedulePump();
+      });
+      void indexed.finally(() => {
+        if (this.recovering.get(space) === indexed) this.recovering.delete(space);
+      });
+    }
+    void restored.finally(() => {
+      this.restarting--;
+      this.schedulePump();
+    });
+  }
+
+  private async replaceWorker(dead: WorkerSlot): Promise<WorkerSlot> {
+    for (;;) {
+      const fresh = this.spawn(dead.id);
+      try {
+        await fresh.ready;
+        this.slots[dead.id] = fresh;
+        this.options.log.info('worker restarted', { worker: dead.id });
+        return fresh;
+      } catch (e) {
+        this.options.log.error('worker restart failed; trying again', { worker: dead.id, error: String(e) });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   /** The worker that owns `space`, assigning it by the ring on first sight. */
@@ -181,20 +285,26 @@ export class WorkerPool {
       vectors.set(o.vector, i * dim);
       this.options.metrics.queueWait.observe({ priority: 'normal' }, (now - o.acceptedAt) / 1000);
     });
+    if (!this.shapes.has(space)) this.shapes.set(space, shapeOf(this.config.hnsw));
     const batchId = this.nextBatchId++;
+    let lastLsn = 0;
+    for (const o of items) if (o.lsn > lastLsn) lastLsn = o.lsn;
     this.inFlight.set(batchId, { slot, space, items });
     slot.inFlight++;
     slot.inFlightBySpace.set(space, (slot.inFlightBySpace.get(space) ?? 0) + 1);
     slot.post({
       type: 'batch', batchId, space, vectors,
-      ids: items.map((o) => o.id), contents: items.map((o) => o.content), metadata: items.map((o) => o.metadata),
+      ids: items.map((o) => o.id), contents: items.map((o) => o.content), metadata: items.map((o) => o.metadata), lastLsn,
     }, [vectors.buffer]);
   }
 
   private batchDone(slot: WorkerSlot, message: Extract<FromWorker, { type: 'batchDone' }>): void {
     const batch = this.inFlight.get(message.batchId);
-    if (!batch) return;
+    if (!batch || batch.slot !== slot) return;
     this.inFlight.delete(message.batchId);
+    let lastLsn = this.indexedLsn.get(batch.space) ?? 0;
+    for (const o of batch.items) if (o.lsn > lastLsn) lastLsn = o.lsn;
+    this.indexedLsn.set(batch.space, lastLsn);
     slot.inFlight--;
     const left = (slot.inFlightBySpace.get(batch.space) ?? 1) - 1;
     if (left > 0) slot.inFlightBySpace.set(batch.space, left);
@@ -213,8 +323,18 @@ export class WorkerPool {
 
   /** Routes a recall to the owner of its space (after any move of the space completes). */
   async recall(space: string, vector: Float32Array, k: number, ef: number, signal?: AbortSignal): Promise<RecallResult> {
-    // Wait out a move of the space; if it fails the space stays where it was, which is fine here.
-    for (let move = this.moving.get(space); move; move = this.moving.get(space)) await move.catch(() => undefined);
+    try {
+      return await this.recallOnce(space, vector, k, ef, signal);
+    } catch (e) {
+      // The worker died under the recall: ask its replacement once the space is recovered.
+      if (!(e instanceof EngramError && e.code === 'WORKER_FAILED') || signal?.aborted) throw e;
+      return this.recallOnce(space, vector, k, ef, signal);
+    }
+  }
+
+  private async recallOnce(space: string, vector: Float32Array, k: number, ef: number, signal?: AbortSignal): Promise<RecallResult> {
+    // Wait out a move or recovery of the space; a failed move leaves it where it was, which is fine.
+    await this.settled(space);
     signal?.throwIfAborted();
     const slot = this.slots[this.ownerOf(space)] as WorkerSlot;
     const requestId = this.nextRequestId++;
@@ -231,13 +351,64 @@ export class WorkerPool {
     }
   }
 
+  /** Resolves once the space is neither moving nor recovering. */
+  private async settled(space: string): Promise<void> {
+    for (;;) {
+      const pending = this.moving.get(space) ?? this.recovering.get(space);
+      if (!pending) return;
+      await pending.catch(() => undefined);
+      // A worker that died mid-way is being replaced: wait for the replacement.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  /** Sends a keyed request to the owner of `space` (after any move or recovery) and returns its report. */
+  async requestOnOwner(space: string, build: (key: string) => ToWorker): Promise<SpaceReport> {
+    await this.settled(space);
+    const slot = this.slots[this.ownerOf(space)] as WorkerSlot;
+    const key = `req:${this.nextKey++}`;
+    const reply = await slot.request(key, build(key));
+    if (reply.type === 'requestFailed') throw new EngramError('INTERNAL', `worker ${slot.id}, memory space '${space}': ${reply.reason}`);
+    if (reply.type !== 'report') throw new EngramError('INTERNAL', `unexpected reply ${reply.type}`);
+    return reply.report;
+  }
+
+  /** Writes a snapshot of the space on its owner (what it has indexed now, and that LSN). */
+  snapshot(space: string, files: SnapshotFiles): Promise<SpaceReport> {
+    return this.requestOnOwner(space, (key) => ({ type: 'snapshot', key, space, files }));
+  }
+
+  /** Loads a space from its snapshot onto the worker the ring gives it (at start). */
+  async restore(space: string, files: SnapshotFiles, hnsw: HnswConfig, lsn: number): Promise<SpaceReport> {
+    const report = await this.requestOnOwner(space, (key) => ({ type: 'restore', key, space, files, hnsw, lsn }));
+    this.indexedLsn.set(space, Math.max(this.indexedLsn.get(space) ?? 0, lsn));
+    this.shapes.set(space, shapeOf(hnsw));
+    return report;
+  }
+
+  /** Posts to the owner of a space without waiting (rebuild abandon). */
+  postToOwner(space: string, message: ToWorker): void {
+    this.slots[this.ownerOf(space)]?.post(message);
+  }
+
+  /** Spaces the pool knows, each with the highest LSN its worker indexed. */
+  spaceLsns(): Map<string, number> {
+    return new Map([...this.owner.keys()].map((s) => [s, this.indexedLsn.get(s) ?? 0]));
+  }
+
+  /** True while the space has log records not yet in its index: queued, in flight, moving or recovering. */
+  hasUnindexedWork(space: string): boolean {
+    if (this.options.queue.depthOf(space) > 0 || this.moving.has(space) || this.recovering.has(space)) return true;
+    return this.slots.some((s) => (s.inFlightBySpace.get(space) ?? 0) > 0);
+  }
+
   /** Moves a space's index from its owner to worker `to`; dispatch and recalls of it wait meanwhile. */
   private moveSpace(space: string, to: number): Promise<void> {
     const from = this.ownerOf(space);
     const pending = this.moving.get(space);
     if (pending || from === to) return pending ?? Promise.resolve();
-    const move = this.runMove(space, from, to).finally(() => {
-      this.moving.delete(space);
+    const move: Promise<void> = this.runMove(space, from, to).finally(() => {
+      if (this.moving.get(space) === move) this.moving.delete(space);
       this.movedAt.set(space, performance.now());
       this.schedulePump();
     });
@@ -246,6 +417,8 @@ export class WorkerPool {
   }
 
   private async runMove(space: string, from: number, to: number): Promise<void> {
+    // A rebuild in progress remembers changes on this worker: let it finish first.
+    await this.rebuilding.get(space)?.catch(() => undefined);
     const source = this.slots[from] as WorkerSlot;
     const target = this.slots[to] as WorkerSlot;
     if ((source.inFlightBySpace.get(space) ?? 0) > 0) {
@@ -278,7 +451,7 @@ export class WorkerPool {
       const owned = this.spacesOf(slot.id);
       const queued = owned.reduce((n, s) => n + this.options.queue.depthOf(s), 0);
       const spaces = owned
-        .filter((space) => now - (this.movedAt.get(space) ?? -Infinity) > STEAL_COOLDOWN_MS)
+        .filter((space) => now - (this.movedAt.get(space) ?? -Infinity) > STEAL_COOLDOWN_MS && !this.rebuilding.has(space))
         .map((space) => ({ space, queued: this.options.queue.depthOf(space), inFlight: slot.inFlightBySpace.get(space) ?? 0 }));
       return { id: slot.id, queued, idle: queued === 0 && slot.inFlight === 0 && slot.id < ringSize, spaces };
     });
@@ -303,6 +476,50 @@ export class WorkerPool {
     if (config.hnsw !== previous.hnsw) this.broadcastHnsw(config.hnsw);
     if (config.workers !== this.slots.length) await this.resize(config.workers);
     this.schedulePump();
+    this.scheduleRebuilds();
+  }
+
+  /** Spaces whose index was built with another M / ef_construction than the config's. */
+  private staleSpaces(): string[] {
+    const target = shapeOf(this.config.hnsw);
+    return [...this.shapes].filter(([, shape]) => !sameShape(shape, target)).map(([space]) => space);
+  }
+
+  /** Rebuilds stale spaces one at a time in the background until none is left (level-based). */
+  scheduleRebuilds(): void {
+    if (this.rebuildLoop || this.closing || this.staleSpaces().length === 0) return;
+    this.rebuildLoop = this.runRebuilds().finally(() => {
+      this.rebuildLoop = null;
+      this.options.metrics.rebuildsPending.set(this.staleSpaces().length);
+    });
+  }
+
+  private async runRebuilds(): Promise<void> {
+    const { metrics, log } = this.options;
+    for (let stale = this.staleSpaces(); stale.length > 0 && !this.closing; stale = this.staleSpaces()) {
+      metrics.rebuildsPending.set(stale.length);
+      const space = stale[0] as string;
+      const target = this.config.hnsw;
+      const run = this.settled(space).then(() => rebuildSpace(space, target, {
+        scratchDir: this.options.scratchDir, nice: REBUILD_NICE,
+        request: (s, build) => this.requestOnOwner(s, build),
+        post: (s, message) => this.postToOwner(s, message),
+        onProgress: (s, ratio) => metrics.rebuildProgress.set({ memory_space: s }, ratio),
+      }));
+      this.rebuilding.set(space, run);
+      try {
+        const report = await run;
+        this.shapes.set(space, shapeOf(report.hnsw));
+        metrics.rebuilds.inc({ result: 'done' });
+        log.info('memory space index rebuilt', { space, m: report.hnsw.m, efConstruction: report.hnsw.efConstruction, vectors: report.size });
+      } catch (e) {
+        metrics.rebuilds.inc({ result: 'failed' });
+        log.warn('memory space index rebuild failed; trying again', { space, error: e instanceof Error ? e.message : String(e) });
+        await new Promise((r) => setTimeout(r, 1000));
+      } finally {
+        this.rebuilding.delete(space);
+      }
+    }
   }
 
   private broadcastHnsw(hnsw: HnswConfig): void {
@@ -370,6 +587,7 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     if (this.placementTimer) clearTimeout(this.placementTimer);
     await Promise.all(this.slots.map((s) => s.terminate()));

@@ -98,6 +98,11 @@ export class WorkerSlot {
         return this.settle(`import:${message.space}`, message);
       case 'moveFailed':
         return this.settle(`${message.step}:${message.space}`, message);
+      case 'report':
+        this.busyMs += message.busyMs;
+        return this.settle(message.key, message);
+      case 'requestFailed':
+        return this.settle(message.key, message);
     }
   }
 

@@ -15,6 +15,12 @@ export class Fifo<T> {
     this.items.push(item);
   }
 
+  /** Puts `items` in front of everything, in their order. */
+  unshift(items: readonly T[]): void {
+    this.items = [...items, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+
   peek(): T | undefined {
     return this.items[this.head];
   }

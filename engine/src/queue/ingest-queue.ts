@@ -20,6 +20,8 @@ export interface QueuedObservation {
   readonly metadata: Record<string, string> | null;
   /** performance.now() when accepted. */
   readonly acceptedAt: number;
+  /** Its write-ahead-log sequence number (0 when the engine runs without a data directory). */
+  lsn: number;
 }
 
 /** Bytes a queued observation holds beyond its vector: object, strings, metadata (an estimate). */
@@ -32,6 +34,8 @@ function sizeOf(o: QueuedObservation): number {
 export class IngestQueue {
   private readonly bySpace = new Map<string, Fifo<QueuedObservation>>();
   private observations = 0;
+  /** Slots promised to observations being written to the log, not yet pushed. */
+  private reserved = 0;
   private recalls = 0;
   private bytes = 0;
   private capacity = 0;
@@ -72,9 +76,19 @@ export class IngestQueue {
     return this.observations / this.capacity;
   }
 
-  /** Observation slots free now. */
+  /** Observation slots free now (slots reserved for observations being logged are not). */
   get free(): number {
-    return Math.max(0, this.capacity - this.observations);
+    return Math.max(0, this.capacity - this.observations - this.reserved);
+  }
+
+  /** Holds `n` slots for observations admitted now and pushed once the log has them. */
+  reserve(n: number): void {
+    this.reserved += n;
+  }
+
+  /** Gives back reserved slots (the push that would have used them is not coming). */
+  release(n: number): void {
+    this.reserved = Math.max(0, this.reserved - n);
   }
 
   depthOf(space: string): number {
@@ -86,18 +100,35 @@ export class IngestQueue {
     return this.bySpace.get(space)?.peek();
   }
 
-  /** Appends observations already admitted (the caller checked `free`). */
-  push(space: string, items: readonly QueuedObservation[]): void {
-    let fifo = this.bySpace.get(space);
-    if (!fifo) {
-      fifo = new Fifo();
-      this.bySpace.set(space, fifo);
-    }
+  /** Appends observations already admitted (the caller checked `free`; `reserved` of them had slots held). */
+  push(space: string, items: readonly QueuedObservation[], reserved = 0): void {
+    const fifo = this.fifoOf(space);
     for (const item of items) {
       fifo.push(item);
       this.bytes += sizeOf(item);
     }
     this.observations += items.length;
+    this.release(reserved);
+  }
+
+  /**
+   * Puts observations back at the head of a space's queue, in order: work a failed worker took
+   * with it, or log records replayed into a recovering space, which must be indexed before
+   * anything queued after them. May exceed the capacity (clients are then pushed back).
+   */
+  pushFront(space: string, items: readonly QueuedObservation[]): void {
+    this.fifoOf(space).unshift(items);
+    for (const item of items) this.bytes += sizeOf(item);
+    this.observations += items.length;
+  }
+
+  private fifoOf(space: string): Fifo<QueuedObservation> {
+    let fifo = this.bySpace.get(space);
+    if (!fifo) {
+      fifo = new Fifo();
+      this.bySpace.set(space, fifo);
+    }
+    return fifo;
   }
 
   take(space: string, max: number): QueuedObservation[] {

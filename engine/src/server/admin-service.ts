@@ -56,5 +56,12 @@ export function adminHandlers(engine: Engine): AdminHandlers {
         .catch((e: unknown) => callback(toServiceError(e)));
     },
     GetStats: (_call, callback) => callback(null, engineStats(engine)),
+    InjectFault: (call, callback) => {
+      try {
+        callback(null, { killedWorkers: engine.killWorkers(call.request.killWorkers) });
+      } catch (e) {
+        callback(toServiceError(e));
+      }
+    },
   };
 }

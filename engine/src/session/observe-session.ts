@@ -1,7 +1,9 @@
 // One client's observation stream: strict sequence numbers, validation, admission against the
 // queue, the tenant's rate limit and quota, and every ack and pressure signal the client gets.
-// Retryable refusals (backpressure, rate, quota, shutdown) never consume a sequence number: the
-// client resends from the first refused one and succeeds.
+// Retryable refusals (backpressure, rate, quota, shutdown, storage) never consume a sequence
+// number: the client resends from the first refused one and succeeds. An observation is ACCEPTED
+// only once the engine has it durably (in the write-ahead log under its sync policy); replies go
+// out in the order their batches arrived.
 import { performance } from 'node:perf_hooks';
 import type { EngineConfig, TenantConfig } from '../config/engine-config.js';
 import type { ObservationBatch__Output } from '../generated/engram/v1/ObservationBatch.js';
@@ -26,7 +28,13 @@ export interface SessionContext {
   /** Observations were queued for `space`: the pool should dispatch soon. */
   queued(space: string): void;
   accepting(): boolean;
+  /** Why observations cannot be made durable now (data directory full or unwritable), or null. */
+  storageUnavailable(): string | null;
+  /** Makes admitted observations durable (sets their LSNs); rejects if storage fails. */
+  persist(items: QueuedObservation[]): Promise<void>;
 }
+
+type Outcome = { sequence: number; rejection: Rejection | null };
 
 const LEVEL_STATES: Record<PressureLevel, StreamState> = {
   [PressureLevel.NORMAL]: 'ACTIVE',
@@ -45,6 +53,8 @@ export class ObserveSession implements IndexSink {
   private closed = false;
   private drainWaiter: (() => void) | null = null;
   private readonly tenant: TenantConfig;
+  /** Each batch's reply waits for the one before it (and for its own log commit). */
+  private replies: Promise<void> = Promise.resolve();
 
   constructor(
     readonly id: string,
@@ -60,11 +70,10 @@ export class ObserveSession implements IndexSink {
     return this.space.id;
   }
 
-  /** Admits what it can of one batch, acks every observation in it, then reports pressure. */
+  /** Admits what it can of one batch, makes it durable, acks every observation in it, then reports pressure. */
   observe(batch: ObservationBatch__Output): void {
-    const { queue, metrics } = this.context;
     const dimension = this.context.config().hnsw.dimension;
-    const acks = new AckRanges();
+    const outcomes: Outcome[] = [];
     const accepted: QueuedObservation[] = [];
     const budget = this.budget(batch.observations.length);
     let refusal: Rejection | null = null;
@@ -74,51 +83,90 @@ export class ObserveSession implements IndexSink {
     for (const o of batch.observations) {
       const sequence = o.sequence;
       if (refusal) {
-        acks.rejected(sequence, refusal);
+        outcomes.push({ sequence, rejection: refusal });
         refused++;
         continue;
       }
       if (sequence !== this.nextSequence) {
         const duplicate = sequence < this.nextSequence;
-        acks.rejected(sequence, {
+        outcomes.push({ sequence, rejection: {
           code: duplicate ? 'REJECT_SEQUENCE_DUPLICATE' : 'REJECT_SEQUENCE_GAP',
           reason: `sequence ${sequence} ${duplicate ? 'was already used' : 'skips ahead'}; expected ${this.nextSequence}`,
           retryAfterMs: 0,
-        });
+        } });
         continue;
       }
       const decoded = decodeObservation(o, dimension);
       if (!decoded.ok) {
-        acks.rejected(sequence, { code: 'REJECT_INVALID_OBSERVATION', reason: decoded.reason, retryAfterMs: 0 });
+        outcomes.push({ sequence, rejection: { code: 'REJECT_INVALID_OBSERVATION', reason: decoded.reason, retryAfterMs: 0 } });
         this.countRejected('invalid', 1);
         this.nextSequence++;
         continue;
       }
       if (accepted.length >= budget.count) {
         refusal = budget.refusal;
-        acks.rejected(sequence, refusal);
+        outcomes.push({ sequence, rejection: refusal });
         refused++;
         continue;
       }
       accepted.push({
         space: this.space.id, id: decoded.id, sequence, sink: this, vector: decoded.vector,
-        content: decoded.content, metadata: decoded.metadata, acceptedAt: now,
+        content: decoded.content, metadata: decoded.metadata, acceptedAt: now, lsn: 0,
       });
-      acks.accepted(sequence);
+      outcomes.push({ sequence, rejection: null });
       this.nextSequence++;
     }
     if (refusal) this.countRejected(String(refusal.code), refused);
+    const durable = accepted.length > 0 ? this.admit(accepted) : Promise.resolve();
+    const reply = this.replies.then(() => durable).then(
+      () => this.committed(accepted),
+      (e: unknown) => this.notCommitted(accepted, e, outcomes),
+    ).then(() => this.reply(batch.batchId, outcomes));
+    this.replies = reply.catch(() => undefined);
+  }
 
-    if (accepted.length > 0) {
-      queue.push(this.space.id, accepted);
-      this.space.pending += accepted.length;
-      this.outstanding += accepted.length;
-      this.context.totals.accepted += accepted.length;
-      this.context.tenants.spend(this.tenant, accepted.length);
-      metrics.observations.inc({ memory_space: this.space.id, priority: 'normal' }, accepted.length);
-      this.context.queued(this.space.id);
+  /** Holds queue slots and quota for admitted observations while the log writes them. */
+  private admit(accepted: QueuedObservation[]): Promise<void> {
+    this.context.queue.reserve(accepted.length);
+    this.space.pending += accepted.length;
+    this.outstanding += accepted.length;
+    this.context.tenants.spend(this.tenant, accepted.length);
+    return this.context.persist(accepted);
+  }
+
+  private committed(accepted: QueuedObservation[]): void {
+    if (accepted.length === 0) return;
+    this.context.queue.push(this.space.id, accepted, accepted.length);
+    this.context.totals.accepted += accepted.length;
+    this.context.metrics.observations.inc({ memory_space: this.space.id, priority: 'normal' }, accepted.length);
+    this.context.queued(this.space.id);
+  }
+
+  /**
+   * The log could not take them: they are refused as retryable and their sequence numbers are
+   * given back (every later append fails too while storage is down, so nothing after them stands).
+   */
+  private notCommitted(accepted: QueuedObservation[], e: unknown, outcomes: Outcome[]): void {
+    const n = accepted.length;
+    this.context.queue.release(n);
+    this.space.pending -= n;
+    this.outstanding -= n;
+    const rejection: Rejection = {
+      code: 'REJECT_STORAGE_UNAVAILABLE', reason: e instanceof Error ? e.message : String(e), retryAfterMs: 1000,
+    };
+    for (const outcome of outcomes) if (outcome.rejection === null) outcome.rejection = rejection;
+    this.nextSequence = Math.min(this.nextSequence, (accepted[0] as QueuedObservation).sequence);
+    this.countRejected('storage_unavailable', n);
+    this.checkDrained();
+  }
+
+  private reply(batchId: number, outcomes: Outcome[]): void {
+    const acks = new AckRanges();
+    for (const { sequence, rejection } of outcomes) {
+      if (rejection) acks.rejected(sequence, rejection);
+      else acks.accepted(sequence);
     }
-    this.send({ acks: { acks: acks.acks, inReplyTo: batch.batchId } });
+    if (!this.closed) this.send({ acks: { acks: acks.acks, inReplyTo: batchId } });
     this.reportPressure();
   }
 
@@ -128,6 +176,8 @@ export class ObserveSession implements IndexSink {
     if (!this.context.accepting()) {
       return { count: 0, refusal: { code: 'REJECT_SHUTTING_DOWN', reason: 'the engine is shutting down; reconnect to another engine', retryAfterMs: 1000 } };
     }
+    const storage = this.context.storageUnavailable();
+    if (storage) return { count: 0, refusal: { code: 'REJECT_STORAGE_UNAVAILABLE', reason: storage, retryAfterMs: 1000 } };
     let count = requested;
     let refusal: Rejection = { code: 'REJECT_BACKPRESSURE', reason: '', retryAfterMs: 0 };
     const free = queue.free;
@@ -225,10 +275,11 @@ export class ObserveSession implements IndexSink {
     };
   }
 
-  /** Resolves when everything accepted on this session is indexed (or failed). */
-  drained(): Promise<void> {
-    if (this.outstanding === 0) return Promise.resolve();
-    return new Promise((resolve) => {
+  /** Resolves when every reply is sent and everything accepted on this session is indexed (or failed). */
+  async drained(): Promise<void> {
+    await this.replies;
+    if (this.outstanding === 0) return;
+    await new Promise<void>((resolve) => {
       this.drainWaiter = resolve;
     });
   }

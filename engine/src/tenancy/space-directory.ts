@@ -66,6 +66,16 @@ export class SpaceDirectory {
     return record;
   }
 
+  /** Returns the space, creating it without quota checks: it is being recovered, not created. */
+  restore(id: string): SpaceRecord {
+    let record = this.spaces.get(id);
+    if (!record) {
+      record = { id, indexed: 0, pending: 0 };
+      this.spaces.set(id, record);
+    }
+    return record;
+  }
+
   /** A tenant's usage, summed over the spaces it owns under the current tenant config. */
   usage(tenantName: string): TenantUsage {
     let spaces = 0;

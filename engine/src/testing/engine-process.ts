@@ -1,7 +1,9 @@
 // Starts a real engine process (the built CLI, `engram serve`) on free loopback ports, for tests
 // and benchmarks; stops it on request (the caller stops it also when a test fails).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EngramClient } from '../client/engram-client.js';
@@ -14,15 +16,24 @@ export interface EngineProcess {
   httpUrl: string;
   process: ChildProcess;
   logs: string[];
+  /** The engine's data directory (null with --ephemeral). */
+  dataDir: string | null;
   client(): EngramClient;
   metrics(): Promise<string>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `config` keys become `--set key=value` flags (values as JSON). */
+/**
+ * `config` keys become `--set key=value` flags (values as JSON). Without `--data-dir` or
+ * `--ephemeral` in `extraArgs` the engine gets a fresh temporary data directory, removed on stop.
+ */
 export async function startEngine(config: Record<string, unknown> = {}, extraArgs: string[] = []): Promise<EngineProcess> {
   const sets = Object.entries(config).flatMap(([k, v]) => ['--set', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`]);
-  const child = spawn(process.execPath, [ENGRAM_CLI, 'serve', '--port', '0', '--http-port', '0', ...sets, ...extraArgs], {
+  const given = extraArgs.indexOf('--data-dir');
+  const ownDir = given < 0 && !extraArgs.includes('--ephemeral') ? mkdtempSync(join(tmpdir(), 'engram-data-')) : null;
+  const dataDir = given >= 0 ? (extraArgs[given + 1] ?? null) : ownDir;
+  const dirArgs = ownDir ? ['--data-dir', ownDir] : [];
+  const child = spawn(process.execPath, [ENGRAM_CLI, 'serve', '--port', '0', '--http-port', '0', ...dirArgs, ...sets, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -40,8 +51,14 @@ export async function startEngine(config: Record<string, unknown> = {}, extraArg
       }
     });
     child.once('exit', (code) => reject(new Error(`engine exited with ${code} before listening:\n${logs.join('\n')}`)));
+  }).catch((e: unknown) => {
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    throw e;
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    resolve(code);
+  }));
   const address = `127.0.0.1:${ports.grpcPort}`;
   const httpUrl = `http://127.0.0.1:${ports.httpPort}`;
   return {
@@ -49,6 +66,7 @@ export async function startEngine(config: Record<string, unknown> = {}, extraArg
     httpUrl,
     process: child,
     logs,
+    dataDir,
     client: () => {
       const c = new EngramClient(address);
       clients.push(c);

@@ -47,6 +47,38 @@ class IndexWorker {
       case 'export': return this.exportSpace(message.space, message.path);
       case 'import': return this.importSpace(message);
       case 'drop': return void this.spaces.delete(message.space);
+      case 'snapshot':
+        return this.answer(message.key, message.space, () => this.existing(message.space).writeSnapshot(message.files.graphPath ?? '', message.files.statePath));
+      case 'restore':
+        return this.answer(message.key, message.space, () => {
+          const index = SpaceIndex.readSnapshot(message.files.graphPath, message.files.statePath, message.hnsw, message.lsn);
+          index.setEfSearch(this.hnsw.efSearch);
+          this.spaces.set(message.space, index);
+        });
+      case 'rebuildBegin':
+        return this.answer(message.key, message.space, () => this.existing(message.space).beginRebuild(message.path));
+      case 'rebuildSwap':
+        return this.answer(message.key, message.space, () => this.existing(message.space).finishRebuild(message.path, message.hnsw));
+      case 'rebuildAbandon':
+        return void this.spaces.get(message.space)?.abandonRebuild();
+    }
+  }
+
+  private existing(space: string): SpaceIndex {
+    const index = this.spaces.get(space);
+    if (!index) throw new Error(`memory space '${space}' is not on this worker`);
+    return index;
+  }
+
+  /** Runs a keyed request and replies with the space's report, or why it failed. */
+  private answer(key: string, space: string, work: () => void): void {
+    const started = performance.now();
+    try {
+      work();
+      const index = this.spaceFor(space);
+      this.post({ type: 'report', key, report: { space, size: index.size, lsn: index.lsn, hnsw: index.hnsw }, busyMs: performance.now() - started });
+    } catch (e) {
+      this.post({ type: 'requestFailed', key, reason: e instanceof Error ? e.message : String(e) });
     }
   }
 
@@ -84,6 +116,7 @@ class IndexWorker {
         failures.push({ index: i, reason: e instanceof Error ? e.message : String(e) });
       }
     }
+    index.lsn = Math.max(index.lsn, batch.lastLsn);
     this.post({
       type: 'batchDone', batchId: batch.batchId, space: batch.space,
       busyMs: performance.now() - started - recallTime, spaceSize: index.size, failures,

@@ -1,0 +1,91 @@
+// One write-ahead-log record per accepted observation, framed so a reader can tell a whole record
+// from a torn or corrupt one:
+//
+//   u32 payload length | u32 CRC-32 of the payload | payload
+//   payload = u8 kind (1 = observation) | u48 LSN | u16 space | u16 id | u32 content | u32 metadata
+//             (lengths in bytes) | u32 vector bytes | the five fields, in that order
+//
+// Little-endian throughout; strings are UTF-8, metadata is JSON (empty = none), the vector is the
+// raw float32 bytes. The LSN (log sequence number) orders records across segments and spaces.
+import { crc32 } from 'node:zlib';
+
+export const FRAME_HEADER_BYTES = 8;
+const PAYLOAD_HEADER_BYTES = 1 + 6 + 2 + 2 + 4 + 4 + 4;
+const KIND_OBSERVATION = 1;
+/** No record is larger than this: a bigger length field is corruption, not a record. */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+export interface WalObservation {
+  lsn: number;
+  space: string;
+  id: string;
+  content: string;
+  metadata: Record<string, string> | null;
+  vector: Float32Array;
+}
+
+/** Encodes one record (frame included) into a new buffer. */
+export function encodeRecord(o: Omit<WalObservation, 'lsn'>, lsn: number): Buffer {
+  const space = Buffer.from(o.space, 'utf8');
+  const id = Buffer.from(o.id, 'utf8');
+  const content = Buffer.from(o.content, 'utf8');
+  const metadata = o.metadata ? Buffer.from(JSON.stringify(o.metadata), 'utf8') : Buffer.alloc(0);
+  const vector = Buffer.from(o.vector.buffer, o.vector.byteOffset, o.vector.byteLength);
+  const payloadBytes = PAYLOAD_HEADER_BYTES + space.length + id.length + content.length + metadata.length + vector.length;
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadBytes);
+  let at = FRAME_HEADER_BYTES;
+  out.writeUInt8(KIND_OBSERVATION, at); at += 1;
+  out.writeUIntLE(lsn, at, 6); at += 6;
+  out.writeUInt16LE(space.length, at); at += 2;
+  out.writeUInt16LE(id.length, at); at += 2;
+  out.writeUInt32LE(content.length, at); at += 4;
+  out.writeUInt32LE(metadata.length, at); at += 4;
+  out.writeUInt32LE(vector.length, at); at += 4;
+  for (const part of [space, id, content, metadata, vector]) at += part.copy(out, at);
+  out.writeUInt32LE(payloadBytes, 0);
+  out.writeUInt32LE(crc32(out.subarray(FRAME_HEADER_BYTES)), 4);
+  return out;
+}
+
+export type FrameResult =
+  | { kind: 'record'; record: WalObservation; bytes: number }
+  /** Not enough bytes for a whole frame: the end of the log, or a torn write. */
+  | { kind: 'incomplete' }
+  | { kind: 'corrupt'; reason: string };
+
+/** Decodes the frame at `offset` of `buf` (which may end mid-frame). */
+export function decodeFrame(buf: Buffer, offset: number): FrameResult {
+  if (buf.length - offset < FRAME_HEADER_BYTES) return { kind: 'incomplete' };
+  const length = buf.readUInt32LE(offset);
+  if (length < PAYLOAD_HEADER_BYTES || length > MAX_RECORD_BYTES) return { kind: 'corrupt', reason: `record length ${length} is impossible` };
+  if (buf.length - offset < FRAME_HEADER_BYTES + length) return { kind: 'incomplete' };
+  const payload = buf.subarray(offset + FRAME_HEADER_BYTES, offset + FRAME_HEADER_BYTES + length);
+  if (crc32(payload) !== buf.readUInt32LE(offset + 4)) return { kind: 'corrupt', reason: 'checksum mismatch' };
+  const record = decodePayload(payload);
+  if (typeof record === 'string') return { kind: 'corrupt', reason: record };
+  return { kind: 'record', record, bytes: FRAME_HEADER_BYTES + length };
+}
+
+function decodePayload(p: Buffer): WalObservation | string {
+  if (p.readUInt8(0) !== KIND_OBSERVATION) return `unknown record kind ${p.readUInt8(0)}`;
+  const lsn = p.readUIntLE(1, 6);
+  const lengths = [p.readUInt16LE(7), p.readUInt16LE(9), p.readUInt32LE(11), p.readUInt32LE(15), p.readUInt32LE(19)];
+  if (PAYLOAD_HEADER_BYTES + lengths.reduce((a, b) => a + b, 0) !== p.length) return 'field lengths do not add up to the record length';
+  let at = PAYLOAD_HEADER_BYTES;
+  const [space, id, content, metadata, vector] = lengths.map((n) => {
+    const part = p.subarray(at, at + n);
+    at += n;
+    return part;
+  }) as [Buffer, Buffer, Buffer, Buffer, Buffer];
+  if (vector.length % 4 !== 0) return `vector of ${vector.length} bytes is not float32`;
+  const floats = new Float32Array(vector.length / 4);
+  new Uint8Array(floats.buffer).set(vector);
+  return {
+    lsn,
+    space: space.toString('utf8'),
+    id: id.toString('utf8'),
+    content: content.toString('utf8'),
+    metadata: metadata.length > 0 ? (JSON.parse(metadata.toString('utf8')) as Record<string, string>) : null,
+    vector: floats,
+  };
+}

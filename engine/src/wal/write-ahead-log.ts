@@ -1,0 +1,314 @@
+// The write-ahead log: every accepted observation is appended here before it is acknowledged.
+// Appends are group-committed: while one write (and, under the `batch` policy, its fdatasync) is
+// on disk, later appends gather into the next group, so one sync covers every session's batches
+// that arrived meanwhile. Sync policies:
+//   batch    - a group is synced before its appends resolve (nothing acked is lost, even on power loss)
+//   interval - appends resolve once written; the file is synced every `syncIntervalMs`
+//              (a process crash loses nothing; power loss or a kernel crash can lose that interval)
+//   none     - appends resolve once written; the kernel flushes when it likes (same as interval,
+//              with an unbounded window)
+// A write that fails (disk full, read-only or unwritable directory) fails its group and every later
+// one, cuts the segment back to its last whole record, and puts the log into a failed state that a
+// probe clears by itself once the directory can be written again; appends then go to a new segment.
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SyncPolicy } from '../config/engine-config.js';
+import { EngramError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { listSegments, segmentName } from './segments.js';
+import { encodeRecord, type WalObservation } from './wal-record.js';
+
+
+export interface WalMetrics {
+  written(bytes: number): void;
+  synced(seconds: number): void;
+  failed(code: string): void;
+}
+
+export interface WalOptions {
+  dir: string;
+  syncPolicy: SyncPolicy;
+  syncIntervalMs: number;
+  segmentBytes: number;
+  /** The LSN the first new record gets (one past the highest LSN already stored). */
+  nextLsn: number;
+  log: Logger;
+  metrics: WalMetrics;
+  /** How often a failed log tries the directory again. */
+  probeIntervalMs?: number;
+}
+
+interface Group {
+  buffers: Buffer[];
+  bytes: number;
+  firstLsn: number;
+  waiters: Array<{ resolve(): void; reject(e: Error): void }>;
+}
+
+const PROBE_BYTES = 1024 * 1024;
+
+function emptyGroup(): Group {
+  return { buffers: [], bytes: 0, firstLsn: 0, waiters: [] };
+}
+
+/** An errno error as a sentence that names the directory and the cause. */
+export function describeStorageError(dir: string, e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const causes: Record<string, string> = {
+    ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'the file system is read-only',
+    EACCES: 'permission denied', EPERM: 'operation not permitted', EIO: 'I/O error', ENOENT: 'the directory does not exist',
+  };
+  const cause = (err.code && causes[err.code]) ?? err.message ?? String(e);
+  return `data directory ${dir} cannot be written: ${cause}${err.code ? ` (${err.code})` : ''}`;
+}
+
+export class WriteAheadLog {
+  private fh: FileHandle | null = null;
+  private size = 0;
+  private next: number;
+  private pending = emptyGroup();
+  private writing: Group | null = null;
+  private flushing = false;
+  private dirty = false;
+  private failure: EngramError | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Bytes appended since start (drives the checkpointer). */
+  bytesWritten = 0;
+
+  private constructor(private readonly options: WalOptions) {
+    this.next = options.nextLsn;
+  }
+
+  /** Opens a new segment at `nextLsn`; an unwritable directory leaves the log failed (and probing). */
+  static async open(options: WalOptions): Promise<WriteAheadLog> {
+    const wal = new WriteAheadLog(options);
+    try {
+      await mkdir(options.dir, { recursive: true });
+      await wal.openSegment();
+    } catch (e) {
+      wal.enterFailure(e);
+    }
+    wal.setSyncPolicy(options.syncPolicy, options.syncIntervalMs);
+    return wal;
+  }
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  /** The LSN the next record will get. */
+  get nextLsn(): number {
+    return this.next;
+  }
+
+  /** Why appends are refused now, or null when the log is writable. */
+  get unavailable(): EngramError | null {
+    return this.failure;
+  }
+
+  /** The lowest LSN appended but not yet committed (null when nothing is in progress). */
+  get oldestUncommittedLsn(): number | null {
+    if (this.writing) return this.writing.firstLsn;
+    return this.pending.buffers.length > 0 ? this.pending.firstLsn : null;
+  }
+
+  setSegmentBytes(bytes: number): void {
+    this.options.segmentBytes = bytes;
+  }
+
+  setSyncPolicy(policy: SyncPolicy, intervalMs: number): void {
+    this.options.syncPolicy = policy;
+    this.options.syncIntervalMs = intervalMs;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.syncTimer = null;
+    if (policy === 'interval') {
+      this.syncTimer = setInterval(() => void this.syncNow(), intervalMs);
+      this.syncTimer.unref();
+    }
+  }
+
+  /**
+   * Appends records (LSNs assigned now, in call order) and returns them with a promise that
+   * resolves once they are committed under the sync policy, or rejects with STORAGE_UNAVAILABLE.
+   */
+  append(entries: ReadonlyArray<Omit<WalObservation, 'lsn'>>): { lsns: number[]; committed: Promise<void> } {
+    if (this.failure) return { lsns: [], committed: Promise.reject(this.failure) };
+    if (this.closed) return { lsns: [], committed: Promise.reject(new EngramError('SHUTTING_DOWN', 'the write-ahead log is closed')) };
+    const group = this.pending;
+    if (group.buffers.length === 0) group.firstLsn = this.next;
+    const lsns = entries.map((entry) => {
+      const lsn = this.next++;
+      const buf = encodeRecord(entry, lsn);
+      group.buffers.push(buf);
+      group.bytes += buf.length;
+      return lsn;
+    });
+    const committed = new Promise<void>((resolve, reject) => group.waiters.push({ resolve, reject }));
+    void this.flush();
+    return { lsns, committed };
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.pending.buffers.length > 0 && !this.failure) {
+        const group = this.pending;
+        this.pending = emptyGroup();
+        this.writing = group;
+        await this.commit(group);
+        this.writing = null;
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(group: Group): Promise<void> {
+    const fh = this.fh;
+    try {
+      if (!fh) throw this.failure ?? new Error('no open segment');
+      const data = group.buffers.length === 1 ? (group.buffers[0] as Buffer) : Buffer.concat(group.buffers, group.bytes);
+      for (let done = 0; done < data.length;) {
+        const { bytesWritten } = await fh.write(data, done, data.length - done, this.size + done);
+        done += bytesWritten;
+      }
+      if (this.options.syncPolicy === 'batch') await this.timedSync(fh);
+      else this.dirty = true;
+      this.size += data.length;
+      this.bytesWritten += data.length;
+      this.options.metrics.written(data.length);
+      for (const w of group.waiters) w.resolve();
+      if (this.size >= this.options.segmentBytes) await this.rotate();
+    } catch (e) {
+      this.enterFailure(e, group);
+    }
+  }
+
+  private async timedSync(fh: FileHandle): Promise<void> {
+    const started = process.hrtime.bigint();
+    await fh.datasync();
+    this.options.metrics.synced(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private async syncNow(): Promise<void> {
+    if (!this.dirty || !this.fh) return;
+    this.dirty = false;
+    try {
+      await this.timedSync(this.fh);
+    } catch (e) {
+      this.enterFailure(e);
+    }
+  }
+
+  /**
+   * Opens a segment named by the lowest LSN it will hold: the group already waiting (its LSNs
+   * were assigned while the previous segment was written), else the next LSN. Names must never
+   * exceed their records' LSNs, or truncation would judge a segment by the wrong bound.
+   */
+  private async openSegment(): Promise<void> {
+    const first = this.pending.buffers.length > 0 ? this.pending.firstLsn : this.next;
+    const path = join(this.options.dir, segmentName(first));
+    const fh = await open(path, 'wx');
+    await syncDirectory(this.options.dir);
+    this.fh = fh;
+    this.size = 0;
+  }
+
+  private async rotate(): Promise<void> {
+    const old = this.fh;
+    if (old) {
+      if (this.options.syncPolicy !== 'none') await old.datasync();
+      await old.close();
+    }
+    this.fh = null;
+    this.dirty = false;
+    await this.openSegment();
+  }
+
+  /** Fails `group` and everything pending, cuts the segment back, and starts probing. */
+  private enterFailure(e: unknown, group?: Group): void {
+    if (!this.failure) {
+      this.failure = new EngramError('STORAGE_UNAVAILABLE', describeStorageError(this.options.dir, e), { cause: e });
+      this.options.metrics.failed((e as NodeJS.ErrnoException).code ?? 'unknown');
+      this.options.log.error('write-ahead log failed; observations are refused until the data directory can be written', { error: this.failure.message });
+      const fh = this.fh;
+      this.fh = null;
+      // Cut any partial group off (shrinking needs no space), so the segment ends on a whole record.
+      if (fh) void fh.truncate(this.size).catch(() => undefined).finally(() => void fh.close().catch(() => undefined));
+      this.startProbing();
+    }
+    const failure = this.failure;
+    for (const g of [group, this.pending]) for (const w of g?.waiters ?? []) w.reject(failure);
+    this.pending = emptyGroup();
+  }
+
+  private startProbing(): void {
+    if (this.probeTimer || this.closed) return;
+    this.probeTimer = setInterval(() => void this.probe(), this.options.probeIntervalMs ?? 1000);
+    this.probeTimer.unref();
+  }
+
+  /** Writes and syncs a scratch file; when that works, appends resume in a new segment. */
+  private async probe(): Promise<void> {
+    const path = join(this.options.dir, '.probe');
+    try {
+      await mkdir(this.options.dir, { recursive: true });
+      const fh = await open(path, 'w');
+      try {
+        await fh.write(Buffer.alloc(PROBE_BYTES));
+        await fh.datasync();
+      } finally {
+        await fh.close();
+        await rm(path, { force: true });
+      }
+      await this.openSegment();
+    } catch {
+      await rm(path, { force: true }).catch(() => undefined);
+      return;
+    }
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = null;
+    this.options.log.info('write-ahead log writable again; accepting observations', { dir: this.options.dir, nextLsn: this.next });
+    this.failure = null;
+  }
+
+  /** Deletes whole segments whose every record is below `lsn` (never the one being appended to). */
+  async truncateBefore(lsn: number): Promise<number> {
+    const segments = await listSegments(this.options.dir);
+    let removed = 0;
+    for (let i = 0; i + 1 < segments.length; i++) {
+      const next = segments[i + 1]!;
+      if (next.firstLsn > lsn) break;
+      await rm(segments[i]!.path, { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Commits what is pending, syncs and closes. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    const fh = this.fh;
+    this.fh = null;
+    if (fh) {
+      await fh.datasync().catch(() => undefined);
+      await fh.close();
+    }
+  }
+}
+
+/** Makes a file's creation or rename durable (the directory entry is data too). */
+export async function syncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

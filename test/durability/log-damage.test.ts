@@ -1,0 +1,83 @@
+// A damaged log tail: a torn record after the last whole one (a crash mid-write), then a corrupt
+// last record. Recovery stops at the last good record, says so in a log line and a metric, cuts
+// the damage off, and recovers everything before it.
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { notRecalled } from '../helpers/durability.js';
+import { clusteredObservations, metricValue } from '../helpers/vectors.js';
+
+const DIM = 32;
+const COUNT = 2000;
+const config = { 'hnsw.dimension': DIM, workers: 2 };
+
+function logEntries(engine: EngineProcess): Array<Record<string, unknown>> {
+  return engine.logs.flatMap((l) => l.split('\n')).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+describe('damaged log tail', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-damage-'));
+  const walDir = join(dir, 'wal');
+  const data = clusteredObservations('damage', COUNT, DIM, 3);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** The newest segment holding records (a restart opens a new, empty one). */
+  const lastSegment = (): string => readdirSync(walDir).sort().map((f) => join(walDir, f)).filter((f) => statSync(f).size > 0).at(-1)!;
+
+  it('writes the observations, then is killed without a snapshot', async () => {
+    const engine = await startEngine(config, ['--data-dir', dir]);
+    const stream = await engine.client().openStream({ memorySpace: 'damage', maxBatch: 100 });
+    for (const o of data) await stream.send(o);
+    expect(await stream.close({ drain: true })).toMatchObject({ accepted: COUNT });
+    await engine.stop('SIGKILL');
+  });
+
+  it('recovers every record before a torn tail and reports the tail', async () => {
+    // The start of a record that claims 10,000 bytes, as a crash mid-write leaves it.
+    const torn = Buffer.alloc(40);
+    torn.writeUInt32LE(10_000, 0);
+    appendFileSync(lastSegment(), torn);
+    const engine = await startEngine(config, ['--data-dir', dir]);
+    try {
+      const damage = logEntries(engine).find((e) => String(e.message).startsWith('write-ahead log tail damaged'));
+      expect(damage).toMatchObject({ lastGoodLsn: COUNT, droppedBytes: 40, reason: expect.stringContaining('torn') });
+      const metrics = await engine.metrics();
+      expect(metricValue(metrics, 'engram_wal_damaged_tails_total')).toBe(1);
+      expect(metricValue(metrics, 'engram_wal_damaged_bytes_total')).toBe(40);
+      expect((await engine.client().stats()).spaces[0]?.vectors).toBe(COUNT);
+      expect(await notRecalled(engine.client(), 'damage', data)).toEqual([]);
+    } finally {
+      await engine.stop('SIGKILL');
+    }
+  }, 60_000);
+
+  it('stops at the record before a corrupt one, and the cut is permanent', async () => {
+    const segment = lastSegment();
+    const bytes = readFileSync(segment);
+    bytes[bytes.length - 3]! ^= 0xff; // inside the last record's vector
+    writeFileSync(segment, bytes);
+    const engine = await startEngine(config, ['--data-dir', dir]);
+    try {
+      const damage = logEntries(engine).find((e) => String(e.message).startsWith('write-ahead log tail damaged'));
+      expect(damage).toMatchObject({ lastGoodLsn: COUNT - 1, reason: 'checksum mismatch' });
+      expect((await engine.client().stats()).spaces[0]?.vectors).toBe(COUNT - 1);
+      expect(await notRecalled(engine.client(), 'damage', data)).toEqual([data.at(-1)!.id]);
+    } finally {
+      await engine.stop('SIGKILL');
+    }
+    const again = await startEngine(config, ['--data-dir', dir]);
+    try {
+      expect(logEntries(again).some((e) => String(e.message).startsWith('write-ahead log tail damaged'))).toBe(false);
+      expect((await again.client().stats()).spaces[0]?.vectors).toBe(COUNT - 1);
+    } finally {
+      await again.stop();
+    }
+  }, 60_000);
+});
