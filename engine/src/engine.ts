@@ -12,6 +12,7 @@ import { Checkpointer } from './durability/checkpointer.js';
 import { DurableStorage } from './durability/durable-storage.js';
 import { recoverAtStart } from './durability/startup-recovery.js';
 import { EngramError } from './errors.js';
+import { MemoryGuard } from './memory/memory-guard.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics/engine-metrics.js';
 import { WorkerPool, type BatchOutcome } from './pool/worker-pool.js';
 import { DrainRate } from './queue/drain-rate.js';
@@ -70,6 +71,8 @@ export class Engine implements SessionContext {
   private recovering = false;
   private readonly storage: DurableStorage | null;
   private readonly checkpointer: Checkpointer | null;
+  private readonly memory: MemoryGuard;
+  private ticks = 0;
   /** Running totals since start, for stats. */
   readonly totals = { accepted: 0, rejected: 0, indexed: 0 };
 
@@ -93,6 +96,7 @@ export class Engine implements SessionContext {
       store: this.storage,
       log: options.log,
     });
+    this.memory = new MemoryGuard(() => this.current.memory, () => this.queue.memoryBytes);
     this.checkpointer = this.storage
       ? new Checkpointer({ storage: this.storage, pool: this.pool, log: options.log, metrics: this.metrics, settings: () => this.current.durability })
       : null;
@@ -104,6 +108,7 @@ export class Engine implements SessionContext {
     if (this.storage) await this.recover(this.storage);
     this.pool.scheduleRebuilds();
     this.publishConfigMetrics();
+    this.checkMemory();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
   }
@@ -153,6 +158,10 @@ export class Engine implements SessionContext {
     if (!this.storage) return null;
     if (!this.storage.wal) return 'the engine is recovering from its data directory';
     return this.storage.wal.unavailable?.message ?? null;
+  }
+
+  memoryPressure(): string | null {
+    return this.memory.current.refusal;
   }
 
   persist(items: QueuedObservation[]): Promise<void> {
@@ -278,6 +287,7 @@ export class Engine implements SessionContext {
   }
 
   private tick(): void {
+    if (this.ticks++ % 10 === 0) this.checkMemory();
     for (const session of this.sessions) session.reportPressure();
     const m = this.metrics;
     m.queueDepth.set({ priority: 'normal' }, this.queue.depth);
@@ -298,6 +308,16 @@ export class Engine implements SessionContext {
       m.workerQueueDepth.set({ worker_id: String(w.id) }, w.queued);
     }
     for (const t of this.current.tenants) m.tenantVectors.set({ tenant: t.name }, this.directory.usage(t.name).vectors);
+  }
+
+  private checkMemory(): void {
+    const before = this.memory.current.refusal;
+    const reading = this.memory.check();
+    this.metrics.memoryLimit.set(reading.limitBytes ?? 0);
+    this.metrics.memoryProjected.set(reading.projectedBytes);
+    this.metrics.memoryPressure.set(reading.refusal ? 1 : 0);
+    if (reading.refusal && !before) this.options.log.warn('memory limit near: refusing new observations', { reason: reading.refusal });
+    if (!reading.refusal && before) this.options.log.info('memory back under the watermark: accepting observations', { projectedBytes: reading.projectedBytes });
   }
 
   ownerOf(space: string): number {

@@ -36,7 +36,7 @@ export interface StreamCounts {
   refusals: Record<string, number>;
 }
 
-const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT_QUOTA_EXCEEDED', 'REJECT_SHUTTING_DOWN', 'REJECT_STORAGE_UNAVAILABLE', 'REJECT_SEQUENCE_GAP']);
+const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT_QUOTA_EXCEEDED', 'REJECT_SHUTTING_DOWN', 'REJECT_STORAGE_UNAVAILABLE', 'REJECT_MEMORY_PRESSURE', 'REJECT_SEQUENCE_GAP']);
 const MAX_PAUSE_MS = 2000;
 /** The congestion window's floor and its additive step, in observations. */
 const WINDOW_STEP = 16;

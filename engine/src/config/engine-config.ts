@@ -47,6 +47,14 @@ export const DEFAULT_DURABILITY: Readonly<DurabilityConfig> = {
   segmentBytes: 64 * 1024 * 1024,
 };
 
+/** Memory the engine may use before it refuses new observations (see memory/memory-guard.ts). */
+export interface MemoryConfig {
+  /** 0 = the limit of the engine's cgroup (container or pod), if it has one. */
+  limitBytes: number;
+  /** Share of the limit (resident + queued) above which new observations are refused. */
+  highWatermark: number;
+}
+
 export interface EngineConfig {
   profile: ProfileName;
   workers: number;
@@ -59,6 +67,7 @@ export interface EngineConfig {
   hnsw: HnswConfig;
   tenants: TenantConfig[];
   durability: DurabilityConfig;
+  memory: MemoryConfig;
 }
 
 export const DEFAULT_HNSW: Readonly<HnswConfig> = {
@@ -77,6 +86,7 @@ export function configForProfile(profile: ProfileName): EngineConfig {
     hnsw: { ...DEFAULT_HNSW, ...(preset.hnsw ?? {}) },
     tenants: [],
     durability: { ...DEFAULT_DURABILITY },
+    memory: { limitBytes: 0, highWatermark: 0.9 },
   };
 }
 

@@ -17,6 +17,7 @@ const SCHEMA: Schema = {
   hnsw: { dimension: 'int', m: 'int', efConstruction: 'int', efSearch: 'int', metric: 'string' },
   tenants: 'tenants',
   durability: { syncPolicy: 'string', syncIntervalMs: 'int', snapshotIntervalMs: 'int', snapshotLogBytes: 'int', segmentBytes: 'int' },
+  memory: { limitBytes: 'int', highWatermark: 'number' },
 };
 
 /** Inclusive ranges; the guide's recommended ranges, widened where a user could sensibly go further. */
@@ -36,6 +37,8 @@ const RANGES: Array<[path: string, min: number, max: number]> = [
   ['durability.snapshotIntervalMs', 1000, 86_400_000],
   ['durability.snapshotLogBytes', 1024 * 1024, 1024 ** 4],
   ['durability.segmentBytes', 64 * 1024, 1024 ** 3],
+  ['memory.limitBytes', 0, 2 ** 50],
+  ['memory.highWatermark', 0.1, 1],
 ];
 
 const TENANT_KEYS = new Set(['name', 'spaces', 'rateLimit', 'burst', 'maxVectors', 'maxSpaces']);
@@ -146,7 +149,7 @@ export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineC
     if (profile === undefined) {
       problems.push(`'profile' must be one of ${PROFILE_NAMES.join(', ')}; got ${JSON.stringify(patch.profile)}`);
     } else {
-      base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants, durability: current.durability };
+      base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants, durability: current.durability, memory: current.memory };
     }
   }
   if (problems.length > 0) throw new EngramError('INVALID_CONFIG', `invalid config: ${problems.join('; ')}`);

@@ -30,6 +30,8 @@ export interface SessionContext {
   accepting(): boolean;
   /** Why observations cannot be made durable now (data directory full or unwritable), or null. */
   storageUnavailable(): string | null;
+  /** Why the engine is too close to its memory limit to take more, or null. */
+  memoryPressure(): string | null;
   /** Makes admitted observations durable (sets their LSNs); rejects if storage fails. */
   persist(items: QueuedObservation[]): Promise<void>;
 }
@@ -178,6 +180,8 @@ export class ObserveSession implements IndexSink {
     }
     const storage = this.context.storageUnavailable();
     if (storage) return { count: 0, refusal: { code: 'REJECT_STORAGE_UNAVAILABLE', reason: storage, retryAfterMs: 1000 } };
+    const memory = this.context.memoryPressure();
+    if (memory) return { count: 0, refusal: { code: 'REJECT_MEMORY_PRESSURE', reason: memory, retryAfterMs: 1000 } };
     let count = requested;
     let refusal: Rejection = { code: 'REJECT_BACKPRESSURE', reason: '', retryAfterMs: 0 };
     const free = queue.free;

@@ -27,13 +27,19 @@ export interface EngineProcess {
  * `config` keys become `--set key=value` flags (values as JSON). Without `--data-dir` or
  * `--ephemeral` in `extraArgs` the engine gets a fresh temporary data directory, removed on stop.
  */
-export async function startEngine(config: Record<string, unknown> = {}, extraArgs: string[] = []): Promise<EngineProcess> {
+export interface StartOptions {
+  /** A command the engine is started through (it must exec its arguments), e.g. to enter a cgroup. */
+  wrapper?: string[];
+}
+
+export async function startEngine(config: Record<string, unknown> = {}, extraArgs: string[] = [], options: StartOptions = {}): Promise<EngineProcess> {
   const sets = Object.entries(config).flatMap(([k, v]) => ['--set', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`]);
   const given = extraArgs.indexOf('--data-dir');
   const ownDir = given < 0 && !extraArgs.includes('--ephemeral') ? mkdtempSync(join(tmpdir(), 'engram-data-')) : null;
   const dataDir = given >= 0 ? (extraArgs[given + 1] ?? null) : ownDir;
   const dirArgs = ownDir ? ['--data-dir', ownDir] : [];
-  const child = spawn(process.execPath, [ENGRAM_CLI, 'serve', '--port', '0', '--http-port', '0', ...dirArgs, ...sets, ...extraArgs], {
+  const command = [...(options.wrapper ?? []), process.execPath, ENGRAM_CLI, 'serve', '--port', '0', '--http-port', '0', ...dirArgs, ...sets, ...extraArgs];
+  const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

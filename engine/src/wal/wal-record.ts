@@ -24,24 +24,29 @@ export interface WalObservation {
   vector: Float32Array;
 }
 
-/** Encodes one record (frame included) into a new buffer. */
+/** Encodes one record (frame included) into a new buffer: one allocation, fields written in place. */
 export function encodeRecord(o: Omit<WalObservation, 'lsn'>, lsn: number): Buffer {
-  const space = Buffer.from(o.space, 'utf8');
-  const id = Buffer.from(o.id, 'utf8');
-  const content = Buffer.from(o.content, 'utf8');
-  const metadata = o.metadata ? Buffer.from(JSON.stringify(o.metadata), 'utf8') : Buffer.alloc(0);
-  const vector = Buffer.from(o.vector.buffer, o.vector.byteOffset, o.vector.byteLength);
-  const payloadBytes = PAYLOAD_HEADER_BYTES + space.length + id.length + content.length + metadata.length + vector.length;
+  const metadata = o.metadata ? JSON.stringify(o.metadata) : '';
+  const spaceBytes = Buffer.byteLength(o.space, 'utf8');
+  const idBytes = Buffer.byteLength(o.id, 'utf8');
+  const contentBytes = Buffer.byteLength(o.content, 'utf8');
+  const metadataBytes = Buffer.byteLength(metadata, 'utf8');
+  const vectorBytes = o.vector.byteLength;
+  const payloadBytes = PAYLOAD_HEADER_BYTES + spaceBytes + idBytes + contentBytes + metadataBytes + vectorBytes;
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadBytes);
   let at = FRAME_HEADER_BYTES;
   out.writeUInt8(KIND_OBSERVATION, at); at += 1;
   out.writeUIntLE(lsn, at, 6); at += 6;
-  out.writeUInt16LE(space.length, at); at += 2;
-  out.writeUInt16LE(id.length, at); at += 2;
-  out.writeUInt32LE(content.length, at); at += 4;
-  out.writeUInt32LE(metadata.length, at); at += 4;
-  out.writeUInt32LE(vector.length, at); at += 4;
-  for (const part of [space, id, content, metadata, vector]) at += part.copy(out, at);
+  out.writeUInt16LE(spaceBytes, at); at += 2;
+  out.writeUInt16LE(idBytes, at); at += 2;
+  out.writeUInt32LE(contentBytes, at); at += 4;
+  out.writeUInt32LE(metadataBytes, at); at += 4;
+  out.writeUInt32LE(vectorBytes, at); at += 4;
+  at += out.write(o.space, at, 'utf8');
+  at += out.write(o.id, at, 'utf8');
+  at += out.write(o.content, at, 'utf8');
+  at += out.write(metadata, at, 'utf8');
+  out.set(new Uint8Array(o.vector.buffer, o.vector.byteOffset, vectorBytes), at);
   out.writeUInt32LE(payloadBytes, 0);
   out.writeUInt32LE(crc32(out.subarray(FRAME_HEADER_BYTES)), 4);
   return out;

@@ -170,16 +170,12 @@ export class WriteAheadLog {
     const fh = this.fh;
     try {
       if (!fh) throw this.failure ?? new Error('no open segment');
-      const data = group.buffers.length === 1 ? (group.buffers[0] as Buffer) : Buffer.concat(group.buffers, group.bytes);
-      for (let done = 0; done < data.length;) {
-        const { bytesWritten } = await fh.write(data, done, data.length - done, this.size + done);
-        done += bytesWritten;
-      }
+      await writeAll(fh, group.buffers, this.size);
       if (this.options.syncPolicy === 'batch') await this.timedSync(fh);
       else this.dirty = true;
-      this.size += data.length;
-      this.bytesWritten += data.length;
-      this.options.metrics.written(data.length);
+      this.size += group.bytes;
+      this.bytesWritten += group.bytes;
+      this.options.metrics.written(group.bytes);
       for (const w of group.waiters) w.resolve();
       if (this.size >= this.options.segmentBytes) await this.rotate();
     } catch (e) {
@@ -194,12 +190,14 @@ export class WriteAheadLog {
   }
 
   private async syncNow(): Promise<void> {
-    if (!this.dirty || !this.fh) return;
+    const fh = this.fh;
+    if (!this.dirty || !fh) return;
     this.dirty = false;
     try {
-      await this.timedSync(this.fh);
+      await this.timedSync(fh);
     } catch (e) {
-      this.enterFailure(e);
+      // A rotation closed this segment meanwhile (after syncing it): not a storage failure.
+      if (fh === this.fh) this.enterFailure(e);
     }
   }
 
@@ -211,7 +209,12 @@ export class WriteAheadLog {
   private async openSegment(): Promise<void> {
     const first = this.pending.buffers.length > 0 ? this.pending.firstLsn : this.next;
     const path = join(this.options.dir, segmentName(first));
-    const fh = await open(path, 'wx');
+    // A segment of that name can only be one a failure left without a single whole record (every
+    // LSN it could hold is still unassigned): start it afresh.
+    const fh = await open(path, 'wx').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EEXIST') return open(path, 'w');
+      throw e;
+    });
     await syncDirectory(this.options.dir);
     this.fh = fh;
     this.size = 0;
@@ -300,6 +303,25 @@ export class WriteAheadLog {
       await fh.datasync().catch(() => undefined);
       await fh.close();
     }
+  }
+}
+
+/** Buffers passed to one writev (the kernel's IOV_MAX is 1024). */
+const WRITEV_BUFFERS = 1024;
+
+/** Writes `buffers` at `position` without copying them together; a short write is finished. */
+async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  for (let i = 0; i < buffers.length; i += WRITEV_BUFFERS) {
+    const chunk = buffers.slice(i, i + WRITEV_BUFFERS);
+    const bytes = chunk.reduce((n, b) => n + b.length, 0);
+    const { bytesWritten } = await fh.writev(chunk, position);
+    if (bytesWritten < bytes) {
+      const rest = Buffer.concat(chunk).subarray(bytesWritten);
+      for (let done = 0; done < rest.length;) {
+        done += (await fh.write(rest, done, rest.length - done, position + bytesWritten + done)).bytesWritten;
+      }
+    }
+    position += bytes;
   }
 }
 
