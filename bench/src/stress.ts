@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const result = await runStressSuite({
     profile: args.profile, dimension: Number(args.dimension), spaces: Number(args.spaces),
     tests: args.only.split(',') as StressTest[],
-    capacitySeconds: 10, burstSeconds: 30, sustainedSeconds: args.short ? 30 : 600, killSeconds: 20, memorySeconds: 20,
+    capacitySeconds: 10, burstSeconds: 30, sustainedSeconds: args.short ? 30 : 600, killSeconds: 20, memorySeconds: 120,
     log: (line) => console.log(line),
   });
   console.log(`\ncapacity ${fmt(result.capacity)} obs/s indexed; normal rate ${fmt(result.normal)} obs/s\n`);

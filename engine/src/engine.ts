@@ -193,6 +193,10 @@ export class Engine implements SessionContext {
     return this.pool.recall(space, vector, k, ef, signal);
   }
 
+  fetch(space: string, ids: string[]) {
+    return this.pool.fetch(space, ids);
+  }
+
   /** Routes a finished batch's outcome to the sessions that accepted it, as contiguous ranges. */
   private batchIndexed({ space, items, failures, spaceSize }: BatchOutcome): void {
     const failed = new Map(failures.map((f) => [f.index, f.reason]));
@@ -287,7 +291,7 @@ export class Engine implements SessionContext {
   }
 
   private tick(): void {
-    if (this.ticks++ % 10 === 0) this.checkMemory();
+    if (this.ticks++ % 2 === 0) this.checkMemory(); // every 200 ms: memory can grow fast
     for (const session of this.sessions) session.reportPressure();
     const m = this.metrics;
     m.queueDepth.set({ priority: 'normal' }, this.queue.depth);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEngine } from '../helpers/engine-process.js';
-import { notRecalled, readyStatus, waitFor } from '../helpers/durability.js';
+import { expectStored, readyStatus, waitFor } from '../helpers/durability.js';
 import { clusteredObservations, metricValue } from '../helpers/vectors.js';
 
 const DIM = 256;
@@ -64,13 +64,13 @@ describe.skipIf(!mounted)('data directory full', () => {
     const counts = await sending;
     expect(counts).toMatchObject({ accepted: COUNT, indexed: COUNT, rejected: 0 });
     expect(await readyStatus(engine.httpUrl)).toBe(200);
-    expect(await notRecalled(client, 'full', data)).toEqual([]);
+    await expectStored(client, 'full', data);
 
     await engine.stop('SIGKILL');
     const again = await startEngine(config, ['--data-dir', dataDir]);
     try {
       expect((await again.client().stats()).spaces[0]?.vectors).toBe(COUNT);
-      expect(await notRecalled(again.client(), 'full', data)).toEqual([]);
+      await expectStored(again.client(), 'full', data);
     } finally {
       await again.stop();
     }

@@ -1,7 +1,7 @@
 // SIGKILL at random moments under continuous streams, 20 times over one data directory: after
-// every restart each observation ever ACCEPTED is recalled as its own nearest neighbour, and no id
-// is stored twice. Then a graceful stop: SIGTERM exits 0 within its deadline after a snapshot, so
-// the next start replays nothing.
+// every restart each observation ever ACCEPTED is stored with the vector sent (exact lookup) and
+// recalled as its own nearest neighbour, and no id is stored twice. Then a graceful stop: SIGTERM
+// exits 0 within its deadline after a snapshot, so the next start replays nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +19,11 @@ describe('crash recovery', () => {
   it(`loses no acknowledged observation over 20 SIGKILLs under load (seed ${SEED})`, async () => {
     const report = await runKillDrill({ dataDir, trials: 20, seed: SEED });
     expect(report.trials).toHaveLength(20);
-    for (const t of report.trials) expect(t.missing, `trial ${t.trial}`).toEqual([]);
-    expect(report.missing).toEqual([]);
+    for (const t of report.trials) expect(t.lost, `trial ${t.trial}`).toEqual([]);
+    expect(report.lost).toEqual([]);
+    // Recall is approximate: an HNSW graph can leave a stored point unreachable. Allow 1 in 2,000.
+    expect(report.notRecalled.length).toBeLessThanOrEqual(Math.floor(report.accepted / 2000));
+    for (const t of report.trials) expect(t.notRecalled.length, `trial ${t.trial}`).toBeLessThanOrEqual(Math.max(1, Math.floor(t.accepted / 2000)));
     // The drill did work: observations were accepted in every trial, and stored at most once.
     expect(report.trials.every((t) => t.accepted > 0)).toBe(true);
     for (const s of report.spaces) {

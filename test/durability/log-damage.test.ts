@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { notRecalled } from '../helpers/durability.js';
+import { expectStored } from '../helpers/durability.js';
 import { clusteredObservations, metricValue } from '../helpers/vectors.js';
 
 const DIM = 32;
@@ -52,7 +52,7 @@ describe('damaged log tail', () => {
       expect(metricValue(metrics, 'engram_wal_damaged_tails_total')).toBe(1);
       expect(metricValue(metrics, 'engram_wal_damaged_bytes_total')).toBe(40);
       expect((await engine.client().stats()).spaces[0]?.vectors).toBe(COUNT);
-      expect(await notRecalled(engine.client(), 'damage', data)).toEqual([]);
+      await expectStored(engine.client(), 'damage', data);
     } finally {
       await engine.stop('SIGKILL');
     }
@@ -68,7 +68,7 @@ describe('damaged log tail', () => {
       const damage = logEntries(engine).find((e) => String(e.message).startsWith('write-ahead log tail damaged'));
       expect(damage).toMatchObject({ lastGoodLsn: COUNT - 1, reason: 'checksum mismatch' });
       expect((await engine.client().stats()).spaces[0]?.vectors).toBe(COUNT - 1);
-      expect(await notRecalled(engine.client(), 'damage', data)).toEqual([data.at(-1)!.id]);
+      await expectStored(engine.client(), 'damage', data, [data.at(-1)!.id]);
     } finally {
       await engine.stop('SIGKILL');
     }

@@ -7,7 +7,7 @@ import { runStressSuite } from '../../bench/dist/stress-suite.js';
 describe('stress suite (short form)', () => {
   it('passes every test of the guide', async () => {
     const result = await runStressSuite({
-      profile: 'balanced', dimension: 768, spaces: 4, capacitySeconds: 8, burstSeconds: 30, sustainedSeconds: 30, killSeconds: 20, memorySeconds: 15,
+      profile: 'balanced', dimension: 768, spaces: 4, capacitySeconds: 8, burstSeconds: 30, sustainedSeconds: 30, killSeconds: 20, memorySeconds: 90,
       log: (line) => console.log(line),
     });
     console.table(result.rows.map((r) => ({ test: r.test, sent: r.sent, accepted: r.accepted, stored: r.stored, errors: r.errors.length, recovery: r.recoverySeconds.toFixed(1), pass: r.pass, note: r.note })));

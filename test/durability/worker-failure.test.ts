@@ -4,7 +4,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { notRecalled, readyStatus, waitFor } from '../helpers/durability.js';
+import { expectStored, readyStatus, waitFor } from '../helpers/durability.js';
 import { clusteredObservations, metricValue } from '../helpers/vectors.js';
 
 const DIM = 64;
@@ -49,7 +49,7 @@ describe('worker thread failure', () => {
     const stats = await client.stats();
     for (const space of SPACES) {
       expect(stats.spaces.find((s) => s.memorySpace === space)?.vectors, space).toBe(PER_SPACE);
-      expect(await notRecalled(client, space, data.get(space)!), space).toEqual([]);
+      await expectStored(client, space, data.get(space)!);
     }
   }, 120_000);
 

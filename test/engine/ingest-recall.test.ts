@@ -49,6 +49,23 @@ describe('ingest and recall through gRPC', () => {
     expect(hit.similarity).toBeCloseTo(1, 4);
   });
 
+  it('fetches stored observations by id exactly, and names the ids it does not hold', async () => {
+    const client = engine.client();
+    const wanted = data.get('delta')!.slice(10, 13);
+    const res = await client.fetch('delta', [...wanted.map((o) => o.id), 'delta-nope', 'alpha-0']);
+    expect(res.missingIds).toEqual(['delta-nope', 'alpha-0']);
+    expect(res.observations.map((o) => o.id)).toEqual(wanted.map((o) => o.id));
+    const first = res.observations[0]!;
+    expect(first).toMatchObject({ content: wanted[0]!.content, metadata: wanted[0]!.metadata });
+    // Stored under cosine as a unit vector: the same direction as the one sent.
+    const stored = new Float32Array(first.embedding.buffer.slice(first.embedding.byteOffset, first.embedding.byteOffset + first.embedding.byteLength));
+    const sent = wanted[0]!.embedding;
+    const dot = stored.reduce((n, x, i) => n + x * sent[i]!, 0) / Math.hypot(...sent);
+    expect(dot).toBeCloseTo(1, 5);
+    expect((await client.fetch('no-such-space', ['x'])).missingIds).toEqual(['x']);
+    await expect(client.fetch('delta', [])).rejects.toMatchObject({ details: expect.stringContaining('ids must list 1 to 1000') });
+  });
+
   it('keeps each space\'s vectors in that space only', async () => {
     const stats = await engine.client().stats();
     for (const space of SPACES) {

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AdminClient } from '../generated/engram/v1/Admin.js';
 import type { ConfigResponse__Output } from '../generated/engram/v1/ConfigResponse.js';
+import type { FetchResponse__Output } from '../generated/engram/v1/FetchResponse.js';
 import type { RecallResponse__Output } from '../generated/engram/v1/RecallResponse.js';
 import type { ServerMessage__Output } from '../generated/engram/v1/ServerMessage.js';
 import type { StatsResponse__Output } from '../generated/engram/v1/StatsResponse.js';
@@ -102,6 +103,11 @@ export class EngramClient {
       minSimilarity: options.minSimilarity ?? 0, hasMinSimilarity: options.minSimilarity !== undefined,
     };
     return unary((cb) => this.streaming.Recall(request, this.deadline(options.deadlineMs), cb));
+  }
+
+  /** Exact lookup by id: the observations the space holds, and the ids it does not. */
+  async fetch(memorySpace: string, ids: string[]): Promise<FetchResponse__Output> {
+    return unary((cb) => this.streaming.Fetch({ memorySpace, ids }, this.deadline(), cb));
   }
 
   async getConfig(): Promise<EngineConfigView> {

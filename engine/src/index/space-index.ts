@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import hnswlib from 'hnswlib-node';
 import type { HnswConfig } from '../config/engine-config.js';
-import type { RecallHitData, SpaceState } from '../pool/messages.js';
+import type { FetchedData, RecallHitData, SpaceState } from '../pool/messages.js';
 
 const { HierarchicalNSW } = hnswlib;
 const INITIAL_CAPACITY = 1024;
@@ -121,6 +121,16 @@ export class SpaceIndex {
     } finally {
       if (useEf !== this.ef) this.index.setEf(this.ef);
     }
+  }
+
+  /** The stored observation of `id` (its vector as hnswlib holds it), or null. */
+  get(id: string): FetchedData | null {
+    const label = this.labels.get(id);
+    if (label === undefined) return null;
+    return {
+      id, vector: Float32Array.from(this.index.getPoint(label)),
+      content: this.contents[label] as string, metadata: this.metadata[label] ?? null,
+    };
   }
 
   /** Writes the graph to `path` and returns the rest of the state, for another worker to load. */

@@ -11,6 +11,14 @@ export interface RecallHitData {
   metadata: Record<string, string> | null;
 }
 
+/** One stored observation, looked up by id. */
+export interface FetchedData {
+  id: string;
+  vector: Float32Array;
+  content: string;
+  metadata: Record<string, string> | null;
+}
+
 /** Everything a space's index needs besides the HNSW graph file, for moving it between workers. */
 export interface SpaceState {
   hnsw: HnswConfig;
@@ -49,7 +57,8 @@ export type ToWorker =
   | { type: 'restore'; key: string; space: string; files: SnapshotFiles; hnsw: HnswConfig; lsn: number }
   | { type: 'rebuildBegin'; key: string; space: string; path: string }
   | { type: 'rebuildSwap'; key: string; space: string; path: string; hnsw: HnswConfig }
-  | { type: 'rebuildAbandon'; space: string };
+  | { type: 'rebuildAbandon'; space: string }
+  | { type: 'fetch'; key: string; space: string; ids: string[] };
 
 export type FromWorker =
   | { type: 'ready' }
@@ -60,7 +69,8 @@ export type FromWorker =
   | { type: 'imported'; space: string; spaceSize: number; busyMs: number }
   | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string }
   | { type: 'report'; key: string; report: SpaceReport; busyMs: number }
-  | { type: 'requestFailed'; key: string; reason: string };
+  | { type: 'requestFailed'; key: string; reason: string }
+  | { type: 'fetched'; key: string; found: FetchedData[]; missing: string[] };
 
 /** What a worker thread is started with. */
 export interface WorkerData {

@@ -15,7 +15,7 @@ import { adaptiveBatchSize } from '../queue/adaptive-batch.js';
 import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import { chooseSteal, type WorkerLoad } from './balancer.js';
 import { HashRing } from './hash-ring.js';
-import type { FromWorker, RecallHitData, SnapshotFiles, SpaceReport, ToWorker } from './messages.js';
+import type { FetchedData, FromWorker, RecallHitData, SnapshotFiles, SpaceReport, ToWorker } from './messages.js';
 import { rebuildSpace } from './index-rebuild.js';
 import { recoverSpaces, type SpaceStore } from './space-recovery.js';
 import { WorkerSlot } from './worker-slot.js';
@@ -371,6 +371,16 @@ export class WorkerPool {
     if (reply.type === 'requestFailed') throw new EngramError('INTERNAL', `worker ${slot.id}, memory space '${space}': ${reply.reason}`);
     if (reply.type !== 'report') throw new EngramError('INTERNAL', `unexpected reply ${reply.type}`);
     return reply.report;
+  }
+
+  /** Looks ids up in the space's index on its owner (after any move or recovery). */
+  async fetch(space: string, ids: string[]): Promise<{ found: FetchedData[]; missing: string[] }> {
+    await this.settled(space);
+    const slot = this.slots[this.ownerOf(space)] as WorkerSlot;
+    const key = `fetch:${this.nextKey++}`;
+    const reply = await slot.request(key, { type: 'fetch', key, space, ids });
+    if (reply.type !== 'fetched') throw new EngramError('INTERNAL', `unexpected reply ${reply.type}`);
+    return { found: reply.found, missing: reply.missing };
   }
 
   /** Writes a snapshot of the space on its owner (what it has indexed now, and that LSN). */

@@ -102,6 +102,7 @@ export class WorkerSlot {
         this.busyMs += message.busyMs;
         return this.settle(message.key, message);
       case 'requestFailed':
+      case 'fetched':
         return this.settle(message.key, message);
     }
   }

@@ -3,7 +3,7 @@ import { IngestQueue, type IndexSink, type QueuedObservation } from './ingest-qu
 
 const sink: IndexSink = { indexed: () => {}, failed: () => {} };
 function obs(space: string, sequence: number): QueuedObservation {
-  return { space, id: `${space}-${sequence}`, sequence, sink, vector: new Float32Array(4), content: '', metadata: null, acceptedAt: 0 };
+  return { space, id: `${space}-${sequence}`, sequence, sink, vector: new Float32Array(4), content: '', metadata: null, acceptedAt: 0, lsn: sequence };
 }
 
 describe('IngestQueue', () => {
@@ -37,5 +37,25 @@ describe('IngestQueue', () => {
     expect(q.depth).toBe(80);
     expect(q.free).toBe(0);
     expect(q.memoryBytes).toBeGreaterThan(80 * 16);
+  });
+
+  it('counts reserved slots as taken until the push that uses them', () => {
+    const q = new IngestQueue(110, 0.1);
+    expect(q.free).toBe(99);
+    q.reserve(40);
+    expect(q.free).toBe(59);
+    q.push('a', [obs('a', 1), obs('a', 2)], 2);
+    expect(q.free).toBe(59);
+    q.release(38);
+    expect(q.free).toBe(97);
+  });
+
+  it('puts work back at the head of a space, in order, ahead of what is queued', () => {
+    const q = new IngestQueue(1000, 0.1);
+    q.push('a', [obs('a', 5), obs('a', 6)]);
+    q.pushFront('a', [obs('a', 3), obs('a', 4)]);
+    q.pushFront('a', [obs('a', 1), obs('a', 2)]);
+    expect(q.depth).toBe(6);
+    expect(q.take('a', 10).map((o) => o.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });

@@ -1,17 +1,19 @@
-// The Streaming service: the bidirectional observation stream (one session per call) and Recall.
+// The Streaming service: the bidirectional observation stream (one session per call), Recall and Fetch.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../engine.js';
 import { EngramError, toEngramError } from '../errors.js';
 import type { ClientMessage__Output } from '../generated/engram/v1/ClientMessage.js';
+import type { FetchRequest__Output } from '../generated/engram/v1/FetchRequest.js';
+import type { FetchResponse } from '../generated/engram/v1/FetchResponse.js';
 import type { RecallRequest__Output } from '../generated/engram/v1/RecallRequest.js';
 import type { RecallResponse } from '../generated/engram/v1/RecallResponse.js';
 import type { ServerMessage } from '../generated/engram/v1/ServerMessage.js';
 import type { StreamingHandlers } from '../generated/engram/v1/Streaming.js';
 import { ObserveSession } from '../session/observe-session.js';
 import { validateSpaceId } from '../tenancy/space-directory.js';
-import { decodeVector } from '../wire/vector-codec.js';
+import { decodeVector, encodeVector } from '../wire/vector-codec.js';
 import { toServiceError } from './grpc-errors.js';
 
 type StreamCall = grpc.ServerDuplexStream<ClientMessage__Output, ServerMessage>;
@@ -32,6 +34,26 @@ export function streamingHandlers(engine: Engine, limits: StreamingLimits): Stre
         .then((response) => callback(null, response))
         .catch((e: unknown) => callback(toServiceError(e)));
     },
+    Fetch: (call, callback) => {
+      fetch(engine, call.request)
+        .then((response) => callback(null, response))
+        .catch((e: unknown) => callback(toServiceError(e)));
+    },
+  };
+}
+
+const MAX_FETCH_IDS = 1000;
+
+async function fetch(engine: Engine, request: FetchRequest__Output): Promise<FetchResponse> {
+  const space = validateSpaceId(request.memorySpace);
+  if (request.ids.length < 1 || request.ids.length > MAX_FETCH_IDS) {
+    throw new EngramError('INVALID_ARGUMENT', `ids must list 1 to ${MAX_FETCH_IDS} observation ids, got ${request.ids.length}`);
+  }
+  if (!engine.directory.has(space)) return { observations: [], missingIds: request.ids };
+  const { found, missing } = await engine.fetch(space, request.ids);
+  return {
+    observations: found.map((o) => ({ id: o.id, embedding: encodeVector(o.vector), content: o.content, metadata: o.metadata ?? {} })),
+    missingIds: missing,
   };
 }
 

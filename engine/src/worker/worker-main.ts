@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { HnswConfig } from '../config/engine-config.js';
 import { SpaceIndex } from '../index/space-index.js';
-import type { FromWorker, ToWorker, WorkerData } from '../pool/messages.js';
+import type { FetchedData, FromWorker, ToWorker, WorkerData } from '../pool/messages.js';
 
 type BatchMessage = Extract<ToWorker, { type: 'batch' }>;
 type RecallMessage = Extract<ToWorker, { type: 'recall' }>;
@@ -61,7 +61,20 @@ class IndexWorker {
         return this.answer(message.key, message.space, () => this.existing(message.space).finishRebuild(message.path, message.hnsw));
       case 'rebuildAbandon':
         return void this.spaces.get(message.space)?.abandonRebuild();
+      case 'fetch': return this.fetch(message);
     }
+  }
+
+  private fetch({ key, space, ids }: Extract<ToWorker, { type: 'fetch' }>): void {
+    const index = this.spaces.get(space);
+    const found: FetchedData[] = [];
+    const missing: string[] = [];
+    for (const id of ids) {
+      const entry = index?.get(id) ?? null;
+      if (entry) found.push(entry);
+      else missing.push(id);
+    }
+    this.post({ type: 'fetched', key, found, missing });
   }
 
   private existing(space: string): SpaceIndex {
