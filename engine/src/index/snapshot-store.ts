@@ -3,12 +3,12 @@
 // generation and the highest log sequence number it holds. A snapshot becomes current only when
 // its manifest is renamed into place (after its files are synced), so a crash while one is
 // written leaves the previous one current; files no manifest names are removed at start.
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HnswConfig } from '../config/engine-config.js';
 import type { SnapshotFiles } from '../pool/messages.js';
 import type { SpaceSnapshot } from '../pool/space-recovery.js';
-import { syncDirectory } from '../wal/write-ahead-log.js';
+import { syncDirectory, writeFileDurably } from '../wal/durable-files.js';
 
 export interface SnapshotManifest {
   space: string;
@@ -65,13 +65,7 @@ export class SnapshotStore {
   async commit(manifest: SnapshotManifest): Promise<void> {
     const spaceDir = join(this.dir, manifest.space);
     const tmp = join(spaceDir, `${MANIFEST}.tmp`);
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(JSON.stringify(manifest));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeFileDurably(tmp, JSON.stringify(manifest));
     await rename(tmp, join(spaceDir, MANIFEST));
     await syncDirectory(spaceDir);
     const previous = this.manifests.get(manifest.space);

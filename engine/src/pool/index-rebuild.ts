@@ -1,14 +1,112 @@
-// Rebuilding one memory space's index with new HNSW parameters, in the background:
-//   1. its worker writes a copy of the graph and starts remembering which labels change;
+// Rebuilding memory space indexes with new HNSW parameters, in the background. The scheduler
+// knows the M / ef_construction each space's index was built with and rebuilds, one space at a
+// time, every space whose parameters differ from the config's, until none is left (level-based:
+// a failed rebuild is tried again). One rebuild:
+//   1. the space's worker writes a copy of the graph and starts remembering which labels change;
 //   2. a rebuild thread builds a new graph from the copy's vectors with the new M / ef_construction;
-//   3. its worker loads the new graph, replays the changed labels into it and swaps it in, all in one
-//      message, so a recall sees either the old graph or the new one, never a mix.
+//   3. the worker loads the new graph, replays the changed labels into it and swaps it in, all in
+//      one message, so a recall sees either the old graph or the new one, never a mix.
 // Indexing and recalls go on against the old graph throughout; nothing is refused.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { HnswConfig, Metric } from '../config/engine-config.js';
+import type { Logger } from '../log.js';
+import type { EngineMetrics } from '../metrics/engine-metrics.js';
 import type { SpaceReport, ToWorker } from './messages.js';
+
+/** Nice value of rebuild threads (background work, like indexing). */
+const REBUILD_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
+const RETRY_MS = 1000;
+
+type IndexShape = Pick<HnswConfig, 'm' | 'efConstruction'>;
+
+function shapeOf(hnsw: HnswConfig): IndexShape {
+  return { m: hnsw.m, efConstruction: hnsw.efConstruction };
+}
+
+export interface SchedulerDeps {
+  /** The parameters every index should have (the config's). */
+  target(): HnswConfig;
+  /** Resolves once the space is neither moving nor recovering. */
+  settled(space: string): Promise<void>;
+  request: RebuildDeps['request'];
+  post: RebuildDeps['post'];
+  scratchDir: string;
+  metrics: EngineMetrics;
+  log: Logger;
+}
+
+export class RebuildScheduler {
+  private readonly shapes = new Map<string, IndexShape>();
+  private readonly running = new Map<string, Promise<unknown>>();
+  private loop: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  /** The space's index was built, loaded or rebuilt with `hnsw`. */
+  builtWith(space: string, hnsw: HnswConfig): void {
+    this.shapes.set(space, shapeOf(hnsw));
+  }
+
+  /** A space seen for the first time is built with the current parameters. */
+  noteNew(space: string): void {
+    if (!this.shapes.has(space)) this.builtWith(space, this.deps.target());
+  }
+
+  isRebuilding(space: string): boolean {
+    return this.running.has(space);
+  }
+
+  /** Resolves when the space's rebuild (if one runs) has ended either way. */
+  async waitFor(space: string): Promise<void> {
+    await this.running.get(space)?.catch(() => undefined);
+  }
+
+  /** Starts rebuilding stale spaces in the background, unless that is already going on. */
+  schedule(): void {
+    if (this.loop || this.stopped || this.stale().length === 0) return;
+    this.loop = this.run().finally(() => {
+      this.loop = null;
+      this.deps.metrics.rebuildsPending.set(this.stale().length);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private stale(): string[] {
+    const target = shapeOf(this.deps.target());
+    return [...this.shapes].filter(([, s]) => s.m !== target.m || s.efConstruction !== target.efConstruction).map(([space]) => space);
+  }
+
+  private async run(): Promise<void> {
+    const { metrics, log } = this.deps;
+    for (let stale = this.stale(); stale.length > 0 && !this.stopped; stale = this.stale()) {
+      metrics.rebuildsPending.set(stale.length);
+      const space = stale[0] as string;
+      const rebuild = this.deps.settled(space).then(() => rebuildSpace(space, this.deps.target(), {
+        scratchDir: this.deps.scratchDir, nice: REBUILD_NICE, request: this.deps.request, post: this.deps.post,
+        onProgress: (s, ratio) => metrics.rebuildProgress.set({ memory_space: s }, ratio),
+      }));
+      this.running.set(space, rebuild);
+      try {
+        const report = await rebuild;
+        this.builtWith(space, report.hnsw);
+        metrics.rebuilds.inc({ result: 'done' });
+        log.info('memory space index rebuilt', { space, m: report.hnsw.m, efConstruction: report.hnsw.efConstruction, vectors: report.size });
+      } catch (e) {
+        metrics.rebuilds.inc({ result: 'failed' });
+        log.warn('memory space index rebuild failed; trying again', { space, error: e instanceof Error ? e.message : String(e) });
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      } finally {
+        this.running.delete(space);
+      }
+    }
+  }
+}
 
 export interface RebuildJob {
   sourcePath: string;

@@ -4,7 +4,9 @@
 // reordering anything: a moving space is held back until its in-flight batches are done, its index
 // is written by the old owner and read by the new one, then dispatch resumes. It also supervises
 // the workers (a dead one is replaced and its spaces recovered), and takes snapshots and rebuilds
-// of a space's index on the worker that owns it.
+// of a space's index on the worker that owns it. Longer than our other files on purpose: dispatch,
+// moves, recovery and recalls all read and write the same ownership state (owner, moving,
+// recovering, in flight), and keeping that state machine in one place is what keeps it correct.
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { EngineConfig, HnswConfig } from '../config/engine-config.js';
@@ -16,7 +18,7 @@ import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import { chooseSteal, type WorkerLoad } from './balancer.js';
 import { HashRing } from './hash-ring.js';
 import type { FetchedData, FromWorker, RecallHitData, SnapshotFiles, SpaceReport, ToWorker } from './messages.js';
-import { rebuildSpace } from './index-rebuild.js';
+import { RebuildScheduler } from './index-rebuild.js';
 import { recoverSpaces, type SpaceStore } from './space-recovery.js';
 import { WorkerSlot } from './worker-slot.js';
 
@@ -56,19 +58,6 @@ interface InFlightBatch {
   items: QueuedObservation[];
 }
 
-type IndexShape = Pick<HnswConfig, 'm' | 'efConstruction'>;
-
-function shapeOf(hnsw: HnswConfig): IndexShape {
-  return { m: hnsw.m, efConstruction: hnsw.efConstruction };
-}
-
-function sameShape(a: IndexShape, b: IndexShape): boolean {
-  return a.m === b.m && a.efConstruction === b.efConstruction;
-}
-
-/** Nice value of rebuild threads (background work, like indexing). */
-const REBUILD_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
-
 export interface RecallResult {
   hits: RecallHitData[];
   spaceSize: number;
@@ -89,11 +78,8 @@ export class WorkerPool {
   private readonly recovering = new Map<string, Promise<void>>();
   /** Highest log sequence number each space's worker reported indexed. */
   private readonly indexedLsn = new Map<string, number>();
-  /** The M / ef_construction each space's index was built with. */
-  private readonly shapes = new Map<string, IndexShape>();
-  /** Spaces whose index is being rebuilt (they are not moved meanwhile). */
-  private readonly rebuilding = new Map<string, Promise<unknown>>();
-  private rebuildLoop: Promise<void> | null = null;
+  /** Rebuilds of indexes whose M / ef_construction differ from the config's. */
+  private readonly rebuilds: RebuildScheduler;
   private restarting = 0;
   private closing = false;
   private nextKey = 1;
@@ -109,6 +95,11 @@ export class WorkerPool {
   constructor(private readonly options: PoolOptions) {
     this.config = options.config;
     this.script = options.workerScript ?? new URL('../worker/worker-main.js', import.meta.url);
+    this.rebuilds = new RebuildScheduler({
+      target: () => this.config.hnsw, settled: (space) => this.settled(space),
+      request: (space, build) => this.requestOnOwner(space, build), post: (space, message) => this.postToOwner(space, message),
+      scratchDir: options.scratchDir, metrics: options.metrics, log: options.log,
+    });
   }
 
   get workerCount(): number {
@@ -161,9 +152,9 @@ export class WorkerPool {
       indexedLsn: (space) => this.indexedLsn.get(space) ?? 0,
       key: () => `recover:${this.nextKey++}`,
       onReplayQueued: this.options.onReplayQueued,
-      onRestored: (space, hnsw) => this.shapes.set(space, shapeOf(hnsw ?? this.config.hnsw)),
+      onRestored: (space, hnsw) => this.rebuilds.builtWith(space, hnsw ?? this.config.hnsw),
     }));
-    void restored.then(() => this.scheduleRebuilds());
+    void restored.then(() => this.rebuilds.schedule());
     for (const space of spaces) {
       const placed = restored.then(() => undefined);
       const indexed = restored.then((r) => r.get(space));
@@ -285,7 +276,7 @@ export class WorkerPool {
       vectors.set(o.vector, i * dim);
       this.options.metrics.queueWait.observe({ priority: 'normal' }, (now - o.acceptedAt) / 1000);
     });
-    if (!this.shapes.has(space)) this.shapes.set(space, shapeOf(this.config.hnsw));
+    this.rebuilds.noteNew(space);
     const batchId = this.nextBatchId++;
     let lastLsn = 0;
     for (const o of items) if (o.lsn > lastLsn) lastLsn = o.lsn;
@@ -392,7 +383,7 @@ export class WorkerPool {
   async restore(space: string, files: SnapshotFiles, hnsw: HnswConfig, lsn: number): Promise<SpaceReport> {
     const report = await this.requestOnOwner(space, (key) => ({ type: 'restore', key, space, files, hnsw, lsn }));
     this.indexedLsn.set(space, Math.max(this.indexedLsn.get(space) ?? 0, lsn));
-    this.shapes.set(space, shapeOf(hnsw));
+    this.rebuilds.builtWith(space, hnsw);
     return report;
   }
 
@@ -428,7 +419,7 @@ export class WorkerPool {
 
   private async runMove(space: string, from: number, to: number): Promise<void> {
     // A rebuild in progress remembers changes on this worker: let it finish first.
-    await this.rebuilding.get(space)?.catch(() => undefined);
+    await this.rebuilds.waitFor(space);
     const source = this.slots[from] as WorkerSlot;
     const target = this.slots[to] as WorkerSlot;
     if ((source.inFlightBySpace.get(space) ?? 0) > 0) {
@@ -461,7 +452,7 @@ export class WorkerPool {
       const owned = this.spacesOf(slot.id);
       const queued = owned.reduce((n, s) => n + this.options.queue.depthOf(s), 0);
       const spaces = owned
-        .filter((space) => now - (this.movedAt.get(space) ?? -Infinity) > STEAL_COOLDOWN_MS && !this.rebuilding.has(space))
+        .filter((space) => now - (this.movedAt.get(space) ?? -Infinity) > STEAL_COOLDOWN_MS && !this.rebuilds.isRebuilding(space))
         .map((space) => ({ space, queued: this.options.queue.depthOf(space), inFlight: slot.inFlightBySpace.get(space) ?? 0 }));
       return { id: slot.id, queued, idle: queued === 0 && slot.inFlight === 0 && slot.id < ringSize, spaces };
     });
@@ -486,50 +477,12 @@ export class WorkerPool {
     if (config.hnsw !== previous.hnsw) this.broadcastHnsw(config.hnsw);
     if (config.workers !== this.slots.length) await this.resize(config.workers);
     this.schedulePump();
-    this.scheduleRebuilds();
+    this.rebuilds.schedule();
   }
 
-  /** Spaces whose index was built with another M / ef_construction than the config's. */
-  private staleSpaces(): string[] {
-    const target = shapeOf(this.config.hnsw);
-    return [...this.shapes].filter(([, shape]) => !sameShape(shape, target)).map(([space]) => space);
-  }
-
-  /** Rebuilds stale spaces one at a time in the background until none is left (level-based). */
+  /** Rebuilds, in the background, every index built with other M / ef_construction than the config's. */
   scheduleRebuilds(): void {
-    if (this.rebuildLoop || this.closing || this.staleSpaces().length === 0) return;
-    this.rebuildLoop = this.runRebuilds().finally(() => {
-      this.rebuildLoop = null;
-      this.options.metrics.rebuildsPending.set(this.staleSpaces().length);
-    });
-  }
-
-  private async runRebuilds(): Promise<void> {
-    const { metrics, log } = this.options;
-    for (let stale = this.staleSpaces(); stale.length > 0 && !this.closing; stale = this.staleSpaces()) {
-      metrics.rebuildsPending.set(stale.length);
-      const space = stale[0] as string;
-      const target = this.config.hnsw;
-      const run = this.settled(space).then(() => rebuildSpace(space, target, {
-        scratchDir: this.options.scratchDir, nice: REBUILD_NICE,
-        request: (s, build) => this.requestOnOwner(s, build),
-        post: (s, message) => this.postToOwner(s, message),
-        onProgress: (s, ratio) => metrics.rebuildProgress.set({ memory_space: s }, ratio),
-      }));
-      this.rebuilding.set(space, run);
-      try {
-        const report = await run;
-        this.shapes.set(space, shapeOf(report.hnsw));
-        metrics.rebuilds.inc({ result: 'done' });
-        log.info('memory space index rebuilt', { space, m: report.hnsw.m, efConstruction: report.hnsw.efConstruction, vectors: report.size });
-      } catch (e) {
-        metrics.rebuilds.inc({ result: 'failed' });
-        log.warn('memory space index rebuild failed; trying again', { space, error: e instanceof Error ? e.message : String(e) });
-        await new Promise((r) => setTimeout(r, 1000));
-      } finally {
-        this.rebuilding.delete(space);
-      }
-    }
+    this.rebuilds.schedule();
   }
 
   private broadcastHnsw(hnsw: HnswConfig): void {
@@ -598,6 +551,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.rebuilds.stop();
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     if (this.placementTimer) clearTimeout(this.placementTimer);
     await Promise.all(this.slots.map((s) => s.terminate()));

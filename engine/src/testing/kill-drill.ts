@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import type { EngramClient } from '../client/engram-client.js';
 import type { ObservationInput } from '../client/observation-stream.js';
-import { ClusteredVectors } from '../synthetic/clustered-vectors.js';
+import { ClusteredVectors, seededRandom } from '../synthetic/clustered-vectors.js';
 import { startEngine, type EngineProcess } from './engine-process.js';
 
 export interface KillDrillOptions {
@@ -52,18 +52,6 @@ export interface KillDrillReport {
   spaces: Array<{ space: string; stored: number; accepted: number; sent: number }>;
 }
 
-/** A seeded PRNG (mulberry32): a failing drill can be replayed with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface SpaceFeed {
   space: string;
   vectors: ClusteredVectors;
@@ -73,7 +61,7 @@ interface SpaceFeed {
 }
 
 export async function runKillDrill(options: KillDrillOptions): Promise<KillDrillReport> {
-  const random = seededRandom(options.seed);
+  const random = seededRandom(options.seed); // a failing drill can be replayed with its seed
   const dimension = options.dimension ?? 32;
   const config = {
     'hnsw.dimension': dimension, workers: 2,

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { SyncPolicy } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { syncDirectory, writeFileDurably } from './durable-files.js';
 import { listSegments, segmentName } from './segments.js';
 import { encodeRecord, type WalObservation } from './wal-record.js';
 
@@ -259,14 +260,8 @@ export class WriteAheadLog {
     const path = join(this.options.dir, '.probe');
     try {
       await mkdir(this.options.dir, { recursive: true });
-      const fh = await open(path, 'w');
-      try {
-        await fh.write(Buffer.alloc(PROBE_BYTES));
-        await fh.datasync();
-      } finally {
-        await fh.close();
-        await rm(path, { force: true });
-      }
+      await writeFileDurably(path, Buffer.alloc(PROBE_BYTES));
+      await rm(path, { force: true });
       await this.openSegment();
     } catch {
       await rm(path, { force: true }).catch(() => undefined);
@@ -322,15 +317,5 @@ async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Pr
       }
     }
     position += bytes;
-  }
-}
-
-/** Makes a file's creation or rename durable (the directory entry is data too). */
-export async function syncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
