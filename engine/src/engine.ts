@@ -351,14 +351,15 @@ export class Engine implements SessionContext {
   }
 
   /**
-   * Stops accepting, indexes what is queued for up to half the deadline, snapshots what is indexed
-   * (the log keeps the rest, replayed at the next start), then stops the workers. Everything fits
-   * in `deadlineMs`, so it can match a pod's termination grace period.
+   * Stops accepting, indexes what is queued (for up to half the deadline with a data directory, the
+   * whole of it without), snapshots what is indexed (the log keeps the rest, replayed at the next
+   * start), then stops the workers. Everything fits in `deadlineMs`, so it can match a pod's
+   * termination grace period.
    */
   async close(deadlineMs = 30_000): Promise<void> {
     const until = performance.now() + deadlineMs;
     this.stopping = true;
-    const drained = await this.drained(deadlineMs / 2);
+    const drained = await this.drained(this.storage ? deadlineMs / 2 : deadlineMs);
     if (!drained) {
       this.options.log.warn('shutdown: observations still queued at half the deadline', { queued: this.queue.depth, durable: this.storage !== null });
     }
@@ -367,7 +368,9 @@ export class Engine implements SessionContext {
     if (this.storage && this.checkpointer) {
       this.checkpointer.stop();
       const left = until - performance.now();
-      const done = await Promise.race([this.checkpointer.checkpoint().then(() => true), sleep(Math.max(0, left)).then(() => false)]);
+      // A checkpoint already running may predate the drain: take a fresh one after it.
+      const final = this.checkpointer.checkpoint().then(() => this.checkpointer?.checkpoint());
+      const done = await Promise.race([final.then(() => true), sleep(Math.max(0, left)).then(() => false)]);
       if (!done) this.options.log.warn('shutdown: final snapshot did not finish in time; the log holds everything it lacks');
       await this.storage.wal?.close();
     }

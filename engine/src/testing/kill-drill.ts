@@ -153,7 +153,11 @@ async function verify(client: EngramClient, items: Item[]): Promise<{ lost: stri
   const lost: string[] = [];
   const stored: Item[] = [];
   const bySpace = new Map<string, Item[]>();
-  for (const item of items) bySpace.set(item.space, [...(bySpace.get(item.space) ?? []), item]);
+  for (const item of items) {
+    const list = bySpace.get(item.space);
+    if (list) list.push(item);
+    else bySpace.set(item.space, [item]);
+  }
   for (const [space, list] of bySpace) {
     for (let i = 0; i < list.length; i += 1000) {
       const chunk = list.slice(i, i + 1000);
