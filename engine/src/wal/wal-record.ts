@@ -24,31 +24,53 @@ export interface WalObservation {
   vector: Float32Array;
 }
 
-/** Encodes one record (frame included) into a new buffer: one allocation, fields written in place. */
-export function encodeRecord(o: Omit<WalObservation, 'lsn'>, lsn: number): Buffer {
+/** A record's field sizes, measured once so it can be written straight into a larger buffer. */
+export interface RecordLayout {
+  metadata: string;
+  space: number;
+  id: number;
+  content: number;
+  metadataBytes: number;
+  vector: number;
+  /** Frame included. */
+  total: number;
+}
+
+export function measureRecord(o: Omit<WalObservation, 'lsn'>): RecordLayout {
   const metadata = o.metadata ? JSON.stringify(o.metadata) : '';
-  const spaceBytes = Buffer.byteLength(o.space, 'utf8');
-  const idBytes = Buffer.byteLength(o.id, 'utf8');
-  const contentBytes = Buffer.byteLength(o.content, 'utf8');
-  const metadataBytes = Buffer.byteLength(metadata, 'utf8');
-  const vectorBytes = o.vector.byteLength;
-  const payloadBytes = PAYLOAD_HEADER_BYTES + spaceBytes + idBytes + contentBytes + metadataBytes + vectorBytes;
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadBytes);
-  let at = FRAME_HEADER_BYTES;
+  const layout = {
+    metadata, space: Buffer.byteLength(o.space, 'utf8'), id: Buffer.byteLength(o.id, 'utf8'),
+    content: Buffer.byteLength(o.content, 'utf8'), metadataBytes: Buffer.byteLength(metadata, 'utf8'), vector: o.vector.byteLength, total: 0,
+  };
+  layout.total = FRAME_HEADER_BYTES + PAYLOAD_HEADER_BYTES + layout.space + layout.id + layout.content + layout.metadataBytes + layout.vector;
+  return layout;
+}
+
+/** Writes one record (frame included) at `offset` of `out`, which has `layout.total` bytes free there. */
+export function writeRecord(out: Buffer, offset: number, o: Omit<WalObservation, 'lsn'>, lsn: number, layout: RecordLayout): void {
+  let at = offset + FRAME_HEADER_BYTES;
   out.writeUInt8(KIND_OBSERVATION, at); at += 1;
   out.writeUIntLE(lsn, at, 6); at += 6;
-  out.writeUInt16LE(spaceBytes, at); at += 2;
-  out.writeUInt16LE(idBytes, at); at += 2;
-  out.writeUInt32LE(contentBytes, at); at += 4;
-  out.writeUInt32LE(metadataBytes, at); at += 4;
-  out.writeUInt32LE(vectorBytes, at); at += 4;
+  out.writeUInt16LE(layout.space, at); at += 2;
+  out.writeUInt16LE(layout.id, at); at += 2;
+  out.writeUInt32LE(layout.content, at); at += 4;
+  out.writeUInt32LE(layout.metadataBytes, at); at += 4;
+  out.writeUInt32LE(layout.vector, at); at += 4;
   at += out.write(o.space, at, 'utf8');
   at += out.write(o.id, at, 'utf8');
   at += out.write(o.content, at, 'utf8');
-  at += out.write(metadata, at, 'utf8');
-  out.set(new Uint8Array(o.vector.buffer, o.vector.byteOffset, vectorBytes), at);
-  out.writeUInt32LE(payloadBytes, 0);
-  out.writeUInt32LE(crc32(out.subarray(FRAME_HEADER_BYTES)), 4);
+  at += out.write(layout.metadata, at, 'utf8');
+  out.set(new Uint8Array(o.vector.buffer, o.vector.byteOffset, layout.vector), at);
+  const payloadBytes = layout.total - FRAME_HEADER_BYTES;
+  out.writeUInt32LE(payloadBytes, offset);
+  out.writeUInt32LE(crc32(out.subarray(offset + FRAME_HEADER_BYTES, offset + layout.total)), offset + 4);
+}
+
+/** Encodes one record (frame included) into a buffer of its own. */
+export function encodeRecord(o: Omit<WalObservation, 'lsn'>, lsn: number): Buffer {
+  const layout = measureRecord(o);
+  const out = Buffer.allocUnsafe(layout.total);
+  writeRecord(out, 0, o, lsn, layout);
   return out;
 }
 

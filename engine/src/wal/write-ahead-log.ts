@@ -17,7 +17,8 @@ import { EngramError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { syncDirectory, writeFileDurably } from './durable-files.js';
 import { listSegments, segmentName } from './segments.js';
-import { encodeRecord, type WalObservation } from './wal-record.js';
+import { RecordArena } from './record-arena.js';
+import type { WalObservation } from './wal-record.js';
 
 
 export interface WalMetrics {
@@ -42,6 +43,7 @@ export interface WalOptions {
 interface Group {
   buffers: Buffer[];
   bytes: number;
+  records: number;
   firstLsn: number;
   waiters: Array<{ resolve(): void; reject(e: Error): void }>;
 }
@@ -49,7 +51,7 @@ interface Group {
 const PROBE_BYTES = 1024 * 1024;
 
 function emptyGroup(): Group {
-  return { buffers: [], bytes: 0, firstLsn: 0, waiters: [] };
+  return { buffers: [], bytes: 0, records: 0, firstLsn: 0, waiters: [] };
 }
 
 /** An errno error as a sentence that names the directory and the cause. */
@@ -68,6 +70,7 @@ export class WriteAheadLog {
   private size = 0;
   private next: number;
   private pending = emptyGroup();
+  private readonly arena = new RecordArena();
   private writing: Group | null = null;
   private flushing = false;
   private dirty = false;
@@ -112,7 +115,7 @@ export class WriteAheadLog {
   /** The lowest LSN appended but not yet committed (null when nothing is in progress). */
   get oldestUncommittedLsn(): number | null {
     if (this.writing) return this.writing.firstLsn;
-    return this.pending.buffers.length > 0 ? this.pending.firstLsn : null;
+    return this.pending.records > 0 ? this.pending.firstLsn : null;
   }
 
   setSegmentBytes(bytes: number): void {
@@ -138,12 +141,11 @@ export class WriteAheadLog {
     if (this.failure) return { lsns: [], committed: Promise.reject(this.failure) };
     if (this.closed) return { lsns: [], committed: Promise.reject(new EngramError('SHUTTING_DOWN', 'the write-ahead log is closed')) };
     const group = this.pending;
-    if (group.buffers.length === 0) group.firstLsn = this.next;
+    if (group.records === 0) group.firstLsn = this.next;
     const lsns = entries.map((entry) => {
       const lsn = this.next++;
-      const buf = encodeRecord(entry, lsn);
-      group.buffers.push(buf);
-      group.bytes += buf.length;
+      group.bytes += this.arena.add(entry, lsn, group.buffers);
+      group.records++;
       return lsn;
     });
     const committed = new Promise<void>((resolve, reject) => group.waiters.push({ resolve, reject }));
@@ -155,8 +157,9 @@ export class WriteAheadLog {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.pending.buffers.length > 0 && !this.failure) {
+      while (this.pending.records > 0 && !this.failure) {
         const group = this.pending;
+        this.arena.seal(group.buffers);
         this.pending = emptyGroup();
         this.writing = group;
         await this.commit(group);
@@ -208,7 +211,7 @@ export class WriteAheadLog {
    * exceed their records' LSNs, or truncation would judge a segment by the wrong bound.
    */
   private async openSegment(): Promise<void> {
-    const first = this.pending.buffers.length > 0 ? this.pending.firstLsn : this.next;
+    const first = this.pending.records > 0 ? this.pending.firstLsn : this.next;
     const path = join(this.options.dir, segmentName(first));
     // A segment of that name can only be one a failure left without a single whole record (every
     // LSN it could hold is still unassigned): start it afresh.
@@ -247,6 +250,7 @@ export class WriteAheadLog {
     const failure = this.failure;
     for (const g of [group, this.pending]) for (const w of g?.waiters ?? []) w.reject(failure);
     this.pending = emptyGroup();
+    this.arena.discard();
   }
 
   private startProbing(): void {
