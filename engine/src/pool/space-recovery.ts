@@ -40,6 +40,7 @@ export interface RecoveryDeps {
  */
 export class ReplaySink implements IndexSink {
   private left = 0;
+  private sealed = false;
   private resolve!: () => void;
   readonly done = new Promise<void>((r) => {
     this.resolve = r;
@@ -49,19 +50,25 @@ export class ReplaySink implements IndexSink {
     this.left += n;
   }
 
-  /** Call after the last `add`: resolves now if nothing is outstanding. */
+  /** Call after the last `add`: from now on `done` resolves once nothing is outstanding. */
   seal(): void {
-    if (this.left <= 0) this.resolve();
+    this.sealed = true;
+    this.check();
   }
 
   indexed(first: number, last: number): void {
     this.left -= last - first + 1;
-    if (this.left <= 0) this.resolve();
+    this.check();
   }
 
   failed(): void {
     this.left--;
-    if (this.left <= 0) this.resolve();
+    this.check();
+  }
+
+  /** Records indexed while more are still being read must not end the wait early. */
+  private check(): void {
+    if (this.sealed && this.left <= 0) this.resolve();
   }
 }
 

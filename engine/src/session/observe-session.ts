@@ -120,6 +120,9 @@ export class ObserveSession implements IndexSink {
     }
     if (refusal) this.countRejected(String(refusal.code), refused);
     const durable = accepted.length > 0 ? this.admit(accepted) : Promise.resolve();
+    // Handled below once the previous reply is out; mark it handled now so an early failure is not
+    // reported as an unhandled rejection meanwhile.
+    durable.catch(() => undefined);
     const reply = this.replies.then(() => durable).then(
       () => this.committed(accepted),
       (e: unknown) => this.notCommitted(accepted, e, outcomes),
