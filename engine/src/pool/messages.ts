@@ -58,7 +58,10 @@ export type ToWorker =
   | { type: 'rebuildBegin'; key: string; space: string; path: string }
   | { type: 'rebuildSwap'; key: string; space: string; path: string; hnsw: HnswConfig }
   | { type: 'rebuildAbandon'; space: string }
-  | { type: 'fetch'; key: string; space: string; ids: string[] };
+  | { type: 'fetch'; key: string; space: string; ids: string[] }
+  /** Stop at the next safe point (between two inserts): end the thread cleanly, or crash it (a drill). */
+  | { type: 'exit' }
+  | { type: 'crash' };
 
 export type FromWorker =
   | { type: 'ready' }

@@ -119,11 +119,11 @@ export class WorkerPool {
       (slot, error) => this.workerFailed(slot, error));
   }
 
-  /** Terminates a worker thread abruptly (a failure drill); false if there is no such live worker. */
+  /** Crashes a worker thread (a failure drill); false if there is no such live worker. */
   killWorker(id: number): boolean {
     const slot = this.slots[id];
     if (!slot || slot.failure || slot.retiring) return false;
-    void slot.thread.terminate();
+    slot.crash();
     return true;
   }
 

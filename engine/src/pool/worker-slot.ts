@@ -30,6 +30,7 @@ export class WorkerSlot {
   stolen = 0;
   retiring = false;
   failure: Error | null = null;
+  private exited = false;
 
   constructor(
     readonly id: number,
@@ -48,6 +49,7 @@ export class WorkerSlot {
     this.port.on('message', (message: FromWorker) => this.receive(message));
     this.thread.on('error', (e) => this.fail(e));
     this.thread.on('exit', (code) => {
+      this.exited = true;
       if (!this.retiring) this.fail(new Error(`worker ${id} exited with code ${code}`));
     });
   }
@@ -115,9 +117,26 @@ export class WorkerSlot {
     this.onFailure(this, this.failure);
   }
 
-  async terminate(): Promise<void> {
+  /**
+   * Stops the thread: asks it to exit between two inserts (terminating it inside hnswlib's native
+   * code would abort the process), and terminates it only if it has not exited within `graceMs`.
+   */
+  async terminate(graceMs = 5000): Promise<void> {
     this.retiring = true;
+    if (this.exited) return this.port.close();
+    const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
+    this.post({ type: 'exit' });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), graceMs);
+    });
+    if (await Promise.race([exited.then(() => false), late])) await this.thread.terminate();
+    clearTimeout(timer);
     this.port.close();
-    await this.thread.terminate();
+  }
+
+  /** Failure drill: the thread throws at its next safe point, as a bug would. */
+  crash(): void {
+    this.post({ type: 'crash' });
   }
 }

@@ -62,6 +62,8 @@ class IndexWorker {
       case 'rebuildAbandon':
         return void this.spaces.get(message.space)?.abandonRebuild();
       case 'fetch': return this.fetch(message);
+      case 'exit':
+      case 'crash': return this.stop(message.type);
     }
   }
 
@@ -95,13 +97,27 @@ class IndexWorker {
     }
   }
 
-  /** Serves recalls already waiting on the port; anything else keeps its place in the backlog. */
+  /**
+   * Serves recalls already waiting on the port, and stops at once if told to; anything else keeps
+   * its place in the backlog.
+   */
   private serveWaitingRecalls(): void {
     for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
       const message = m.message as ToWorker;
       if (message.type === 'recall') this.recall(message);
+      else if (message.type === 'exit' || message.type === 'crash') this.stop(message.type);
       else this.backlog.push(message);
     }
+  }
+
+  /**
+   * Ends the thread between two inserts, never inside one: terminating a thread while hnswlib-node
+   * is in native code aborts the whole process (its addon treats the pending termination as a
+   * fatal error). `crash` throws, as a bug would: the pool sees an error and replaces the worker.
+   */
+  private stop(how: 'exit' | 'crash'): never {
+    if (how === 'crash') throw new Error('fault injection: worker crashed');
+    process.exit(0);
   }
 
   private spaceFor(space: string): SpaceIndex {
