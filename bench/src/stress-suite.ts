@@ -208,9 +208,9 @@ export async function runStressSuite(o: StressOptions): Promise<{ capacity: numb
 /**
  * Normal load with the engine started inside a memory cgroup limited to half of what the same load
  * peaked at without a limit. The load must run long enough for the indexes to dominate the peak:
- * half of a short run's peak is below what the engine needs idle (about 100 MiB with 4 workers),
- * which no admission control can help. Passing means the engine is not killed: it refuses what it cannot hold
- * (retryable, with the reason), loses nothing it accepted, and once the limit is lifted at the end
+ * half of a 15 s run's peak (103 of 206 MiB) is below what the engine needs idle (104 MiB resident
+ * with 4 workers), which no admission control can help. Passing means the engine is not killed:
+ * it refuses what it cannot hold (retryable, with the reason), loses nothing it accepted, and once the limit is lifted at the end
  * of the load it takes everything the clients kept resending within 60 s.
  */
 async function memoryLimited(o: StressOptions, normal: number, vectors: ClusteredVectors): Promise<StressRow> {

@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HnswConfig } from '../config/engine-config.js';
-import type { SnapshotFiles } from '../pool/messages.js';
+import type { SnapshotFiles, SnapshotTarget } from '../pool/messages.js';
 import type { SpaceSnapshot } from '../pool/space-recovery.js';
 import { syncDirectory, writeFileDurably } from '../wal/durable-files.js';
 
@@ -54,7 +54,7 @@ export class SnapshotStore {
   }
 
   /** Paths for the space's next snapshot generation. */
-  async prepare(space: string): Promise<{ generation: number; files: SnapshotFiles & { graphPath: string } }> {
+  async prepare(space: string): Promise<{ generation: number; files: SnapshotTarget }> {
     const generation = (this.manifests.get(space)?.generation ?? 0) + 1;
     const spaceDir = join(this.dir, space);
     await mkdir(spaceDir, { recursive: true });

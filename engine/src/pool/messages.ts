@@ -36,6 +36,9 @@ export interface SnapshotFiles {
   statePath: string;
 }
 
+/** Where a snapshot is written (the graph file only if the space holds vectors). */
+export type SnapshotTarget = SnapshotFiles & { graphPath: string };
+
 /** What a space's worker reports after a snapshot, restore or rebuild step. */
 export interface SpaceReport {
   space: string;
@@ -53,7 +56,7 @@ export type ToWorker =
   /** The new owner has the space: the old owner forgets it. */
   | { type: 'drop'; space: string }
   /** Requests answered by a `report` or `requestFailed` carrying the same key. */
-  | { type: 'snapshot'; key: string; space: string; files: SnapshotFiles }
+  | { type: 'snapshot'; key: string; space: string; files: SnapshotTarget }
   | { type: 'restore'; key: string; space: string; files: SnapshotFiles; hnsw: HnswConfig; lsn: number }
   | { type: 'rebuildBegin'; key: string; space: string; path: string }
   | { type: 'rebuildSwap'; key: string; space: string; path: string; hnsw: HnswConfig }

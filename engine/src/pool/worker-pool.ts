@@ -17,7 +17,7 @@ import { adaptiveBatchSize } from '../queue/adaptive-batch.js';
 import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import { chooseSteal, type WorkerLoad } from './balancer.js';
 import { HashRing } from './hash-ring.js';
-import type { FetchedData, FromWorker, RecallHitData, SnapshotFiles, SpaceReport, ToWorker } from './messages.js';
+import type { FetchedData, FromWorker, RecallHitData, SnapshotFiles, SnapshotTarget, SpaceReport, ToWorker } from './messages.js';
 import { RebuildScheduler } from './index-rebuild.js';
 import { recoverSpaces, type SpaceStore } from './space-recovery.js';
 import { WorkerSlot } from './worker-slot.js';
@@ -56,6 +56,8 @@ interface InFlightBatch {
   slot: WorkerSlot;
   space: string;
   items: QueuedObservation[];
+  /** Highest log sequence number among the items. */
+  lastLsn: number;
 }
 
 export interface RecallResult {
@@ -280,7 +282,7 @@ export class WorkerPool {
     const batchId = this.nextBatchId++;
     let lastLsn = 0;
     for (const o of items) if (o.lsn > lastLsn) lastLsn = o.lsn;
-    this.inFlight.set(batchId, { slot, space, items });
+    this.inFlight.set(batchId, { slot, space, items, lastLsn });
     slot.inFlight++;
     slot.inFlightBySpace.set(space, (slot.inFlightBySpace.get(space) ?? 0) + 1);
     slot.post({
@@ -293,9 +295,7 @@ export class WorkerPool {
     const batch = this.inFlight.get(message.batchId);
     if (!batch || batch.slot !== slot) return;
     this.inFlight.delete(message.batchId);
-    let lastLsn = this.indexedLsn.get(batch.space) ?? 0;
-    for (const o of batch.items) if (o.lsn > lastLsn) lastLsn = o.lsn;
-    this.indexedLsn.set(batch.space, lastLsn);
+    this.indexedLsn.set(batch.space, Math.max(this.indexedLsn.get(batch.space) ?? 0, batch.lastLsn));
     slot.inFlight--;
     const left = (slot.inFlightBySpace.get(batch.space) ?? 1) - 1;
     if (left > 0) slot.inFlightBySpace.set(batch.space, left);
@@ -375,7 +375,7 @@ export class WorkerPool {
   }
 
   /** Writes a snapshot of the space on its owner (what it has indexed now, and that LSN). */
-  snapshot(space: string, files: SnapshotFiles): Promise<SpaceReport> {
+  snapshot(space: string, files: SnapshotTarget): Promise<SpaceReport> {
     return this.requestOnOwner(space, (key) => ({ type: 'snapshot', key, space, files }));
   }
 

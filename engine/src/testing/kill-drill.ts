@@ -1,17 +1,14 @@
 // The kill drill: an engine with a data directory is SIGKILLed at random moments while clients
 // stream into it, restarted, and checked: every observation it ACCEPTED is stored with the vector
 // that was sent (exact lookup by id) and is recalled as its own nearest neighbour, and no id is
-// stored twice. Used by the CI test (20 trials) and by `npm run soak:kill` (hundreds).
-//
-// HNSW is approximate: a stored point can be unreachable in the graph (hnswlib-node, M 8 / efC 64:
-// 5 of 8,000 clustered points even at ef 1024; M 16 / efC 200 here). So "lost" (not stored, or
-// stored with another vector) and "not recalled" (stored, but not its own nearest neighbour) are
-// counted apart: the first is a durability failure, the second a property of the index.
+// stored twice. Used by the CI test (20 trials) and by `npm run soak:kill` (hundreds). "Lost" and
+// "not recalled" are counted apart (see stored-check.ts); the drill uses M 16 / efC 200, since with
+// M 8 / efC 64 hnswlib-node leaves 5 of 8,000 clustered points unreachable even at ef 1024.
 import { performance } from 'node:perf_hooks';
-import type { EngramClient } from '../client/engram-client.js';
 import type { ObservationInput } from '../client/observation-stream.js';
 import { ClusteredVectors, seededRandom } from '../synthetic/clustered-vectors.js';
 import { startEngine, type EngineProcess } from './engine-process.js';
+import { checkStored } from './stored-check.js';
 
 export interface KillDrillOptions {
   dataDir: string;
@@ -82,15 +79,15 @@ export async function runKillDrill(options: KillDrillOptions): Promise<KillDrill
     engine = await startReady(config, args);
     const restartSeconds = (performance.now() - started) / 1000;
     // Everything accepted up to and including this trial must be there; check this trial's share.
-    const fresh = feeds.flatMap((f) => [...f.accepted].filter(([id]) => !before.get(f.space)!.has(id)).map(([id, v]) => ({ space: f.space, id, v })));
-    const check = await verify(engine.client(), fresh);
+    const fresh = feeds.flatMap((f) => [...f.accepted].filter(([id]) => !before.get(f.space)!.has(id)).map(([id, embedding]) => ({ space: f.space, id, embedding })));
+    const check = await checkStored(engine.client(), fresh);
     const report = { trial, streamedMs, accepted: feeds.reduce((n, f) => n + f.accepted.size, 0) - acceptedBefore, restartSeconds, ...check };
     trials.push(report);
     options.onTrial?.(report);
   }
   const client = engine.client();
-  const everything = feeds.flatMap((f) => [...f.accepted].map(([id, v]) => ({ space: f.space, id, v })));
-  const final = await verify(client, everything);
+  const everything = feeds.flatMap((f) => [...f.accepted].map(([id, embedding]) => ({ space: f.space, id, embedding })));
+  const final = await checkStored(client, everything);
   const stats = await client.stats();
   const spaces = feeds.map((f) => ({
     space: f.space, stored: stats.spaces.find((s) => s.memorySpace === f.space)?.vectors ?? 0, accepted: f.accepted.size, sent: f.sent.size,
@@ -144,56 +141,4 @@ async function streamThenKill(engine: EngineProcess, feeds: SpaceFeed[], ms: num
   engine.process.kill('SIGKILL');
   await engine.stop();
   await Promise.all(loops);
-}
-
-type Item = { space: string; id: string; v: Float32Array };
-
-/** Exact check (Fetch by id, vector compared) of every item, then a recall of each stored one. */
-async function verify(client: EngramClient, items: Item[]): Promise<{ lost: string[]; notRecalled: string[] }> {
-  const lost: string[] = [];
-  const stored: Item[] = [];
-  const bySpace = new Map<string, Item[]>();
-  for (const item of items) {
-    const list = bySpace.get(item.space);
-    if (list) list.push(item);
-    else bySpace.set(item.space, [item]);
-  }
-  for (const [space, list] of bySpace) {
-    for (let i = 0; i < list.length; i += 1000) {
-      const chunk = list.slice(i, i + 1000);
-      const res = await client.fetch(space, chunk.map((x) => x.id));
-      const held = new Map(res.observations.map((o) => [o.id, o.embedding]));
-      for (const item of chunk) {
-        const bytes = held.get(item.id);
-        if (bytes && cosine(item.v, bytes) > 0.9999) stored.push(item);
-        else lost.push(`${space}/${item.id}`);
-      }
-    }
-  }
-  return { lost, notRecalled: await notRecalled(client, stored) };
-}
-
-function cosine(a: Float32Array, bytes: Uint8Array): number {
-  const b = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    na += (a[i] as number) ** 2;
-    nb += (b[i] as number) ** 2;
-  }
-  return dot / Math.sqrt(na * nb);
-}
-
-/** Ids whose own vector does not find them first (ef 256; a tie at distance 0 counts as found). */
-async function notRecalled(client: EngramClient, items: Item[]): Promise<string[]> {
-  const missing: string[] = [];
-  for (let i = 0; i < items.length; i += 32) {
-    await Promise.all(items.slice(i, i + 32).map(async ({ space, id, v }) => {
-      const res = await client.recall({ memorySpace: space, vector: v, k: 10, ef: 256 });
-      if (!(res.hits[0]?.id === id || res.hits.some((h) => h.id === id && h.distance < 1e-5))) missing.push(`${space}/${id}`);
-    }));
-  }
-  return missing;
 }

@@ -48,7 +48,7 @@ class IndexWorker {
       case 'import': return this.importSpace(message);
       case 'drop': return void this.spaces.delete(message.space);
       case 'snapshot':
-        return this.answer(message.key, message.space, () => this.existing(message.space).writeSnapshot(message.files.graphPath ?? '', message.files.statePath));
+        return this.answer(message.key, message.space, () => this.existing(message.space).writeSnapshot(message.files.graphPath, message.files.statePath));
       case 'restore':
         return this.answer(message.key, message.space, () => {
           const index = SpaceIndex.readSnapshot(message.files.graphPath, message.files.statePath, message.hnsw, message.lsn);
