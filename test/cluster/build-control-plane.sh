@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test control plane from pinned upstream Go modules: kube-apiserver,
-# kube-controller-manager and kube-scheduler from k8s.io/kubernetes (staging modules replaced by
+# kube-controller-manager, kube-scheduler and kubectl (the tests drive the cluster with it as users do) from k8s.io/kubernetes (staging modules replaced by
 # their published versions in build/control-plane/go.mod) and etcd from go.etcd.io/etcd/server/v3
 # (build/etcd/go.mod). Binaries go to a cache outside the repo keyed by the versions and are
 # reused when present. Prints the cache directory on its last line.
@@ -18,7 +18,7 @@ kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${KUBE_VERSION} 
  -X k8s.io/component-base/version.gitTreeState=clean \
  -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
 
-for component in kube-apiserver kube-controller-manager kube-scheduler; do
+for component in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   if [ ! -x "$cache/$component" ]; then
     echo "building $component $KUBE_VERSION (cached in $cache)" >&2
     (cd "$here/build/control-plane" && go build -trimpath -ldflags "$kube_ldflags" -o "$cache/$component.tmp" "k8s.io/kubernetes/cmd/$component")

@@ -14,7 +14,7 @@ const agent = new NodeAgent({
 });
 await agent.start();
 for (const [name, version] of Object.entries(cluster.versions)) console.log(`${name}: ${version}`);
-console.log(`\ncluster up: export KUBECONFIG=${cluster.kubeconfig}\nCtrl-C to stop`);
+console.log(`\ncluster up: export KUBECONFIG=${cluster.kubeconfig}\nkubectl ${cluster.versions['kube-apiserver']?.replace('Kubernetes ', '')}: ${cluster.kubectlPath}\nCtrl-C to stop`);
 const stop = async (): Promise<void> => {
   await agent.stop();
   await cluster.stop();

@@ -2,7 +2,7 @@
 // kube-controller-manager and kube-scheduler built by build-control-plane.sh, with certificates,
 // service-account keys and an admin kubeconfig generated into a fresh directory. Each call is a
 // fresh cluster (fresh etcd data); stop() kills every process by pid, also after a failed test.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,10 @@ export interface ControlPlane {
   kubeconfig: string;
   server: string;
   versions: Record<string, string>;
+  /** The kubectl built with the control plane (same version). */
+  kubectlPath: string;
+  /** Runs kubectl against this cluster; resolves with stdout, rejects with stderr in the message. */
+  kubectl(args: string[], input?: string): Promise<string>;
   logs(component: string): string;
   stop(): Promise<void>;
 }
@@ -139,8 +143,16 @@ export async function startControlPlane(): Promise<ControlPlane> {
     })));
     rmSync(dir, { recursive: true, force: true });
   };
+  const kubectlPath = join(bin, 'kubectl');
+  const kubectl = (args: string[], input?: string): Promise<string> => new Promise((resolve, reject) => {
+    const child = execFile(kubectlPath, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || error.message}`));
+      else resolve(stdout);
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
   return {
-    dir, kubeconfig, server, versions, stop,
+    dir, kubeconfig, server, versions, stop, kubectlPath, kubectl,
     logs: (component) => {
       try {
         return execFileSync('tail', ['-n', '50', join(dir, `${component}.log`)], { encoding: 'utf8' });

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { VolumeProvisioner } from './volume-provisioner.js';
 
 export interface NodeAgentOptions {
   kubeconfig: string;
@@ -54,11 +55,37 @@ export function localImages(repoRoot: string): Record<string, string[]> {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Kubernetes' `$(VAR)` expansion in args: a defined variable is replaced, `$$` escapes, others stay. */
+export function expandVars(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (match, name: string | undefined) =>
+    (match === '$$' ? '$' : name !== undefined && env[name] !== undefined ? env[name] : match));
+}
+
+/**
+ * What a pod's own network and mount namespaces would give its processes, emulated on a shared
+ * host: the wildcard address 0.0.0.0 means the pod's address (so two pods can serve one port), and
+ * a path under a volume mount means that path under the pod's root. Applied to args and env values,
+ * also after `--flag=`.
+ */
+export function podLocalizer(podIp: string, rootfs: string, mounts: k8s.V1VolumeMount[]): (value: string) => string {
+  const mountPaths = mounts.map((m) => m.mountPath.replace(/\/+$/, '')).sort((a, b) => b.length - a.length);
+  const one = (v: string): string => {
+    if (v === '0.0.0.0') return podIp;
+    const mount = mountPaths.find((m) => v === m || v.startsWith(`${m}/`));
+    return mount ? join(rootfs, v) : v;
+  };
+  return (value) => {
+    const eq = value.startsWith('--') ? value.indexOf('=') : -1;
+    return eq > 0 ? `${value.slice(0, eq + 1)}${one(value.slice(eq + 1))}` : one(value);
+  };
+}
+
 export class NodeAgent {
   private readonly kc = new k8s.KubeConfig();
   private readonly core: k8s.CoreV1Api;
   private readonly pods = new Map<string, Pod>();
   private readonly freeIps = Array.from({ length: 240 }, (_, i) => `127.0.0.${i + 10}`);
+  private readonly provisioner: VolumeProvisioner;
   private heartbeat: NodeJS.Timeout | null = null;
   private watchAbort: AbortController | null = null;
   private stopped = false;
@@ -70,6 +97,7 @@ export class NodeAgent {
   constructor(private readonly options: NodeAgentOptions) {
     this.kc.loadFromFile(options.kubeconfig);
     this.core = this.kc.makeApiClient(k8s.CoreV1Api);
+    this.provisioner = new VolumeProvisioner(this.kc, join(options.rootDir, 'persistent-volumes'));
     process.once('exit', this.killAll);
   }
 
@@ -78,6 +106,7 @@ export class NodeAgent {
     await this.core.createNode({ body: { metadata: { name: this.options.nodeName, labels: { 'kubernetes.io/hostname': this.options.nodeName, 'kubernetes.io/os': 'linux' } } } });
     await this.reportNode();
     this.heartbeat = setInterval(() => void this.reportNode().catch(() => undefined), HEARTBEAT_MS);
+    await this.provisioner.start();
     await this.watchPods();
   }
 
@@ -138,10 +167,17 @@ export class NodeAgent {
     this.pods.set(running.uid, running);
     mkdirSync(join(dir, 'rootfs'), { recursive: true });
     mkdirSync(join(dir, 'logs'), { recursive: true });
-    await this.materializeVolumes(running);
+    let volumeError: string | null = null;
+    await this.materializeVolumes(running).catch((e: unknown) => {
+      volumeError = e instanceof Error ? e.message : String(e);
+    });
     for (const spec of pod.spec?.containers ?? []) {
       const container: Container = { spec, process: null, restartCount: 0, ready: false, startedAt: null, lastExit: null, probeTimer: null, restartTimer: null, startError: null };
       running.containers.set(spec.name, container);
+      if (volumeError !== null) {
+        container.startError = { reason: 'CreateContainerConfigError', message: volumeError };
+        continue;
+      }
       try {
         await this.startContainer(running, container);
       } catch (e) {
@@ -155,6 +191,11 @@ export class NodeAgent {
   private async materializeVolumes(pod: Pod): Promise<void> {
     for (const volume of pod.spec.volumes ?? []) {
       const dir = join(pod.dir, 'volumes', volume.name);
+      if (volume.persistentVolumeClaim) {
+        mkdirSync(dirname(dir), { recursive: true });
+        symlinkSync(await this.volumeDirectory(pod.namespace, volume.persistentVolumeClaim.claimName), dir);
+        continue;
+      }
       mkdirSync(dir, { recursive: true });
       if (volume.configMap) {
         const cm = await this.core.readNamespacedConfigMap({ name: volume.configMap.name!, namespace: pod.namespace });
@@ -172,6 +213,17 @@ export class NodeAgent {
         symlinkSync(join(pod.dir, 'volumes', mount.name, mount.subPath ?? ''), target);
       }
     }
+  }
+
+  /** The host directory of the PersistentVolume bound to a claim (see volume-provisioner.ts). */
+  private async volumeDirectory(namespace: string, claimName: string): Promise<string> {
+    const claim = await this.core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace });
+    if (!claim.spec?.volumeName) throw new Error(`persistentVolumeClaim ${namespace}/${claimName} is not bound`);
+    const volume = await this.core.readPersistentVolume({ name: claim.spec.volumeName });
+    const path = volume.spec?.hostPath?.path ?? volume.spec?.local?.path;
+    if (!path) throw new Error(`persistentVolume ${claim.spec.volumeName} has no hostPath or local path`);
+    mkdirSync(path, { recursive: true });
+    return path;
   }
 
   private async resolveEnv(pod: Pod, spec: k8s.V1Container): Promise<Record<string, string>> {
@@ -207,8 +259,12 @@ export class NodeAgent {
   private async startContainer(pod: Pod, container: Container): Promise<void> {
     const [command, ...prefix] = this.entryPoint(container.spec);
     const log = createWriteStream(join(pod.dir, 'logs', `${container.spec.name}.log`), { flags: 'a' });
-    const child = spawn(command!, [...prefix, ...(container.spec.args ?? [])], {
-      cwd: join(pod.dir, 'rootfs'), env: await this.resolveEnv(pod, container.spec), stdio: ['ignore', 'pipe', 'pipe'],
+    const env = await this.resolveEnv(pod, container.spec);
+    const localize = podLocalizer(pod.ip, join(pod.dir, 'rootfs'), container.spec.volumeMounts ?? []);
+    for (const [name, value] of Object.entries(env)) env[name] = localize(value);
+    const args = (container.spec.args ?? []).map((a) => localize(expandVars(a, env)));
+    const child = spawn(command!, [...prefix, ...args], {
+      cwd: join(pod.dir, 'rootfs'), env, stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
@@ -338,8 +394,10 @@ export class NodeAgent {
         body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata!.uid } },
       });
     } catch (e) {
-      // 404: already gone; after stop(): the cluster may be going down with the request in flight
-      if ((e as { code?: number }).code !== 404 && !this.stopped) console.error('node agent: deleting pod failed', e);
+      // 404: already gone; 409: gone and a pod of the same name created since (a StatefulSet's);
+      // after stop(): the cluster may be going down with the request in flight
+      const code = (e as { code?: number }).code;
+      if (code !== 404 && code !== 409 && !this.stopped) console.error('node agent: deleting pod failed', e);
     }
   }
 
@@ -349,6 +407,7 @@ export class NodeAgent {
     process.removeListener('exit', this.killAll);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.watchAbort?.abort();
+    await this.provisioner.stop();
     await Promise.all([...this.pods.values()].map((p) => this.terminate(p, 5)));
   }
 

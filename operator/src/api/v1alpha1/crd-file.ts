@@ -1,0 +1,10 @@
+// The CRD as the YAML file users `kubectl apply` (crds/engram.io_engramstreams.yaml).
+import yaml from 'js-yaml';
+import { buildCrd } from './crd.js';
+
+export const CRD_FILE = 'engram.io_engramstreams.yaml';
+
+export function crdYaml(): string {
+  const header = '# Generated from operator/src/api/v1alpha1/crd.ts by `npm run generate:crd -w operator`; do not edit.\n';
+  return header + yaml.dump(buildCrd(), { lineWidth: 120, noRefs: true, quotingType: '"' });
+}

@@ -1,0 +1,176 @@
+// The EngramStream CustomResourceDefinition, built from small schema helpers that require a
+// description on every field (so `kubectl explain` reads well). write-crd.ts writes it to
+// crds/; a test keeps the file and this code identical.
+import { GROUP, KIND, PLURAL, PROFILES, VERSION } from './types.js';
+
+/**
+ * An OpenAPI v3 schema as the API server reads it. (client-node's V1JSONSchemaProps renames
+ * `enum`, `default` and the x-kubernetes extensions for its serializer; this file is written as
+ * YAML directly, so it uses the wire names.)
+ */
+export interface Schema {
+  type?: string;
+  description?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  required?: string[];
+  'x-kubernetes-validations'?: Rule[];
+  [keyword: string]: unknown;
+}
+type Rule = { rule: string; message: string; fieldPath?: string; reason?: string };
+
+const integer = (description: string, minimum: number, maximum?: number, extra: Schema = {}): Schema =>
+  ({ type: 'integer', description, minimum, ...(maximum !== undefined ? { maximum } : {}), ...extra });
+const number = (description: string, minimum: number, maximum: number): Schema => ({ type: 'number', description, minimum, maximum });
+const string = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
+const object = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema =>
+  ({ type: 'object', description, properties, ...extra });
+const quantityMap = (description: string): Schema => ({
+  type: 'object', description,
+  additionalProperties: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
+});
+
+const MAX_REPLICAS_MESSAGE = 'replicas: at most 1 until memory spaces are sharded over pods (one pod holds every memory space, so a second pod would split a space\'s data)';
+
+const tenant = object('A tenant: the memory spaces it owns and the limits it is held to.', {
+  name: string('Tenant name, a DNS label unique among tenants.', { maxLength: 63, pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
+  spaces: {
+    type: 'array', description: 'Memory spaces the tenant owns: exact ids, or prefixes ending in `*` (`acme-*`).', maxItems: 64,
+    items: string('A memory space id, or a prefix ending in `*`.', { maxLength: 65, pattern: '^[a-z0-9_-]{1,64}\\*?$' }),
+  },
+  rateLimit: number('Observations per second the tenant may send (token bucket); 0 means unlimited. Changes live.', 0, 10_000_000),
+  burst: integer('Token bucket size; 0 means one second\'s worth of rateLimit. Changes live.', 0, 100_000_000),
+  maxVectors: integer('Vectors the tenant may store across its memory spaces; 0 means unlimited. Changes live.', 0),
+  maxSpaces: integer('Memory spaces the tenant may create; 0 means unlimited. Changes live.', 0, 1_000_000),
+}, { required: ['name'] });
+
+const spec = object('The desired engine workload. Every field left out takes the profile\'s preset; every field set overrides it.', {
+  profile: string('Workload profile from the streaming tuning guide: the preset for every pool knob not set here. Changes live.', { enum: [...PROFILES], default: 'Balanced' }),
+  replicas: integer('Engine pods. At most 1 until memory spaces are sharded over pods; 0 stops the engine and keeps its data.', 0, undefined, {
+    default: 1, 'x-kubernetes-validations': [{ rule: 'self <= 1', message: MAX_REPLICAS_MESSAGE }],
+  }),
+  workers: integer('Worker threads per engine (indexing and recall). Changes live.', 1, 32),
+  batch: object('Adaptive batch size bounds: batches grow toward max as the queue deepens and shrink toward min as it drains. Change live.', {
+    min: integer('Smallest batch a worker takes.', 1, 10_000),
+    max: integer('Largest batch a worker takes.', 1, 10_000),
+  }, { 'x-kubernetes-validations': [{ rule: '!has(self.min) || !has(self.max) || self.min <= self.max', message: 'batch.min must not exceed batch.max' }] }),
+  idleSleepMs: integer('How long a worker with less than batch.min waiting lingers for more. Changes live.', 0, 1000),
+  queue: object('The engine\'s ingest queue. Changes live.', {
+    capacity: integer('Observations queued before clients are pushed back.', 10, 2_000_000),
+    highPriorityRatio: number('Share of capacity reserved for the recall lane, 0.01 to 0.5.', 0.01, 0.5),
+  }),
+  stealThreshold: integer('Queue depth over which an idle worker takes a memory space off a busy one; 0 never. Changes live.', 0, 10_000_000),
+  hnsw: object('HNSW index parameters.', {
+    dimension: integer('Embedding dimension (default 768). Cannot change from one value to another; an engine holding vectors refuses any change (the EngramStream turns Degraded with its message).', 2, 4096),
+    m: integer('Graph degree (M). A change rebuilds every index in the background.', 2, 128),
+    efConstruction: integer('Candidate list size while inserting. A change rebuilds every index in the background.', 8, 4096),
+    efSearch: integer('Candidate list size while recalling. Changes live.', 1, 4096),
+    metric: string('Distance metric (default cosine). Cannot change from one value to another; an engine holding vectors refuses any change.', { enum: ['cosine', 'l2', 'ip'] }),
+  }),
+  tenants: {
+    type: 'array', description: 'Tenants, their memory spaces and limits. Change live.', maxItems: 100, items: tenant,
+    'x-kubernetes-validations': [{ rule: 'self.all(t, self.exists_one(u, u.name == t.name))', message: 'tenant names must be unique' }],
+  },
+  image: string('Engine container image. Defaults to the image the operator was built with. A change rolls the pods.', { maxLength: 512 }),
+  imagePullPolicy: string('Image pull policy of the engine container. A change rolls the pods.', { enum: ['Always', 'IfNotPresent', 'Never'] }),
+  ports: object('Ports the engine serves on. A change rolls the pods.', {
+    grpc: integer('gRPC port (streaming, recall, admin, health).', 1, 65535, { default: 50051 }),
+    metrics: integer('HTTP port for /metrics, /healthz and /readyz.', 1, 65535, { default: 9464 }),
+  }, { default: {} }),
+  resources: object('CPU and memory of the engine container. The engine refuses new observations near its memory limit instead of being OOM-killed. A change rolls the pods.', {
+    limits: quantityMap('Most of each resource the container may use.'),
+    requests: quantityMap('Resources the scheduler reserves for the container.'),
+  }),
+  storage: object('The volume each engine pod keeps its write-ahead log and snapshots in.', {
+    size: string('Size of each pod\'s volume claim. Immutable (a StatefulSet cannot change its claims).', { default: '10Gi', maxLength: 32 }),
+    className: string('StorageClass of the claims; empty for the cluster\'s default. Immutable.', { maxLength: 253 }),
+    retainOnDelete: { type: 'boolean', description: 'Keep the volume claims when the EngramStream is deleted (default: they are deleted with it).', default: false },
+  }, {
+    default: {},
+    'x-kubernetes-validations': [{
+      rule: '(has(self.size) ? self.size : \'\') == (has(oldSelf.size) ? oldSelf.size : \'\') && (has(self.className) ? self.className : \'\') == (has(oldSelf.className) ? oldSelf.className : \'\')',
+      message: 'storage.size and storage.className are immutable: a StatefulSet cannot change its volume claims',
+    }],
+  }),
+  rollout: object('Reserved for canary rollouts (a later release). Accepted and not acted on yet.', {}, { 'x-kubernetes-preserve-unknown-fields': true }),
+}, {
+  'x-kubernetes-validations': [
+    {
+      rule: '!has(oldSelf.hnsw) || !has(oldSelf.hnsw.dimension) || !has(self.hnsw) || !has(self.hnsw.dimension) || self.hnsw.dimension == oldSelf.hnsw.dimension',
+      message: 'hnsw.dimension is immutable once set: every stored vector has this dimension (remove the field to fall back on the profile\'s; the engine refuses that too if its data has another)', fieldPath: '.hnsw.dimension',
+    },
+    {
+      rule: '!has(oldSelf.hnsw) || !has(oldSelf.hnsw.metric) || !has(self.hnsw) || !has(self.hnsw.metric) || self.hnsw.metric == oldSelf.hnsw.metric',
+      message: 'hnsw.metric is immutable once set: every index was built for it (remove the field to fall back on the profile\'s)', fieldPath: '.hnsw.metric',
+    },
+  ],
+});
+
+const condition = object('A condition in the Kubernetes convention.', {
+  type: string('Ready, Progressing, Degraded or ConfigApplied.'),
+  status: string('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
+  reason: string('A CamelCase reason, stable for matching.'),
+  message: string('What happened, for people.'),
+  observedGeneration: integer('The generation the condition was computed for.', 0),
+  lastTransitionTime: string('When the status last changed.', { format: 'date-time' }),
+}, { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] });
+
+const status = object('What the operator observed, rebuilt from the cluster and the engines on every pass.', {
+  observedGeneration: integer('The spec generation this status was computed for.', 0),
+  phase: string('Pending, Running, Updating, Degraded or Stopped.', { enum: ['Pending', 'Running', 'Updating', 'Degraded', 'Stopped'] }),
+  replicas: integer('Engine pods that exist.', 0),
+  readyReplicas: integer('Engine pods that are ready.', 0),
+  ready: string('Ready pods over desired pods, for display.'),
+  selector: string('Label selector of the engine pods (read by the scale subresource).'),
+  workers: integer('Worker threads per engine after the profile preset and overrides.', 0),
+  desiredConfigHash: string('Hash of the engine config the spec resolves to; ready engines report it once applied.'),
+  pods: {
+    type: 'array', description: 'What each engine pod reports, read from the engine itself.',
+    items: object('One engine pod.', {
+      name: string('Pod name.'),
+      uid: string('Pod UID (changes when the pod is replaced).'),
+      ready: { type: 'boolean', description: 'Whether the pod is ready.' },
+      configHash: string('Hash of the config the engine reports it runs; empty if it could not be asked.'),
+      configGeneration: integer('How many configs the engine has applied since it started.', 0),
+    }, { required: ['name'] }),
+  },
+  conditions: {
+    type: 'array', description: 'Ready, Progressing, Degraded and ConfigApplied.', items: condition,
+    'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'],
+  },
+});
+
+/** The CRD as a plain object in wire form (apply it as YAML: client-node's typed serializer would drop keywords). */
+export function buildCrd(): Record<string, unknown> {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'engram-operator', 'app.kubernetes.io/part-of': 'engram-stream' } },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: { kind: KIND, plural: PLURAL, singular: 'engramstream', listKind: `${KIND}List`, shortNames: ['engram'], categories: ['engram'] },
+      versions: [{
+        name: VERSION, served: true, storage: true,
+        schema: {
+          openAPIV3Schema: object('An EngramStream runs a streaming vector-memory engine: ingest of observations into memory spaces, and recall.', {
+            apiVersion: string('APIVersion of this object.'),
+            kind: string('Kind of this object.'),
+            metadata: { type: 'object' },
+            spec: { ...spec, default: {} },
+            status,
+          }),
+        },
+        subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } },
+        additionalPrinterColumns: [
+          { name: 'Profile', type: 'string', jsonPath: '.spec.profile', description: 'Workload profile.' },
+          { name: 'Workers', type: 'integer', jsonPath: '.status.workers', description: 'Worker threads per engine.' },
+          { name: 'Ready', type: 'string', jsonPath: '.status.ready', description: 'Ready pods over desired pods.' },
+          { name: 'Config-Applied', type: 'string', jsonPath: '.status.conditions[?(@.type=="ConfigApplied")].status', description: 'Whether every ready engine runs the desired config.' },
+          { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Running, Updating, Degraded or Stopped.' },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+        ],
+      }],
+    },
+  };
+}

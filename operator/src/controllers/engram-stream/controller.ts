@@ -1,0 +1,84 @@
+// Wires the EngramStream controller: what it watches and how an event becomes a key. A change to
+// an EngramStream queues it; a change to a StatefulSet or pod it owns queues its owner (found by
+// the stream label every owned object carries).
+import * as k8s from '@kubernetes/client-node';
+import { API_VERSION, KIND, PLURAL, type EngramStream } from '../../api/v1alpha1/types.js';
+import { Applier } from '../../runtime/apply.js';
+import { Controller } from '../../runtime/controller.js';
+import type { ControllerMetrics } from '../../runtime/controller-metrics.js';
+import type { EventRecorder } from '../../runtime/event-recorder.js';
+import { Informer, objectKey } from '../../runtime/informer.js';
+import type { Logger } from '../../runtime/logger.js';
+import { EngineFleet } from './engine-fleet.js';
+import { FIELD_MANAGER, MANAGED_BY, STREAM_LABEL } from './names.js';
+import { EngramStreamReconciler } from './reconciler.js';
+
+export const CONTROLLER_NAME = 'engramstream';
+
+export interface EngramStreamControllerOptions {
+  kc: k8s.KubeConfig;
+  /** Watch one namespace; undefined for all. */
+  namespace?: string;
+  defaultImage: string;
+  concurrency: number;
+  relistIntervalMs: number;
+  metrics: ControllerMetrics;
+  recorder: EventRecorder;
+  log: Logger;
+}
+
+const CRD_CHECK_TTL_MS = 30_000;
+
+export class EngramStreamController {
+  readonly informers: Array<Informer<k8s.KubernetesObject>>;
+  private readonly controller: Controller;
+  private readonly fleet = new EngineFleet();
+
+  constructor(options: EngramStreamControllerOptions) {
+    const { kc, namespace, log } = options;
+    const managed = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',');
+    const common = { relistIntervalMs: options.relistIntervalMs, ...(namespace ? { namespace } : {}) };
+    const streams = new Informer<EngramStream>(kc, { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, ...common }, log);
+    const statefulSets = new Informer<k8s.V1StatefulSet>(kc, { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', labelSelector: managed, ...common }, log);
+    const pods = new Informer<k8s.V1Pod>(kc, { apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: managed, ...common }, log);
+    this.informers = [streams, statefulSets, pods] as Array<Informer<k8s.KubernetesObject>>;
+
+    const reconciler = new EngramStreamReconciler({
+      streams, pods, applier: new Applier(kc, FIELD_MANAGER), fleet: this.fleet, recorder: options.recorder,
+      crdInstalled: crdChecker(kc), defaultImage: options.defaultImage, log, now: () => new Date(),
+    });
+    this.controller = new Controller({ name: CONTROLLER_NAME, concurrency: options.concurrency }, reconciler.reconcile, options.metrics, log.child({ controller: CONTROLLER_NAME }));
+    streams.on((_event, stream) => this.controller.queue.add(objectKey(stream)));
+    const enqueueOwner = (_event: string, object: k8s.KubernetesObject): void => {
+      const owner = object.metadata?.labels?.[STREAM_LABEL];
+      if (owner && object.metadata?.namespace) this.controller.queue.add(`${object.metadata.namespace}/${owner}`);
+    };
+    statefulSets.on(enqueueOwner);
+    pods.on(enqueueOwner);
+  }
+
+  start(): void {
+    this.controller.start();
+  }
+
+  async stop(deadlineMs: number): Promise<void> {
+    await this.controller.stop(deadlineMs);
+    this.fleet.close();
+  }
+}
+
+/** Whether a CRD is installed, asked at most every 30 s per name. */
+function crdChecker(kc: k8s.KubeConfig): (name: string) => Promise<boolean> {
+  const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const cache = new Map<string, { installed: boolean; at: number }>();
+  return async (name) => {
+    const hit = cache.get(name);
+    if (hit && Date.now() - hit.at < CRD_CHECK_TTL_MS) return hit.installed;
+    const installed = await api.readCustomResourceDefinition({ name }).then(() => true, (e: { code?: number }) => {
+      if (e.code === 404) return false;
+      throw e;
+    });
+    cache.set(name, { installed, at: Date.now() });
+    return installed;
+  };
+}

@@ -1,0 +1,82 @@
+// The StatefulSet of engine pods: one volume claim each for the write-ahead log and snapshots, the
+// ConfigMap as the starting config, probes on the engine's own health endpoints. Only
+// restart-class fields (image, ports, resources) reach the pod template, so live and rebuild
+// changes never roll pods.
+import type { V1Container, V1StatefulSet } from '@kubernetes/client-node';
+import type { EngramStream } from '../../../api/v1alpha1/types.js';
+import {
+  commonLabels, CONFIG_FILE, CONFIG_MOUNT, DATA_MOUNT, ENGINE_SHUTDOWN_DEADLINE_MS, ownerReference, SCRATCH_MOUNT,
+  selectorLabels, streamNames,
+} from '../names.js';
+
+export const DEFAULT_PORTS = { grpc: 50051, metrics: 9464 } as const;
+/** An unprivileged uid the engine image also uses. */
+const ENGINE_UID = 10001;
+
+export function enginePorts(stream: EngramStream): { grpc: number; metrics: number } {
+  return { grpc: stream.spec.ports?.grpc ?? DEFAULT_PORTS.grpc, metrics: stream.spec.ports?.metrics ?? DEFAULT_PORTS.metrics };
+}
+
+function engineContainer(stream: EngramStream, defaultImage: string): V1Container {
+  const ports = enginePorts(stream);
+  return {
+    name: 'engine',
+    image: stream.spec.image ?? defaultImage,
+    ...(stream.spec.imagePullPolicy ? { imagePullPolicy: stream.spec.imagePullPolicy } : {}),
+    args: [
+      'serve', '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`, '--host', '0.0.0.0', '--port', String(ports.grpc),
+      '--http-port', String(ports.metrics), '--data-dir', DATA_MOUNT, '--scratch-dir', SCRATCH_MOUNT,
+      '--shutdown-deadline-ms', String(ENGINE_SHUTDOWN_DEADLINE_MS),
+    ],
+    env: [{ name: 'TMPDIR', value: SCRATCH_MOUNT }],
+    ports: [{ name: 'grpc', containerPort: ports.grpc, protocol: 'TCP' }, { name: 'metrics', containerPort: ports.metrics, protocol: 'TCP' }],
+    // Ready once recovery has replayed the log; alive as soon as the HTTP server answers.
+    readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 2, failureThreshold: 3 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10, failureThreshold: 6 },
+    ...(stream.spec.resources ? { resources: stream.spec.resources } : {}),
+    volumeMounts: [
+      { name: 'config', mountPath: CONFIG_MOUNT, readOnly: true },
+      { name: 'data', mountPath: DATA_MOUNT },
+      { name: 'scratch', mountPath: SCRATCH_MOUNT },
+    ],
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+  };
+}
+
+export function buildStatefulSet(stream: EngramStream, defaultImage: string): V1StatefulSet {
+  const names = streamNames(stream);
+  const storage = stream.spec.storage ?? {};
+  return {
+    apiVersion: 'apps/v1', kind: 'StatefulSet',
+    metadata: { name: names.statefulSet, namespace: stream.metadata.namespace!, labels: commonLabels(stream), ownerReferences: [ownerReference(stream)] },
+    spec: {
+      replicas: stream.spec.replicas ?? 1,
+      serviceName: names.headlessService,
+      selector: { matchLabels: selectorLabels(stream) },
+      podManagementPolicy: 'OrderedReady',
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: storage.retainOnDelete ? 'Retain' : 'Delete', whenScaled: 'Retain' },
+      template: {
+        metadata: { labels: commonLabels(stream) },
+        spec: {
+          terminationGracePeriodSeconds: ENGINE_SHUTDOWN_DEADLINE_MS / 1000 + 10,
+          securityContext: { runAsUser: ENGINE_UID, runAsGroup: ENGINE_UID, fsGroup: ENGINE_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [engineContainer(stream, defaultImage)],
+          volumes: [
+            { name: 'config', configMap: { name: names.configMap } },
+            { name: 'scratch', emptyDir: {} },
+          ],
+        },
+      },
+      volumeClaimTemplates: [{
+        apiVersion: 'v1', kind: 'PersistentVolumeClaim',
+        metadata: { name: 'data', labels: selectorLabels(stream) },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: storage.size ?? '10Gi' } },
+          ...(storage.className ? { storageClassName: storage.className } : {}),
+        },
+      }],
+    },
+  };
+}

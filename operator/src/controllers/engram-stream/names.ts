@@ -1,0 +1,48 @@
+// Names and labels of everything an EngramStream owns, in one place.
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { EngramStream } from '../../api/v1alpha1/types.js';
+
+export const FIELD_MANAGER = 'engram-operator';
+export const STREAM_LABEL = 'engram.io/stream';
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'engram-operator' } as const;
+export const CONFIG_FILE = 'engine.yaml';
+export const CONFIG_MOUNT = '/etc/engram';
+export const DATA_MOUNT = '/var/lib/engram';
+export const SCRATCH_MOUNT = '/scratch';
+/** The engine's own SIGTERM deadline; the pod's grace period adds a margin over it. */
+export const ENGINE_SHUTDOWN_DEADLINE_MS = 30_000;
+
+export interface StreamNames {
+  statefulSet: string;
+  configMap: string;
+  headlessService: string;
+  clientService: string;
+  podDisruptionBudget: string;
+  serviceMonitor: string;
+}
+
+export function streamNames(stream: EngramStream): StreamNames {
+  const name = stream.metadata.name!;
+  return {
+    statefulSet: name, configMap: `${name}-config`, headlessService: `${name}-headless`, clientService: name,
+    podDisruptionBudget: name, serviceMonitor: name,
+  };
+}
+
+/** Labels that select the stream's engine pods (also the scale subresource's selector). */
+export function selectorLabels(stream: EngramStream): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'engram-engine', 'app.kubernetes.io/instance': stream.metadata.name!, [STREAM_LABEL]: stream.metadata.name! };
+}
+
+export function commonLabels(stream: EngramStream): Record<string, string> {
+  return { ...selectorLabels(stream), ...MANAGED_BY, 'app.kubernetes.io/part-of': 'engram-stream', 'app.kubernetes.io/component': 'engine' };
+}
+
+export function selectorString(stream: EngramStream): string {
+  return Object.entries(selectorLabels(stream)).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+/** Makes the stream the controller owner: the garbage collector deletes the object with it. */
+export function ownerReference(stream: EngramStream): V1OwnerReference {
+  return { apiVersion: stream.apiVersion, kind: stream.kind, name: stream.metadata.name!, uid: stream.metadata.uid!, controller: true, blockOwnerDeletion: true };
+}

@@ -1,0 +1,70 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { EngramStream } from '../../api/v1alpha1/types.js';
+import type { EngineReport } from './engine-fleet.js';
+import { calculateStatus, mergeConditions, type Observation } from './status.js';
+
+const NOW = new Date('2026-11-27T12:00:00.500Z');
+const stream = (replicas = 1, conditions?: EngramStream['status']): EngramStream => ({
+  apiVersion: 'engram.io/v1alpha1', kind: 'EngramStream', metadata: { name: 's', namespace: 'ns', uid: 'u', generation: 3 }, spec: { replicas }, ...(conditions ? { status: conditions } : {}),
+});
+const engine = (over: Partial<EngineReport> = {}): EngineReport => ({ name: 's-0', uid: 'p', ready: true, configHash: 'h1', configGeneration: 1, pushed: false, ...over });
+const observe = (over: Partial<Observation> = {}): Observation => ({
+  stream: stream(), statefulSet: undefined, pods: [{} as V1Pod], engines: [engine()], selector: 'a=b', desiredHash: 'h1', configError: null, workers: 4, reconcileError: null, ...over,
+});
+const cond = (status: ReturnType<typeof calculateStatus>, type: string) => status.conditions?.find((c) => c.type === type);
+
+describe('calculateStatus', () => {
+  it('is Ready and Running when every desired pod is ready with the desired hash', () => {
+    const s = calculateStatus(observe(), NOW);
+    expect(s).toMatchObject({ phase: 'Running', ready: '1/1', readyReplicas: 1, replicas: 1, observedGeneration: 3, desiredConfigHash: 'h1', workers: 4 });
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'AllPodsReady' });
+    expect(cond(s, 'ConfigApplied')).toMatchObject({ status: 'True', reason: 'ConfigInSync' });
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'False' });
+  });
+
+  it('is not Ready while an engine still runs another config', () => {
+    const s = calculateStatus(observe({ engines: [engine({ configHash: 'old' })] }), NOW);
+    expect(cond(s, 'ConfigApplied')).toMatchObject({ status: 'False', reason: 'ConfigOutOfSync' });
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'ConfigOutOfSync' });
+  });
+
+  it('turns an engine refusal into Degraded carrying the engine message', () => {
+    const s = calculateStatus(observe({ engines: [engine({ configHash: 'old', refused: { code: 'CONFIG_NOT_LIVE', message: 'hnsw.dimension cannot change' } })] }), NOW);
+    expect(s.phase).toBe('Degraded');
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'EngineRejectedConfig' });
+    expect(cond(s, 'Degraded')?.message).toContain('hnsw.dimension cannot change');
+  });
+
+  it('reports a spec the engine validation refuses as Degraded InvalidConfig, without a desired hash', () => {
+    const s = calculateStatus(observe({ desiredHash: null, configError: "invalid config: 'batch.min' (10) must not exceed 'batch.max' (5)" }), NOW);
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidConfig' });
+    expect(s.desiredConfigHash).toBeUndefined();
+  });
+
+  it('says Stopped and ScaledToZero at zero replicas', () => {
+    const s = calculateStatus(observe({ stream: stream(0), pods: [], engines: [] }), NOW);
+    expect(s.phase).toBe('Stopped');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'ScaledToZero' });
+  });
+
+  it('is Progressing while the StatefulSet rolls to a new revision', () => {
+    const s = calculateStatus(observe({
+      statefulSet: { metadata: { generation: 2 }, status: { replicas: 1, observedGeneration: 2, currentRevision: 'r1', updateRevision: 'r2', updatedReplicas: 0 } },
+      engines: [engine({ ready: false })],
+    }), NOW);
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingUpdate' });
+    expect(s.phase).toBe('Updating');
+  });
+});
+
+describe('mergeConditions', () => {
+  it('keeps lastTransitionTime of a condition whose status did not change, and stamps whole seconds otherwise', () => {
+    const earlier = new Date('2026-01-01T00:00:00Z');
+    const merged = mergeConditions(
+      [{ type: 'Ready', status: 'True', reason: 'A', message: '', lastTransitionTime: earlier }, { type: 'Degraded', status: 'False', reason: 'B', message: '', lastTransitionTime: earlier }],
+      [{ type: 'Ready', status: 'True', reason: 'C', message: 'x' }, { type: 'Degraded', status: 'True', reason: 'D', message: 'y' }], 7, NOW);
+    expect(merged[0]).toMatchObject({ lastTransitionTime: earlier, reason: 'C', observedGeneration: 7 });
+    expect(merged[1]!.lastTransitionTime).toEqual(new Date('2026-11-27T12:00:00Z'));
+  });
+});

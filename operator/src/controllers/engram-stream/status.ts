@@ -1,0 +1,103 @@
+// The status of an EngramStream, computed whole from what this pass observed (the StatefulSet,
+// the pods, what each engine reported), never carried over from the last status except for each
+// unchanged condition's lastTransitionTime.
+import type { V1Condition, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
+import type { EngramStream, EngramStreamStatus, Phase } from '../../api/v1alpha1/types.js';
+import type { EngineReport } from './engine-fleet.js';
+
+/** What a pass found out, the input of calculateStatus. */
+export interface Observation {
+  stream: EngramStream;
+  statefulSet: V1StatefulSet | undefined;
+  pods: V1Pod[];
+  engines: EngineReport[];
+  selector: string;
+  /** Null when the spec resolves to a config the engine's validation refuses (configError says why). */
+  desiredHash: string | null;
+  configError: string | null;
+  workers: number | undefined;
+  /** An error that stopped the pass (it will be retried). */
+  reconcileError: string | null;
+}
+
+type ConditionInput = Pick<V1Condition, 'type' | 'status' | 'reason' | 'message'>;
+
+/** Conditions with lastTransitionTime kept from `previous` when their status did not change. */
+export function mergeConditions(previous: V1Condition[] | undefined, next: ConditionInput[], generation: number, now: Date): V1Condition[] {
+  const seconds = new Date(Math.floor(now.getTime() / 1000) * 1000); // what the API server keeps
+  return next.map((c) => {
+    const old = previous?.find((p) => p.type === c.type);
+    return { ...c, observedGeneration: generation, lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : seconds };
+  });
+}
+
+const condition = (type: ConditionType, status: boolean, reason: Reason, message: string): ConditionInput =>
+  ({ type, status: status ? 'True' : 'False', reason, message });
+
+function configApplied(o: Observation, desiredReplicas: number): ConditionInput {
+  if (o.configError !== null) return condition(ConditionType.ConfigApplied, false, Reason.InvalidConfig, o.configError);
+  const refused = o.engines.find((e) => e.refused);
+  if (refused) return condition(ConditionType.ConfigApplied, false, Reason.EngineRejectedConfig, `engine ${refused.name} refused the config and keeps its last good one: ${refused.refused!.message}`);
+  const unreachable = o.engines.find((e) => e.unreachable);
+  if (unreachable) return condition(ConditionType.ConfigApplied, false, Reason.EngineUnreachable, `engine ${unreachable.name} could not be asked: ${unreachable.unreachable}`);
+  const ready = o.engines.filter((e) => e.ready);
+  if (desiredReplicas === 0) return condition(ConditionType.ConfigApplied, false, Reason.NoEngineRunning, 'no engine runs (replicas: 0)');
+  if (ready.length === 0) return condition(ConditionType.ConfigApplied, false, Reason.NoEngineRunning, 'no engine is ready yet');
+  const stale = ready.filter((e) => e.configHash !== o.desiredHash);
+  if (stale.length > 0) return condition(ConditionType.ConfigApplied, false, Reason.ConfigOutOfSync, `${stale.map((e) => `${e.name} runs ${e.configHash}`).join(', ')}; desired ${o.desiredHash}`);
+  return condition(ConditionType.ConfigApplied, true, Reason.ConfigInSync, `${ready.length} ready engine(s) run config ${o.desiredHash}`);
+}
+
+function progressing(o: Observation, desiredReplicas: number, readyReplicas: number): ConditionInput {
+  const sts = o.statefulSet;
+  const rolling = sts?.status && ((sts.status.updateRevision && sts.status.currentRevision !== sts.status.updateRevision)
+    || (sts.status.updatedReplicas ?? 0) < desiredReplicas || (sts.status.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0));
+  if (rolling) return condition(ConditionType.Progressing, true, Reason.RollingUpdate, `rolling engine pods to revision ${sts?.status?.updateRevision ?? '?'}`);
+  if (readyReplicas !== desiredReplicas || o.pods.length !== desiredReplicas) {
+    return condition(ConditionType.Progressing, true, Reason.PodsNotReady, `${readyReplicas} of ${desiredReplicas} engine pods ready`);
+  }
+  if (o.engines.some((e) => e.pushed)) return condition(ConditionType.Progressing, true, Reason.PushingConfig, 'config pushed to running engines');
+  return condition(ConditionType.Progressing, false, Reason.Stable, 'nothing to roll out');
+}
+
+function degraded(o: Observation, applied: ConditionInput): ConditionInput {
+  if (o.configError !== null) return condition(ConditionType.Degraded, true, Reason.InvalidConfig, o.configError);
+  if (applied.reason === Reason.EngineRejectedConfig) return condition(ConditionType.Degraded, true, Reason.EngineRejectedConfig, applied.message!);
+  if (o.reconcileError !== null) return condition(ConditionType.Degraded, true, Reason.ReconcileError, o.reconcileError);
+  return condition(ConditionType.Degraded, false, Reason.AsExpected, 'reconciled');
+}
+
+function phaseOf(desiredReplicas: number, ready: boolean, isDegraded: boolean, isProgressing: boolean): Phase {
+  if (isDegraded) return 'Degraded';
+  if (desiredReplicas === 0) return 'Stopped';
+  if (ready) return 'Running';
+  return isProgressing ? 'Updating' : 'Pending';
+}
+
+export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
+  const desiredReplicas = o.stream.spec.replicas ?? 1;
+  const readyReplicas = o.engines.filter((e) => e.ready).length;
+  const applied = configApplied(o, desiredReplicas);
+  const progress = progressing(o, desiredReplicas, readyReplicas);
+  const degrade = degraded(o, applied);
+  const isReady = desiredReplicas > 0 && readyReplicas === desiredReplicas && applied.status === 'True';
+  const ready = desiredReplicas === 0
+    ? condition(ConditionType.Ready, false, Reason.ScaledToZero, 'scaled to zero: no engine serves; its data is kept')
+    : isReady ? condition(ConditionType.Ready, true, Reason.AllPodsReady, `${readyReplicas} engine(s) ready with the desired config`)
+      : condition(ConditionType.Ready, false, readyReplicas === desiredReplicas ? applied.reason as Reason : Reason.PodsNotReady,
+        readyReplicas === desiredReplicas ? applied.message! : `${readyReplicas} of ${desiredReplicas} engine pods ready`);
+  const generation = o.stream.metadata.generation ?? 0;
+  return {
+    observedGeneration: generation,
+    phase: phaseOf(desiredReplicas, isReady, degrade.status === 'True', progress.status === 'True'),
+    replicas: o.pods.length,
+    readyReplicas,
+    ready: `${readyReplicas}/${desiredReplicas}`,
+    selector: o.selector,
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+    ...(o.desiredHash !== null ? { desiredConfigHash: o.desiredHash } : {}),
+    pods: o.engines.map(({ name, uid, ready: podReady, configHash, configGeneration }) => ({ name, uid, ready: podReady, configHash, configGeneration })),
+    conditions: mergeConditions(o.stream.status?.conditions, [ready, progress, degrade, applied], generation, now),
+  };
+}

@@ -1,0 +1,251 @@
+// The operator on the real control plane: the CRD refuses bad input by field; an EngramStream
+// becomes owned objects and engine pods that report Ready; live changes reach running engines while
+// a client streams (same pods, nothing lost); an engine's refusal turns Degraded; a restart-class
+// change rolls the pod; the scale subresource works; a killed operator's successor converges and
+// only one of two replicas leads; deleting the stream removes everything it owned.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngramClient } from '../../engine/dist/client/engram-client.js';
+import { expectStored } from '../helpers/durability.js';
+import { clusteredObservations, metricValue } from '../helpers/vectors.js';
+import { eventually, REPO_ROOT, startOperatorCluster, type OperatorCluster, type OperatorProcess } from './operator-harness.js';
+
+interface Condition { type: string; status: string; reason: string; message: string }
+interface Stream {
+  metadata: { name: string; uid: string; generation: number };
+  spec: Record<string, unknown>;
+  status?: { phase?: string; desiredConfigHash?: string; observedGeneration?: number; conditions?: Condition[]; pods?: Array<{ name: string; uid: string; configHash: string }> };
+}
+interface Pod { metadata: { name: string; uid: string }; spec: { containers: Array<{ image: string }> }; status: { podIP?: string; containerStatuses?: Array<{ restartCount: number }> } }
+
+const DIM = 768;
+
+describe('EngramStream operator', () => {
+  let oc: OperatorCluster;
+  let operator: OperatorProcess;
+  const clients: EngramClient[] = [];
+  /** What the live-change test streamed, checked again after the pod rolls and scales. */
+  let streamed: ReturnType<typeof clusteredObservations> = [];
+
+  const kubectl = (...args: string[]) => oc.kubectl(args);
+  const apply = (object: unknown) => oc.kubectl(['apply', '-f', '-'], JSON.stringify(object));
+  const getJson = async <T>(...args: string[]): Promise<T> => JSON.parse(await oc.kubectl(['get', ...args, '-o', 'json'])) as T;
+  const stream = (name: string) => getJson<Stream>('engramstream', name);
+  const condition = (s: Stream, type: string) => s.status?.conditions?.find((c) => c.type === type);
+  const pod = (name: string) => getJson<Pod>('pod', name);
+  const engineAt = (p: Pod): EngramClient => {
+    const client = new EngramClient(`${p.status.podIP}:50051`);
+    clients.push(client);
+    return client;
+  };
+  const manifest = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'engram.io/v1alpha1', kind: 'EngramStream', metadata: { name, namespace: 'default' }, spec });
+  const patch = (name: string, body: unknown) => kubectl('patch', 'engramstream', name, '--type', 'merge', '-p', JSON.stringify(body));
+  /** The stream once Ready for its current generation, with every pod reporting the desired hash. */
+  const converged = (name: string, timeoutMs = 90_000) => eventually(`${name} to be Ready with its config applied`, async () => {
+    const s = await stream(name);
+    const ready = condition(s, 'Ready')?.status === 'True' && condition(s, 'ConfigApplied')?.status === 'True';
+    return ready && s.status?.observedGeneration === s.metadata.generation ? s : undefined;
+  }, timeoutMs);
+
+  beforeAll(async () => {
+    oc = await startOperatorCluster();
+    operator = await oc.startOperator('op-a');
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await oc?.stop();
+  });
+
+  it('refuses invalid EngramStreams with a message that names the field', async () => {
+    const cases: Array<[string, Record<string, unknown>, string[]]> = [
+      ['more than one replica', { replicas: 2 }, ['spec.replicas', 'at most 1 until memory spaces are sharded over pods']],
+      ['batch min above max', { batch: { min: 600, max: 500 } }, ['spec.batch', 'batch.min must not exceed batch.max']],
+      ['a recall share out of range', { queue: { highPriorityRatio: 0.9 } }, ['spec.queue.highPriorityRatio', 'should be less than or equal to 0.5']],
+      ['an unknown profile', { profile: 'Fast' }, ['spec.profile', 'Unsupported value: "Fast"']],
+      ['duplicate tenant names', { tenants: [{ name: 'acme' }, { name: 'acme' }] }, ['spec.tenants', 'tenant names must be unique']],
+      ['a tenant name that is not a DNS label', { tenants: [{ name: 'Acme' }] }, ['spec.tenants[0].name', 'should match']],
+      ['zero workers', { workers: 0 }, ['spec.workers', 'should be greater than or equal to 1']],
+      ['an unknown metric', { hnsw: { metric: 'hamming' } }, ['spec.hnsw.metric', 'Unsupported value: "hamming"']],
+      ['a misspelt field', { wrokers: 4 }, ['unknown field "spec.wrokers"']],
+    ];
+    for (const [what, spec, expected] of cases) {
+      const refused = await apply(manifest('invalid', spec)).then(() => '', (e: Error) => e.message);
+      for (const text of expected) expect(refused, what).toContain(text);
+    }
+    expect(await kubectl('get', 'engramstreams', '-o', 'name')).toBe('');
+  });
+
+  it('reconciles an EngramStream into owned objects and a running engine, and reports Ready', async () => {
+    // A ServiceMonitor CRD, as the Prometheus Operator installs it: the operator creates one when it exists.
+    writeFileSync(join(oc.dir, 'servicemonitor-crd.yaml'), JSON.stringify({
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+      spec: {
+        group: 'monitoring.coreos.com', scope: 'Namespaced', names: { plural: 'servicemonitors', singular: 'servicemonitor', kind: 'ServiceMonitor' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+      },
+    }));
+    await kubectl('apply', '-f', join(oc.dir, 'servicemonitor-crd.yaml'));
+    await kubectl('wait', '--for=condition=Established', 'crd/servicemonitors.monitoring.coreos.com', '--timeout=30s');
+
+
+    await kubectl('apply', '-f', join(REPO_ROOT, 'examples', 'engramstream.yaml')); // workers 2, tenant acme at 5,000/s, 1Gi
+    const s = await converged('memory');
+    expect(s.status?.phase).toBe('Running');
+    for (const [kind, name] of [['configmap', 'memory-config'], ['service', 'memory'], ['service', 'memory-headless'], ['statefulset', 'memory'],
+      ['poddisruptionbudget', 'memory'], ['servicemonitor', 'memory']] as const) {
+      const owned = await getJson<{ metadata: { ownerReferences?: Array<{ kind: string; uid: string; controller: boolean }> } }>(kind, name);
+      expect(owned.metadata.ownerReferences, `${kind}/${name}`).toEqual([expect.objectContaining({ kind: 'EngramStream', uid: s.metadata.uid, controller: true })]);
+    }
+    const claim = await getJson<{ status: { phase: string }; spec: { resources: { requests: { storage: string } } } }>('pvc', 'data-memory-0');
+    expect(claim.status.phase).toBe('Bound');
+    expect(claim.spec.resources.requests.storage).toBe('1Gi');
+
+    // The hash in status is what the engine itself reports.
+    const p = await pod('memory-0');
+    const view = await engineAt(p).getConfig();
+    expect(view.config).toMatchObject({ workers: 2, profile: 'balanced', tenants: [expect.objectContaining({ name: 'acme', rateLimit: 5000 })] });
+    expect(s.status?.pods).toEqual([expect.objectContaining({ name: 'memory-0', uid: p.metadata.uid, configHash: view.hash })]);
+    expect(s.status?.desiredConfigHash).toBe(view.hash);
+
+    const table = await kubectl('get', 'engramstreams');
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+PROFILE\s+WORKERS\s+READY\s+CONFIG-APPLIED\s+PHASE\s+AGE$/);
+    expect(table.split('\n')[1]).toMatch(/^memory\s+Balanced\s+2\s+1\/1\s+True\s+Running\s+\d+s$/);
+    expect(await kubectl('explain', 'engramstreams.spec.queue.highPriorityRatio')).toContain('Share of capacity reserved for the recall lane');
+  });
+
+  it('changes live fields while a client streams: the engine reports the new config, the pod is the same, nothing is lost', async () => {
+    const before = await stream('memory');
+    const p = await pod('memory-0');
+    const client = engineAt(p);
+    streamed = clusteredObservations('acme-live', 4000, DIM, 7);
+    const session = await client.openStream({ memorySpace: 'acme-live', tenant: 'acme', maxBatch: 100 });
+    let patched = false;
+    for (const [i, o] of streamed.entries()) {
+      await session.send(o);
+      if (i === 1000) {
+        await patch('memory', {
+          spec: { workers: 3, batch: { min: 20, max: 300 }, queue: { capacity: 20000 }, hnsw: { efSearch: 96 }, tenants: [{ name: 'acme', spaces: ['acme-*'], rateLimit: 8000 }] },
+        });
+        patched = true;
+      }
+    }
+    expect(patched).toBe(true);
+    const counts = await session.close({ drain: true });
+    expect(counts.accepted).toBe(streamed.length);
+
+    const after = await converged('memory');
+    expect(after.status?.desiredConfigHash).not.toBe(before.status?.desiredConfigHash);
+    const view = await client.getConfig();
+    expect(view.hash).toBe(after.status?.desiredConfigHash);
+    expect(view.config).toMatchObject({ workers: 3, batch: { min: 20, max: 300 }, queue: { capacity: 20000 }, hnsw: { efSearch: 96 }, tenants: [expect.objectContaining({ rateLimit: 8000 })] });
+    const samePod = await pod('memory-0');
+    expect(samePod.metadata.uid).toBe(p.metadata.uid);
+    expect(samePod.status.containerStatuses?.[0]?.restartCount).toBe(0);
+    await expectStored(client, 'acme-live', streamed);
+    // The pod's starting config follows, so a restart comes back with it.
+    const configMap = await getJson<{ metadata: { annotations: Record<string, string> } }>('configmap', 'memory-config');
+    expect(configMap.metadata.annotations['engram.io/config-hash']).toBe(view.hash);
+  });
+
+  it('turns an engine\'s refusal into Degraded with the engine\'s message; the engine keeps its last good config', async () => {
+    const good = await converged('memory');
+    const client = engineAt(await pod('memory-0'));
+    await patch('memory', { spec: { hnsw: { dimension: 1024 } } }); // allowed by the CRD (first set); the engine holds 768-dim vectors
+    const degraded = await eventually('Degraded', async () => {
+      const s = await stream('memory');
+      return condition(s, 'Degraded')?.status === 'True' ? s : undefined;
+    });
+    expect(condition(degraded, 'Degraded')).toMatchObject({ reason: 'EngineRejectedConfig' });
+    expect(condition(degraded, 'Degraded')?.message).toContain('hnsw.dimension cannot change while memory spaces exist');
+    expect(condition(degraded, 'ConfigApplied')).toMatchObject({ status: 'False', reason: 'EngineRejectedConfig' });
+    expect(degraded.status?.phase).toBe('Degraded');
+    expect((await client.getConfig()).hash).toBe(good.status?.desiredConfigHash);
+    const configMap = await getJson<{ metadata: { annotations: Record<string, string> } }>('configmap', 'memory-config');
+    expect(configMap.metadata.annotations['engram.io/config-hash']).toBe(good.status?.desiredConfigHash);
+    const events = await kubectl('get', 'events', '--field-selector', 'involvedObject.name=memory,reason=EngineRejectedConfig', '-o', 'jsonpath={.items[*].type}');
+    expect(events).toContain('Warning');
+
+    // Once set, the CRD refuses a second value; removing the field recovers.
+    const refused = await patch('memory', { spec: { hnsw: { dimension: 512 } } }).then(() => '', (e: Error) => e.message);
+    expect(refused).toContain('hnsw.dimension is immutable once set');
+    await patch('memory', { spec: { hnsw: { dimension: null } } });
+    const recovered = await converged('memory');
+    expect(condition(recovered, 'Degraded')).toMatchObject({ status: 'False' });
+    expect(recovered.status?.desiredConfigHash).toBe(good.status?.desiredConfigHash);
+  });
+
+  it('rolls the pod for a restart-class change, and the engine comes back with its data', async () => {
+    const old = await pod('memory-0');
+    await patch('memory', { spec: { image: 'engram.io/engine:0.1.1' } });
+    const rolled = await eventually('a new pod with the new image', async () => {
+      const p = await pod('memory-0').catch(() => undefined);
+      return p && p.metadata.uid !== old.metadata.uid && p.spec.containers[0]?.image === 'engram.io/engine:0.1.1' ? p : undefined;
+    });
+    await converged('memory');
+    await expectStored(engineAt(await pod('memory-0')), 'acme-live', streamed);
+    expect(rolled.metadata.name).toBe('memory-0');
+  });
+
+  it('scales through the scale subresource: more than one replica is refused, 1 → 0 → 1 keeps the data', async () => {
+    const refused = await kubectl('scale', 'engramstream/memory', '--replicas=2').then(() => '', (e: Error) => e.message);
+    expect(refused).toContain('at most 1 until memory spaces are sharded over pods');
+
+    await kubectl('scale', 'engramstream/memory', '--replicas=0');
+    const stopped = await eventually('Stopped with no pods', async () => {
+      const s = await stream('memory');
+      const pods = await kubectl('get', 'pods', '-l', 'engram.io/stream=memory', '-o', 'name');
+      return s.status?.phase === 'Stopped' && pods.trim() === '' ? s : undefined;
+    });
+    expect(condition(stopped, 'Ready')).toMatchObject({ status: 'False', reason: 'ScaledToZero' });
+    expect((await getJson<{ status: { phase: string } }>('pvc', 'data-memory-0')).status.phase).toBe('Bound');
+
+    await kubectl('scale', 'engramstream/memory', '--replicas=1');
+    await converged('memory');
+    await expectStored(engineAt(await pod('memory-0')), 'acme-live', streamed);
+    const scale = JSON.parse(await kubectl('get', '--raw', '/apis/engram.io/v1alpha1/namespaces/default/engramstreams/memory/scale')) as { spec: { replicas: number }; status: { replicas: number; selector: string } };
+    expect(scale).toMatchObject({ spec: { replicas: 1 }, status: { replicas: 1, selector: expect.stringContaining('engram.io/stream=memory') } });
+  });
+
+  it('converges after the operator is killed mid-reconcile; of two replicas one leads', async () => {
+    const reconciles = metricValue(await operator.metrics(), 'controller_runtime_reconcile_total', { controller: 'engramstream', result: 'requeue_after' });
+    expect(reconciles).toBeGreaterThan(0);
+    expect(metricValue(await operator.metrics(), 'workqueue_adds_total', { name: 'engramstream' })).toBeGreaterThan(0);
+
+    await apply(manifest('second', { profile: 'MemoryConstrained', hnsw: { dimension: 64 } }));
+    await eventually('the reconcile to be under way', async () => ((await kubectl('get', 'configmap', '-o', 'name')).includes('second-config') ? true : undefined), 30_000);
+    await operator.kill();
+
+    const b = await oc.startOperator('op-b');
+    const c = await oc.startOperator('op-c');
+    const s = await converged('second');
+    expect(s.status?.phase).toBe('Running');
+    const lease = await getJson<{ spec: { holderIdentity: string } }>('lease', 'engram-operator');
+    const [leader, standby] = lease.spec.holderIdentity === 'op-b' ? [b, c] : [c, b];
+    expect(['op-b', 'op-c']).toContain(lease.spec.holderIdentity);
+    expect(metricValue(await leader.metrics(), 'leader_election_master_status', { name: 'engram-operator' })).toBe(1);
+    expect(metricValue(await standby.metrics(), 'leader_election_master_status', { name: 'engram-operator' })).toBe(0);
+    expect(metricValue(await standby.metrics(), 'controller_runtime_reconcile_total', { controller: 'engramstream' })).toBeUndefined();
+    expect((await fetch(`http://127.0.0.1:${standby.port}/readyz`)).status).toBe(200);
+
+    // A graceful stop releases the lease: the standby takes over and reconciles the next change.
+    expect(await leader.stop()).toBe(0);
+    await patch('second', { spec: { hnsw: { efSearch: 40 } } });
+    const changed = await converged('second', 30_000);
+    expect((await getJson<{ spec: { holderIdentity: string } }>('lease', 'engram-operator')).spec.holderIdentity).toBe(standby.identity);
+    expect((await engineAt(await pod('second-0')).getConfig()).config).toMatchObject({ hnsw: { efSearch: 40, dimension: 64 } });
+    expect(changed.status?.pods?.[0]?.configHash).toBe(changed.status?.desiredConfigHash);
+    operator = standby;
+  });
+
+  it('deletes everything a stream owned when the stream is deleted', async () => {
+    await kubectl('delete', 'engramstream', 'memory', 'second', '--wait=true');
+    await eventually('owned objects to be gone', async () => {
+      const left = await kubectl('get', 'statefulsets,services,configmaps,poddisruptionbudgets,servicemonitors,pods,pvc', '-l', 'app.kubernetes.io/managed-by=engram-operator', '-o', 'name');
+      const claims = await kubectl('get', 'pvc', '-o', 'name');
+      return left.trim() === '' && claims.trim() === '' ? true : undefined;
+    }, 120_000);
+    await eventually('volumes to be released and deleted', async () => ((await kubectl('get', 'pv', '-o', 'name')).trim() === '' ? true : undefined), 60_000);
+  });
+});

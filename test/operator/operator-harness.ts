@@ -1,0 +1,96 @@
+// A test cluster with the EngramStream CRD installed and operator processes to start and kill:
+// the real control plane, the node agent running engine pods as processes, and the operator run as
+// users run it (its CLI, a kubeconfig, leader election on).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { localImages, NodeAgent } from '../cluster/node-agent.js';
+
+export { eventually } from '../helpers/eventually.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const OPERATOR_MAIN = join(REPO_ROOT, 'operator', 'dist', 'main.js');
+
+export interface OperatorProcess {
+  identity: string;
+  process: ChildProcess;
+  /** Port of /healthz, /readyz, /metrics. */
+  port: number;
+  logFile: string;
+  metrics(): Promise<string>;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+export interface OperatorCluster {
+  cluster: ControlPlane;
+  agent: NodeAgent;
+  kc: k8s.KubeConfig;
+  dir: string;
+  kubectl(args: string[], input?: string): Promise<string>;
+  startOperator(identity: string, extraArgs?: string[]): Promise<OperatorProcess>;
+  stop(): Promise<void>;
+}
+
+/** Fast lease timing, so failover tests take seconds. */
+const LEASE_ARGS = ['--lease-duration-ms', '3000', '--renew-deadline-ms', '2000', '--retry-period-ms', '500'];
+
+export async function startOperatorCluster(): Promise<OperatorCluster> {
+  const cluster = await startControlPlane();
+  const dir = mkdtempSync(join(tmpdir(), 'engram-operator-test-'));
+  const agent = new NodeAgent({ kubeconfig: cluster.kubeconfig, nodeName: 'engram-node-0', rootDir: join(dir, 'node'), images: localImages(REPO_ROOT) });
+  await agent.start();
+  await cluster.kubectl(['apply', '-f', join(REPO_ROOT, 'crds')]);
+  await cluster.kubectl(['wait', '--for=condition=Established', 'crd/engramstreams.engram.io', '--timeout=30s']);
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const operators: OperatorProcess[] = [];
+
+  const startOperator = async (identity: string, extraArgs: string[] = []): Promise<OperatorProcess> => {
+    const logFile = join(dir, `operator-${identity}.log`);
+    const log = createWriteStream(logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [OPERATOR_MAIN, '--kubeconfig', cluster.kubeconfig, '--health-host', '127.0.0.1', '--health-port', '0',
+      '--identity', identity, '--leader-election-namespace', 'default', ...LEASE_ARGS, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(log);
+    const port = await new Promise<number>((resolve, reject) => {
+      let buffered = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        log.write(chunk);
+        buffered += chunk.toString();
+        const m = /"message":"health and metrics server listening","port":(\d+)/.exec(buffered);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`operator ${identity} exited with ${code} before listening; see ${logFile}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const operator: OperatorProcess = {
+      identity, process: child, port, logFile,
+      metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+      stop: async () => {
+        child.kill('SIGTERM');
+        return exited;
+      },
+      kill: async () => {
+        child.kill('SIGKILL');
+        await exited;
+      },
+    };
+    operators.push(operator);
+    return operator;
+  };
+
+  return {
+    cluster, agent, kc, dir, startOperator,
+    kubectl: (args, input) => cluster.kubectl(args, input),
+    stop: async () => {
+      for (const o of operators) if (o.process.exitCode === null && o.process.signalCode === null) o.process.kill('SIGKILL');
+      await agent.stop();
+      await cluster.stop();
+    },
+  };
+}
