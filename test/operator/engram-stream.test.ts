@@ -174,6 +174,17 @@ describe('EngramStream operator', () => {
     const recovered = await converged('memory');
     expect(condition(recovered, 'Degraded')).toMatchObject({ status: 'False' });
     expect(recovered.status?.desiredConfigHash).toBe(good.status?.desiredConfigHash);
+
+    // A spec the schema accepts but the engine's validation does not is never pushed.
+    await patch('memory', { spec: { batch: { min: null, max: 5 } } }); // below the profile's batch.min (the spec set min 20 earlier)
+    const invalid = await eventually('Degraded InvalidConfig', async () => {
+      const s = await stream('memory');
+      return condition(s, 'Degraded')?.reason === 'InvalidConfig' ? s : undefined;
+    });
+    expect(condition(invalid, 'Degraded')?.message).toContain("'batch.min' (10) must not exceed 'batch.max' (5)");
+    expect((await client.getConfig()).hash).toBe(good.status?.desiredConfigHash);
+    await patch('memory', { spec: { batch: { min: 20, max: 300 } } });
+    expect((await converged('memory')).status?.desiredConfigHash).toBe(good.status?.desiredConfigHash);
   });
 
   it('rolls the pod for a restart-class change, and the engine comes back with its data', async () => {
@@ -208,7 +219,7 @@ describe('EngramStream operator', () => {
     expect(scale).toMatchObject({ spec: { replicas: 1 }, status: { replicas: 1, selector: expect.stringContaining('engram.io/stream=memory') } });
   });
 
-  it('converges after the operator is killed mid-reconcile; of two replicas one leads', async () => {
+  it('converges after the operator is killed mid-reconcile; of two replicas one leads, and the other takes over on a graceful stop', async () => {
     const reconciles = metricValue(await operator.metrics(), 'controller_runtime_reconcile_total', { controller: 'engramstream', result: 'requeue_after' });
     expect(reconciles).toBeGreaterThan(0);
     expect(metricValue(await operator.metrics(), 'workqueue_adds_total', { name: 'engramstream' })).toBeGreaterThan(0);
@@ -231,10 +242,12 @@ describe('EngramStream operator', () => {
 
     // A graceful stop releases the lease: the standby takes over and reconciles the next change.
     expect(await leader.stop()).toBe(0);
-    await patch('second', { spec: { hnsw: { efSearch: 40 } } });
+    const before = await pod('second-0');
+    await patch('second', { spec: { hnsw: { efSearch: 40, m: 12 } } }); // a live and a rebuild-class change
     const changed = await converged('second', 30_000);
     expect((await getJson<{ spec: { holderIdentity: string } }>('lease', 'engram-operator')).spec.holderIdentity).toBe(standby.identity);
-    expect((await engineAt(await pod('second-0')).getConfig()).config).toMatchObject({ hnsw: { efSearch: 40, dimension: 64 } });
+    expect((await engineAt(await pod('second-0')).getConfig()).config).toMatchObject({ hnsw: { efSearch: 40, m: 12, dimension: 64 } });
+    expect((await pod('second-0')).metadata.uid).toBe(before.metadata.uid);
     expect(changed.status?.pods?.[0]?.configHash).toBe(changed.status?.desiredConfigHash);
     operator = standby;
   });
