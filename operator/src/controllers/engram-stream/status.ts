@@ -50,10 +50,11 @@ function configApplied(o: Observation, desiredReplicas: number): ConditionInput 
 }
 
 function progressing(o: Observation, desiredReplicas: number, readyReplicas: number): ConditionInput {
-  const sts = o.statefulSet;
-  const rolling = sts?.status && ((sts.status.updateRevision && sts.status.currentRevision !== sts.status.updateRevision)
-    || (sts.status.updatedReplicas ?? 0) < desiredReplicas || (sts.status.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0));
-  if (rolling) return condition(ConditionType.Progressing, true, Reason.RollingUpdate, `rolling engine pods to revision ${sts?.status?.updateRevision ?? '?'}`);
+  // A roll is two revisions at once; a StatefulSet still creating its first pods is PodsNotReady below.
+  const revisions = o.statefulSet?.status;
+  if (revisions?.currentRevision && revisions.updateRevision && revisions.currentRevision !== revisions.updateRevision) {
+    return condition(ConditionType.Progressing, true, Reason.RollingUpdate, `rolling engine pods from revision ${revisions.currentRevision} to ${revisions.updateRevision}`);
+  }
   if (readyReplicas !== desiredReplicas || o.pods.length !== desiredReplicas) {
     return condition(ConditionType.Progressing, true, Reason.PodsNotReady, `${readyReplicas} of ${desiredReplicas} engine pods ready`);
   }
