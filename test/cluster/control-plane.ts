@@ -18,6 +18,8 @@ export interface ControlPlane {
   kubeconfig: string;
   server: string;
   versions: Record<string, string>;
+  /** Kills the API server, waits `downMs`, starts it again (same etcd, same port) and waits until ready. */
+  restartApiServer(downMs: number): Promise<void>;
   /** The kubectl built with the control plane (same version). */
   kubectlPath: string;
   /** Runs kubectl against this cluster; resolves with stdout, rejects with stderr in the message. */
@@ -95,9 +97,14 @@ export async function startControlPlane(): Promise<ControlPlane> {
     for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   };
   process.once('exit', killAll);
+  const argsOf = new Map<string, string[]>();
+  const processOf = new Map<string, ChildProcess>();
   const start = (name: string, args: string[]): void => {
     const out = openSync(join(dir, `${name}.log`), 'a');
-    processes.push(spawn(join(bin, name), args, { stdio: ['ignore', out, out] }));
+    const child = spawn(join(bin, name), args, { stdio: ['ignore', out, out] });
+    processes.push(child);
+    argsOf.set(name, args);
+    processOf.set(name, child);
   };
   const versions: Record<string, string> = {};
   for (const name of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
@@ -143,6 +150,17 @@ export async function startControlPlane(): Promise<ControlPlane> {
     })));
     rmSync(dir, { recursive: true, force: true });
   };
+  const restartApiServer = async (downMs: number): Promise<void> => {
+    const old = processOf.get('kube-apiserver')!;
+    await new Promise<void>((resolve) => {
+      old.once('exit', () => resolve());
+      old.kill('SIGKILL'); // a crash; a graceful stop waits about a minute for open watches
+    });
+    processes.splice(processes.indexOf(old), 1);
+    await new Promise((r) => setTimeout(r, downMs));
+    start('kube-apiserver', argsOf.get('kube-apiserver')!);
+    await waitHealthy(`${server}/readyz`, 'kube-apiserver', f('ca.crt'), f('admin.crt'), f('admin.key'), 60_000, processes);
+  };
   const kubectlPath = join(bin, 'kubectl');
   const kubectl = (args: string[], input?: string): Promise<string> => new Promise((resolve, reject) => {
     const child = execFile(kubectlPath, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
@@ -152,7 +170,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
     if (input !== undefined) child.stdin?.end(input);
   });
   return {
-    dir, kubeconfig, server, versions, stop, kubectlPath, kubectl,
+    dir, kubeconfig, server, versions, stop, kubectlPath, kubectl, restartApiServer,
     logs: (component) => {
       try {
         return execFileSync('tail', ['-n', '50', join(dir, `${component}.log`)], { encoding: 'utf8' });

@@ -2,7 +2,8 @@
 // becomes owned objects and engine pods that report Ready; live changes reach running engines while
 // a client streams (same pods, nothing lost); an engine's refusal turns Degraded; a restart-class
 // change rolls the pod; the scale subresource works; a killed operator's successor converges and
-// only one of two replicas leads; deleting the stream removes everything it owned.
+// only one of two replicas leads; an API server outage is ridden out; deleting the stream removes
+// everything it owned.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -251,6 +252,21 @@ describe('EngramStream operator', () => {
     expect(changed.status?.pods?.[0]?.configHash).toBe(changed.status?.desiredConfigHash);
     operator = standby;
   });
+
+  it('rides out an API server outage: its watches come back by themselves', async () => {
+    // A lease that outlasts the outage, so the leader keeps leading instead of exiting to restart.
+    expect(await operator.stop()).toBe(0);
+    operator = await oc.startOperator('op-d', ['--lease-duration-ms', '30000', '--renew-deadline-ms', '20000', '--retry-period-ms', '1000']);
+    await eventually('op-d to lead', async () => ((await getJson<{ spec: { holderIdentity: string } }>('lease', 'engram-operator')).spec.holderIdentity === 'op-d' ? true : undefined), 30_000);
+
+    await oc.cluster.restartApiServer(5000);
+    await patch('second', { spec: { workers: 3 } });
+    const s = await converged('second', 60_000); // needs the informer's cache to hold the new generation
+    expect((await engineAt(await pod('second-0')).getConfig()).config).toMatchObject({ workers: 3 });
+    expect(s.status?.pods?.[0]?.configHash).toBe(s.status?.desiredConfigHash);
+    expect(operator.process.exitCode).toBeNull();
+    expect(metricValue(await operator.metrics(), 'leader_election_master_status', { name: 'engram-operator' })).toBe(1);
+  }, 120_000);
 
   it('deletes everything a stream owned when the stream is deleted', async () => {
     await kubectl('delete', 'engramstream', 'memory', 'second', '--wait=true');

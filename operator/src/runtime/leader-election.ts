@@ -70,10 +70,6 @@ export class LeaderElector {
     this.api = kc.makeApiClient(k8s.CoordinationV1Api);
   }
 
-  isLeader(): boolean {
-    return this.leading;
-  }
-
   /** Campaigns, leads, and calls back; returns at once (the loop runs until stop()). */
   run(callbacks: LeaderCallbacks): void {
     this.status.labels({ name: this.options.name }).set(0);

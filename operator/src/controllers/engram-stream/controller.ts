@@ -45,7 +45,7 @@ export class EngramStreamController {
 
     const reconciler = new EngramStreamReconciler({
       streams, pods, applier: new Applier(kc, FIELD_MANAGER), fleet: this.fleet, recorder: options.recorder,
-      crdInstalled: crdChecker(kc), defaultImage: options.defaultImage, log, now: () => new Date(),
+      crdInstalled: crdChecker(kc), defaultImage: options.defaultImage, now: () => new Date(),
     });
     this.controller = new Controller({ name: CONTROLLER_NAME, concurrency: options.concurrency }, reconciler.reconcile, options.metrics, log.child({ controller: CONTROLLER_NAME }));
     streams.on((_event, stream) => this.controller.queue.add(objectKey(stream)));

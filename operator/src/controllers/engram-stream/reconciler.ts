@@ -9,7 +9,6 @@ import type { Applier } from '../../runtime/apply.js';
 import type { ReconcileResult } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/event-recorder.js';
 import type { Informer } from '../../runtime/informer.js';
-import type { Logger } from '../../runtime/logger.js';
 import { buildConfigMap, configOf } from './desired/config-map.js';
 import { buildPodDisruptionBudget } from './desired/pod-disruption-budget.js';
 import { buildServiceMonitor, SERVICE_MONITOR_CRD } from './desired/service-monitor.js';
@@ -29,12 +28,11 @@ export interface ReconcilerDeps {
   /** Whether a CRD is installed (cached by the caller). */
   crdInstalled(name: string): Promise<boolean>;
   defaultImage: string;
-  log: Logger;
   now(): Date;
 }
 
 /** How soon to look again when nothing else will wake the key up. */
-const REQUEUE = { converging: 5_000, refused: 30_000, steady: 60_000 } as const;
+const REQUEUE = { converging: 5_000, degraded: 30_000, steady: 60_000 } as const;
 
 export class EngramStreamReconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -71,7 +69,7 @@ export class EngramStreamReconciler {
     this.recordEvents(stream, engines, status);
     await this.syncStatus(stream, status);
     if (reconcileError !== null) throw new Error(reconcileError);
-    if (status.conditions?.some((c) => c.type === ConditionType.Degraded && c.status === 'True')) return { requeueAfterMs: REQUEUE.refused };
+    if (status.conditions?.some((c) => c.type === ConditionType.Degraded && c.status === 'True')) return { requeueAfterMs: REQUEUE.degraded };
     return { requeueAfterMs: status.phase === 'Running' || status.phase === 'Stopped' ? REQUEUE.steady : REQUEUE.converging };
   };
 
