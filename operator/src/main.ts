@@ -3,13 +3,13 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { jsonLogger } from '@engram/engine/log';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { EngramStreamController } from './controllers/engram-stream/controller.js';
 import { FIELD_MANAGER } from './controllers/engram-stream/names.js';
 import { ControllerMetrics } from './runtime/controller-metrics.js';
 import { ApiEventRecorder } from './runtime/event-recorder.js';
 import { DEFAULT_LEASE_TIMING } from './runtime/leader-election.js';
-import { jsonLogger } from './runtime/logger.js';
 import { Manager } from './runtime/manager.js';
 
 const USAGE = `usage: engram-operator [flags]

@@ -56,10 +56,10 @@ export async function startOperatorCluster(): Promise<OperatorCluster> {
     const log = createWriteStream(logFile, { flags: 'a' });
     const child = spawn(process.execPath, [OPERATOR_MAIN, '--kubeconfig', cluster.kubeconfig, '--health-host', '127.0.0.1', '--health-port', '0',
       '--identity', identity, '--leader-election-namespace', 'default', ...LEASE_ARGS, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.pipe(log);
+    child.stderr.pipe(log);
     const port = await new Promise<number>((resolve, reject) => {
       let buffered = '';
-      child.stderr.on('data', (chunk: Buffer) => {
+      child.stdout.on('data', (chunk: Buffer) => {
         log.write(chunk);
         buffered += chunk.toString();
         const m = /"message":"health and metrics server listening","port":(\d+)/.exec(buffered);

@@ -3,7 +3,7 @@
 // the key's failures; an explicit requeueAfter comes back then; an error is retried with the key's
 // backoff, except a TerminalError, which is recorded and left until the object changes.
 import type { ControllerMetrics } from './controller-metrics.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@engram/engine/log';
 import { ItemExponentialBackoff, type RateLimiterOptions } from './rate-limiter.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -66,9 +66,9 @@ export class Controller {
         this.metrics.reconcile.errors.labels({ controller }).inc();
         if (e instanceof TerminalError) {
           this.queue.forget(key);
-          this.log.error('reconcile failed for good', { key, error: e.message });
+          this.log.error('reconcile failed for good', { controller, key, error: e.message });
         } else {
-          this.log.warn('reconcile failed; retrying with backoff', { key, retries: this.queue.retries(key), error: e instanceof Error ? e.message : String(e) });
+          this.log.warn('reconcile failed; retrying with backoff', { controller, key, retries: this.queue.retries(key), error: e instanceof Error ? e.message : String(e) });
           this.queue.addRateLimited(key);
         }
       } finally {

@@ -3,7 +3,7 @@
 // of creating a new one; recording never fails a reconcile.
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import type { Logger } from './logger.js';
+import type { Logger } from '@engram/engine/log';
 
 export type EventType = 'Normal' | 'Warning';
 

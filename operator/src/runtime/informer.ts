@@ -4,7 +4,7 @@
 // (410) relists, and a full relist every `relistIntervalMs` catches anything a watch missed — after
 // which every object is handed to the handlers again (controller-runtime's periodic resync).
 import * as k8s from '@kubernetes/client-node';
-import type { Logger } from './logger.js';
+import type { Logger } from '@engram/engine/log';
 
 export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
 export type InformerHandler<T> = (event: InformerEvent, object: T) => void;

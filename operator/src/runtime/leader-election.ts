@@ -5,7 +5,7 @@
 // cannot renew within renewDeadline. Stopping releases the lease so a successor starts at once.
 import * as k8s from '@kubernetes/client-node';
 import type { Gauge } from 'prom-client';
-import type { Logger } from './logger.js';
+import type { Logger } from '@engram/engine/log';
 
 export interface LeaderElectionOptions {
   namespace: string;

@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import { startHealthServer } from './health-server.js';
 import type { Informer } from './informer.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@engram/engine/log';
 
 export interface Runnable {
   readonly informers: Array<Informer<k8s.KubernetesObject>>;

@@ -8,9 +8,9 @@ import { Controller } from '../../runtime/controller.js';
 import type { ControllerMetrics } from '../../runtime/controller-metrics.js';
 import type { EventRecorder } from '../../runtime/event-recorder.js';
 import { Informer, objectKey } from '../../runtime/informer.js';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '@engram/engine/log';
 import { EngineFleet } from './engine-fleet.js';
-import { FIELD_MANAGER, MANAGED_BY, STREAM_LABEL } from './names.js';
+import { FIELD_MANAGER, labelSelector, MANAGED_BY, STREAM_LABEL } from './names.js';
 import { EngramStreamReconciler } from './reconciler.js';
 
 export const CONTROLLER_NAME = 'engramstream';
@@ -36,7 +36,7 @@ export class EngramStreamController {
 
   constructor(options: EngramStreamControllerOptions) {
     const { kc, namespace, log } = options;
-    const managed = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',');
+    const managed = labelSelector(MANAGED_BY);
     const common = { relistIntervalMs: options.relistIntervalMs, ...(namespace ? { namespace } : {}) };
     const streams = new Informer<EngramStream>(kc, { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, ...common }, log);
     const statefulSets = new Informer<k8s.V1StatefulSet>(kc, { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', labelSelector: managed, ...common }, log);
@@ -47,7 +47,7 @@ export class EngramStreamController {
       streams, pods, applier: new Applier(kc, FIELD_MANAGER), fleet: this.fleet, recorder: options.recorder,
       crdInstalled: crdChecker(kc), defaultImage: options.defaultImage, now: () => new Date(),
     });
-    this.controller = new Controller({ name: CONTROLLER_NAME, concurrency: options.concurrency }, reconciler.reconcile, options.metrics, log.child({ controller: CONTROLLER_NAME }));
+    this.controller = new Controller({ name: CONTROLLER_NAME, concurrency: options.concurrency }, reconciler.reconcile, options.metrics, log);
     streams.on((_event, stream) => this.controller.queue.add(objectKey(stream)));
     const enqueueOwner = (_event: string, object: k8s.KubernetesObject): void => {
       const owner = object.metadata?.labels?.[STREAM_LABEL];

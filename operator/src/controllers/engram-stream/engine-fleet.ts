@@ -22,6 +22,14 @@ export function isPodReady(pod: V1Pod): boolean {
 
 interface GrpcFailure { code?: number; details?: string; metadata?: { get(key: string): unknown[] } }
 
+/** gRPC status codes that mean the engine was not reached or did not answer, not that it said no. */
+const NOT_ANSWERED = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */]);
+
+function isRefusal(e: unknown): boolean {
+  const code = (e as GrpcFailure).code;
+  return code !== undefined && !NOT_ANSWERED.has(code);
+}
+
 function describeFailure(e: unknown): { code: string; message: string } {
   const failure = e as GrpcFailure;
   const code = failure.metadata?.get('engram-error-code')?.[0];
@@ -63,7 +71,7 @@ export class EngineFleet {
             view = await client.applyConfig(desired.config as unknown as Record<string, unknown>);
             pushed = true;
           } catch (e) {
-            if ((e as GrpcFailure).code === undefined || (e as GrpcFailure).code === 14 || (e as GrpcFailure).code === 4) throw e;
+            if (!isRefusal(e)) throw e;
             refused = describeFailure(e);
           }
         }

@@ -38,8 +38,13 @@ export function commonLabels(stream: EngramStream): Record<string, string> {
   return { ...selectorLabels(stream), ...MANAGED_BY, 'app.kubernetes.io/part-of': 'engram-stream', 'app.kubernetes.io/component': 'engine' };
 }
 
+/** Labels as a label selector string (`a=b,c=d`). */
+export function labelSelector(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
 export function selectorString(stream: EngramStream): string {
-  return Object.entries(selectorLabels(stream)).map(([k, v]) => `${k}=${v}`).join(',');
+  return labelSelector(selectorLabels(stream));
 }
 
 /** Makes the stream the controller owner: the garbage collector deletes the object with it. */

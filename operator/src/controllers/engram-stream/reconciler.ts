@@ -88,9 +88,10 @@ export class EngramStreamReconciler {
     const { applier } = this.deps;
     const names = streamNames(stream);
     const namespace = stream.metadata.namespace!;
-    const current = configOf(await applier.read<V1ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: names.configMap, namespace } }));
     const refused = engines.some((e) => e.refused);
-    const startConfig = desired && !refused ? desired : current;
+    // The ConfigMap is read only when the desired config cannot go in it.
+    const startConfig = desired && !refused ? desired
+      : configOf(await applier.read<V1ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: names.configMap, namespace } }));
     if (!startConfig) return undefined;
     await applier.apply(buildConfigMap(stream, startConfig.config, startConfig.hash));
     await applier.apply(buildHeadlessService(stream));
