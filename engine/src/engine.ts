@@ -287,7 +287,13 @@ export class Engine implements SessionContext {
     this.metrics.queueCapacity.set({ priority: 'normal' }, this.queue.observationCapacity);
     this.metrics.queueCapacity.set({ priority: 'high' }, this.queue.recallCapacityLimit);
     this.metrics.tenantVectorQuota.reset();
-    for (const t of this.current.tenants) this.metrics.tenantVectorQuota.set({ tenant: t.name }, t.maxVectors);
+    this.metrics.tenantRateLimit.reset();
+    for (const t of this.current.tenants) {
+      this.metrics.tenantVectorQuota.set({ tenant: t.name }, t.maxVectors);
+      this.metrics.tenantRateLimit.set({ tenant: t.name }, t.rateLimit);
+      // a configured tenant's refusals exist at 0 before the first (increase() would miss it)
+      for (const reason of ['rate_limited', 'quota_exceeded']) this.metrics.tenantRejected.inc({ tenant: t.name, reason }, 0);
+    }
   }
 
   private tick(): void {

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // engram-operator: reconciles EngramStream resources into engine workloads.
-import { hostname } from 'node:os';
+import { existsSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { jsonLogger } from '@engram/engine/log';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { EngramStreamController } from './controllers/engram-stream/controller.js';
+import { StreamMetrics } from './controllers/engram-stream/stream-metrics.js';
 import { FIELD_MANAGER } from './controllers/engram-stream/names.js';
 import { ControllerMetrics } from './runtime/controller-metrics.js';
 import { ApiEventRecorder } from './runtime/event-recorder.js';
@@ -54,10 +57,26 @@ function int(name: string, value: string): number {
   return n;
 }
 
+/**
+ * Where the cluster is, as controller-runtime looks: --kubeconfig, $KUBECONFIG, the pod's service
+ * account, ~/.kube/config. client-node alone would fall back to http://localhost:8080 and retry
+ * there forever; with none of these the operator says so and exits.
+ */
+function loadKubeConfig(flag: string | undefined): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (flag) {
+    kc.loadFromFile(flag);
+  } else if (process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST || existsSync(join(homedir(), '.kube', 'config'))) {
+    kc.loadFromDefault();
+  } else {
+    process.stderr.write('engram-operator: no cluster to talk to: pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account\n');
+    process.exit(2);
+  }
+  return kc;
+}
+
 const log = jsonLogger('operator');
-const kc = new k8s.KubeConfig();
-if (f.kubeconfig) kc.loadFromFile(f.kubeconfig);
-else kc.loadFromDefault();
+const kc = loadKubeConfig(f.kubeconfig);
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -78,6 +97,7 @@ const manager = new Manager({
 manager.add(new EngramStreamController({
   kc, ...(f.namespace ? { namespace: f.namespace } : {}), defaultImage: f['engine-image'], concurrency: int('concurrency', f.concurrency),
   relistIntervalMs: int('relist-interval-ms', f['relist-interval-ms']), metrics: new ControllerMetrics(registry),
+  streamMetrics: new StreamMetrics(registry),
   recorder: new ApiEventRecorder(kc, FIELD_MANAGER, log), log,
 }));
 

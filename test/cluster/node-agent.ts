@@ -2,7 +2,7 @@
 // local process, and reports pod status back like a kubelet would. See README.md for what it does
 // not emulate.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { VolumeProvisioner } from './volume-provisioner.js';
@@ -50,6 +50,7 @@ const HEARTBEAT_MS = 5000;
 export function localImages(repoRoot: string): Record<string, string[]> {
   return {
     'engram.io/engine': [process.execPath, join(repoRoot, 'engine', 'dist', 'cli', 'main.js')],
+    'engram.io/operator': [process.execPath, join(repoRoot, 'operator', 'dist', 'main.js')],
     'engram.io/test/http-server': [process.execPath, join(repoRoot, 'test', 'cluster', 'fixtures', 'http-server.mjs')],
   };
 }
@@ -226,10 +227,39 @@ export class NodeAgent {
     return path;
   }
 
+  /**
+   * The service-account token a kubelet projects into /var/run/secrets/kubernetes.io/serviceaccount,
+   * as a kubeconfig in the pod's directory named by KUBECONFIG: processes on a shared host cannot
+   * each see their own file at that fixed path. The token is a real one (TokenRequest, bound to the
+   * pod), so the API server authenticates the pod as its service account and enforces its RBAC.
+   */
+  private async serviceAccountEnv(pod: Pod): Promise<Record<string, string>> {
+    const account = pod.spec.serviceAccountName;
+    if (!account || pod.spec.automountServiceAccountToken === false) return {};
+    const request = await this.core.createNamespacedServiceAccountToken({
+      name: account, namespace: pod.namespace,
+      body: { spec: { audiences: [], expirationSeconds: 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid } } },
+    });
+    const cluster = this.kc.getCurrentCluster()!;
+    const ca = cluster.caData ?? (cluster.caFile ? readFileSync(cluster.caFile).toString('base64') : undefined);
+    const kubeconfig = {
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'in-cluster',
+      clusters: [{ name: 'in-cluster', cluster: { server: cluster.server, ...(ca ? { 'certificate-authority-data': ca } : {}) } }],
+      users: [{ name: account, user: { token: request.status!.token } }],
+      contexts: [{ name: 'in-cluster', context: { cluster: 'in-cluster', user: account, namespace: pod.namespace } }],
+    };
+    const path = join(pod.dir, 'serviceaccount', 'kubeconfig');
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, JSON.stringify(kubeconfig), { mode: 0o600 });
+    const url = new URL(cluster.server);
+    return { KUBECONFIG: path, KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port || '443' };
+  }
+
   private async resolveEnv(pod: Pod, spec: k8s.V1Container): Promise<Record<string, string>> {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(pod.dir, 'rootfs'),
       POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, POD_IP: pod.ip, POD_ROOT: join(pod.dir, 'rootfs'),
+      ...await this.serviceAccountEnv(pod),
     };
     for (const e of spec.env ?? []) {
       if (e.value !== undefined) env[e.name] = e.value;

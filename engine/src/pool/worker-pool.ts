@@ -116,6 +116,12 @@ export class WorkerPool {
   }
 
   private spawn(id: number): WorkerSlot {
+    // Counters of rare events exist at 0 from the worker's start: increase() and rate() over a
+    // series that appears with its first event miss that event, and alerts are built on them.
+    const { metrics } = this.options;
+    metrics.batchFailures.inc({ worker_id: String(id), error_type: 'index' }, 0);
+    metrics.workStolen.inc({ worker_id: String(id) }, 0);
+    metrics.workerRestarts.inc({ worker_id: String(id) }, 0);
     return new WorkerSlot(id, this.config.hnsw, this.script,
       (slot, message) => this.batchDone(slot, message),
       (slot, error) => this.workerFailed(slot, error));

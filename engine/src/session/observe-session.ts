@@ -66,6 +66,9 @@ export class ObserveSession implements IndexSink {
     private readonly send: (message: ServerMessage) => void,
   ) {
     this.tenant = context.tenants.tenantOf(space.id);
+    // The space's pressure counters exist at 0 from its first session: increase() over a series
+    // that appears with its first event misses that event, and alerts are built on increase().
+    for (const level of LEVEL_NAMES.slice(1)) context.metrics.backpressureActivations.inc({ memory_space: space.id, level }, 0);
   }
 
   get spaceId(): string {
@@ -144,6 +147,7 @@ export class ObserveSession implements IndexSink {
     this.context.queue.push(this.space.id, accepted, accepted.length);
     this.context.totals.accepted += accepted.length;
     this.context.metrics.observations.inc({ memory_space: this.space.id, priority: 'normal' }, accepted.length);
+    this.context.metrics.tenantObservations.inc({ tenant: this.tenant.name }, accepted.length);
     this.context.queued(this.space.id);
   }
 

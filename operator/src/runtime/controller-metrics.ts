@@ -60,6 +60,8 @@ export class ControllerMetrics {
   /** The work-queue metrics of one controller's queue. */
   forQueue(controller: string): WorkQueueMetrics {
     const labels = { name: controller, controller };
+    // retries exist at 0 before the first one, so rate() sees it
+    this.queue.retries.labels(labels).inc(0);
     return {
       depth: this.queue.depth.labels(labels),
       adds: this.queue.adds.labels(labels),

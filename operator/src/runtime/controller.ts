@@ -43,7 +43,12 @@ export class Controller {
   }
 
   start(): void {
-    this.metrics.reconcile.maxConcurrent.labels({ controller: this.options.name }).set(this.options.concurrency);
+    const controller = this.options.name;
+    this.metrics.reconcile.maxConcurrent.labels({ controller }).set(this.options.concurrency);
+    // As controller-runtime does: every result and the error count exist at 0 from the start, so
+    // rate() and increase() see the first error (alerts are built on them).
+    for (const result of ['success', 'error', 'requeue_after']) this.metrics.reconcile.total.labels({ controller, result }).inc(0);
+    this.metrics.reconcile.errors.labels({ controller }).inc(0);
     for (let i = 0; i < this.options.concurrency; i++) this.workers.push(this.work());
   }
 

@@ -29,6 +29,11 @@ export interface ManagerOptions {
   onLostLeadership(): void;
 }
 
+/** client-go's leader election gauge, under its name: 1 on the replica holding the lease. */
+export function leaderStatusGauge(registry: Registry): Gauge<'name'> {
+  return new Gauge({ name: 'leader_election_master_status', help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master', labelNames: ['name'], registers: [registry] });
+}
+
 export class Manager {
   private readonly runnables: Runnable[] = [];
   private elector: LeaderElector | null = null;
@@ -48,7 +53,7 @@ export class Manager {
 
   async start(): Promise<void> {
     const { options } = this;
-    const leaderStatus = new Gauge({ name: 'leader_election_master_status', help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master', labelNames: ['name'], registers: [options.registry] });
+    const leaderStatus = leaderStatusGauge(options.registry);
     const health = await startHealthServer(options.healthHost, options.healthPort, options.registry, {
       ready: () => this.informers().every((i) => i.hasSynced()),
     });

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FIELD_CLASSES } from '../../controllers/engram-stream/engine-config.js';
 import { buildCrd, type Schema } from './crd.js';
-import { crdYaml, CRD_FILE } from './crd-file.js';
+import { crdYaml, CRD_PATHS } from './crd-file.js';
 
 function schemaOf(): Schema {
   const crd = buildCrd() as { spec: { versions: Array<{ schema: { openAPIV3Schema: Schema } }> } };
@@ -22,8 +22,8 @@ function fields(schema: Schema, prefix = ''): Array<[string, Schema]> {
 }
 
 describe('the EngramStream CRD', () => {
-  it('is the file in crds/, as generated (run `npm run generate:crd -w operator` after changing crd.ts)', () => {
-    const committed = readFileSync(fileURLToPath(new URL(`../../../../crds/${CRD_FILE}`, import.meta.url)), 'utf8');
+  it.each(CRD_PATHS)('is the file %s, as generated (run `npm run generate:crd -w operator` after changing crd.ts)', (relative) => {
+    const committed = readFileSync(fileURLToPath(new URL(`../../../../${relative}`, import.meta.url)), 'utf8');
     expect(committed).toBe(crdYaml());
   });
 

@@ -1,4 +1,4 @@
 export * from './types.js';
 export * from './conditions.js';
 export { buildCrd } from './crd.js';
-export { crdYaml, CRD_FILE } from './crd-file.js';
+export { crdYaml, CRD_FILE, CRD_PATHS } from './crd-file.js';

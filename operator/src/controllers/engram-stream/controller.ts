@@ -12,6 +12,7 @@ import type { Logger } from '@engram/engine/log';
 import { EngineFleet } from './engine-fleet.js';
 import { FIELD_MANAGER, labelSelector, MANAGED_BY, STREAM_LABEL } from './names.js';
 import { EngramStreamReconciler } from './reconciler.js';
+import type { StreamMetrics } from './stream-metrics.js';
 
 export const CONTROLLER_NAME = 'engramstream';
 
@@ -23,6 +24,7 @@ export interface EngramStreamControllerOptions {
   concurrency: number;
   relistIntervalMs: number;
   metrics: ControllerMetrics;
+  streamMetrics: StreamMetrics;
   recorder: EventRecorder;
   log: Logger;
 }
@@ -44,7 +46,7 @@ export class EngramStreamController {
     this.informers = [streams, statefulSets, pods] as Array<Informer<k8s.KubernetesObject>>;
 
     const reconciler = new EngramStreamReconciler({
-      streams, pods, applier: new Applier(kc, FIELD_MANAGER), fleet: this.fleet, recorder: options.recorder,
+      streams, pods, applier: new Applier(kc, FIELD_MANAGER), fleet: this.fleet, recorder: options.recorder, metrics: options.streamMetrics,
       crdInstalled: crdChecker(kc), defaultImage: options.defaultImage, now: () => new Date(),
     });
     this.controller = new Controller({ name: CONTROLLER_NAME, concurrency: options.concurrency }, reconciler.reconcile, options.metrics, log);

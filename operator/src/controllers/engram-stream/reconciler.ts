@@ -18,6 +18,7 @@ import { calculateEngineConfig, type DesiredEngineConfig } from './engine-config
 import type { EngineFleet, EngineReport } from './engine-fleet.js';
 import { selectorString, STREAM_LABEL, streamNames } from './names.js';
 import { calculateStatus } from './status.js';
+import type { StreamMetrics } from './stream-metrics.js';
 
 export interface ReconcilerDeps {
   streams: Informer<EngramStream>;
@@ -25,6 +26,7 @@ export interface ReconcilerDeps {
   applier: Applier;
   fleet: EngineFleet;
   recorder: EventRecorder;
+  metrics: StreamMetrics;
   /** Whether a CRD is installed (cached by the caller). */
   crdInstalled(name: string): Promise<boolean>;
   defaultImage: string;
@@ -43,6 +45,8 @@ export class EngramStreamReconciler {
     if (!stream || stream.metadata.deletionTimestamp) {
       // Owned objects carry owner references: the garbage collector removes them.
       deps.fleet.useAddresses(key, new Set());
+      const [namespace, name] = key.split('/') as [string, string];
+      deps.metrics.forget(namespace, name);
       return {};
     }
     let desired: DesiredEngineConfig | null = null;
@@ -67,6 +71,7 @@ export class EngramStreamReconciler {
       workers: desired?.config.workers, reconcileError,
     }, deps.now());
     this.recordEvents(stream, engines, status);
+    deps.metrics.record(stream.metadata.namespace!, stream.metadata.name!, status);
     await this.syncStatus(stream, status);
     if (reconcileError !== null) throw new Error(reconcileError);
     if (status.conditions?.some((c) => c.type === ConditionType.Degraded && c.status === 'True')) return { requeueAfterMs: REQUEUE.degraded };

@@ -2,7 +2,7 @@
 // installed in the cluster (the reconciler checks).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EngramStream } from '../../../api/v1alpha1/types.js';
-import { commonLabels, ownerReference, selectorLabels, streamNames } from '../names.js';
+import { commonLabels, ownerReference, selectorLabels, STREAM_LABEL, streamNames } from '../names.js';
 import { SERVICE_ROLE_LABEL } from './services.js';
 
 export const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
@@ -18,7 +18,12 @@ export function buildServiceMonitor(stream: EngramStream): ServiceMonitor {
     spec: {
       selector: { matchLabels: { ...selectorLabels(stream), [SERVICE_ROLE_LABEL]: 'client' } },
       namespaceSelector: { matchNames: [stream.metadata.namespace!] },
-      endpoints: [{ port: 'metrics', path: '/metrics', interval: '15s' }],
+      endpoints: [{
+        port: 'metrics', path: '/metrics', interval: '15s',
+        // Dashboards and alerts select engines by stream: the Service's stream label becomes
+        // `engramstream` (namespace and pod come with every ServiceMonitor target).
+        relabelings: [{ sourceLabels: [`__meta_kubernetes_service_label_${STREAM_LABEL.replace(/[^a-zA-Z0-9_]/g, '_')}`], targetLabel: 'engramstream' }],
+      }],
     },
   };
 }

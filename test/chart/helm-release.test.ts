@@ -1,0 +1,193 @@
+// The chart as users run it: `helm install` into the test cluster (a real control plane with RBAC
+// enforced; the operator's pod runs under the chart's service account with a real token), then
+// `kubectl apply` of the example EngramStream, which the operator reconciles. A real Prometheus
+// scrapes the engine and the operator while a load runs, evaluates the alert rules, and answers
+// every dashboard panel's query. Then `helm upgrade` and `helm uninstall` behave as the chart's
+// README says.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngramClient } from '../../engine/dist/client/engram-client.js';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { localImages, NodeAgent } from '../cluster/node-agent.js';
+import { eventually } from '../helpers/eventually.js';
+import { clusteredObservations } from '../helpers/vectors.js';
+import { alertRules, CHART_FILES, dashboards, panelQueries } from '../observability/metric-names.js';
+import { startPrometheus, type PrometheusServer } from '../observability/prometheus.js';
+import { REPO_ROOT } from '../operator/operator-harness.js';
+import { CHART, helm, helmPath, type Helm } from './helm.js';
+
+interface Condition { type: string; status: string; reason: string; message: string }
+interface Stream { metadata: { generation: number }; status?: { observedGeneration?: number; desiredConfigHash?: string; conditions?: Condition[] } }
+interface Pod { metadata: { name: string; uid: string }; spec: { serviceAccountName?: string; containers: Array<{ args?: string[] }> }; status: { podIP?: string; phase?: string } }
+
+const RELEASE = 'engram-operator';
+const NS = 'engram-system';
+const SA = `system:serviceaccount:${NS}:${RELEASE}`;
+const DIM = 768;
+
+describe('helm install of the engram-operator chart', () => {
+  let cluster: ControlPlane;
+  let agent: NodeAgent;
+  let h: Helm;
+  let prometheus: PrometheusServer | null = null;
+  const clients: EngramClient[] = [];
+
+  const kubectl = (...args: string[]) => cluster.kubectl(args);
+  const getJson = async <T>(...args: string[]): Promise<T> => JSON.parse(await cluster.kubectl(['get', ...args, '-o', 'json'])) as T;
+  const condition = (s: Stream, type: string) => s.status?.conditions?.find((c) => c.type === type);
+  const converged = (name: string) => eventually(`${name} to be Ready with its config applied`, async () => {
+    const s = await getJson<Stream>('engramstream', name);
+    const ok = condition(s, 'Ready')?.status === 'True' && condition(s, 'ConfigApplied')?.status === 'True';
+    return ok && s.status?.observedGeneration === s.metadata.generation ? s : undefined;
+  });
+  const operatorPods = async () => (await getJson<{ items: Pod[] }>('pods', '-n', NS, '-l', `app.kubernetes.io/instance=${RELEASE}`)).items
+    .filter((p) => p.status.phase === 'Running');
+
+  beforeAll(async () => {
+    h = helm(helmPath());
+    cluster = await startControlPlane();
+    const dir = mkdtempSync(join(tmpdir(), 'engram-chart-test-'));
+    agent = new NodeAgent({ kubeconfig: cluster.kubeconfig, nodeName: 'engram-node-0', rootDir: join(dir, 'node'), images: localImages(REPO_ROOT) });
+    await agent.start();
+    h = helm(helmPath(), cluster.kubeconfig);
+  }, 15 * 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await prometheus?.stop();
+    await agent?.stop();
+    await cluster?.stop();
+  });
+
+  it('installs with one command; NOTES say what to run next; the operator runs under its own service account', async () => {
+    const out = await h(['install', RELEASE, CHART, '--namespace', NS, '--create-namespace', '--wait', '--timeout', '3m']);
+    expect(out).toContain('STATUS: deployed');
+    expect(out).toContain(`kubectl -n ${NS} rollout status deployment/${RELEASE}`);
+    expect(out).toContain('kind: EngramStream');
+    await kubectl('wait', '--for=condition=Established', 'crd/engramstreams.engram.io', '--timeout=30s');
+    const [pod] = await operatorPods();
+    expect(pod!.spec.serviceAccountName).toBe(RELEASE);
+    // what the chart's RBAC allows, asked of the API server as that account
+    // kubectl auth can-i exits 0 for yes, 1 for no
+    const can = (...args: string[]) => kubectl('auth', 'can-i', '--as', SA, ...args).then(() => 'yes', () => 'no');
+    expect(await can('watch', 'engramstreams.engram.io', '--all-namespaces')).toBe('yes');
+    expect(await can('patch', 'statefulsets.apps', '-n', 'default')).toBe('yes');
+    expect(await can('patch', 'engramstreams.engram.io', '--subresource=status', '-n', 'default')).toBe('yes');
+    expect(await can('delete', 'pods', '-n', 'default')).toBe('no');
+    expect(await can('get', 'secrets', '-n', NS)).toBe('no');
+    expect(await can('update', 'leases.coordination.k8s.io', '-n', 'default')).toBe('no');
+    expect(await can('update', 'leases.coordination.k8s.io', '-n', NS)).toBe('yes');
+  }, 240_000);
+
+  it('reconciles the example EngramStream applied with kubectl (with only the chart\'s permissions)', async () => {
+    await kubectl('apply', '-f', join(REPO_ROOT, 'examples', 'engramstream.yaml'));
+    const s = await converged('memory');
+    expect(condition(s, 'Degraded')?.status).toBe('False');
+    expect(await kubectl('get', 'engramstreams', 'memory', '--no-headers')).toMatch(/^memory\s+Balanced\s+2\s+1\/1\s+True\s+Running/);
+    // leader election under the chart's Lease name, in the release namespace
+    const lease = await getJson<{ spec: { holderIdentity: string } }>('lease', RELEASE, '-n', NS);
+    expect(lease.spec.holderIdentity).toBe((await operatorPods())[0]!.metadata.name);
+  }, 180_000);
+
+  it('under load, Prometheus scrapes engine and operator, evaluates every alert rule, and every dashboard panel\'s query returns data', async () => {
+    // Limits low enough that the load meets them: a small queue (backpressure), a tenant rate limit
+    // and quota (rejections, quota use), eager stealing.
+    await kubectl('patch', 'engramstream', 'memory', '--type', 'merge', '-p', JSON.stringify({
+      spec: { queue: { capacity: 400 }, stealThreshold: 50, tenants: [{ name: 'acme', spaces: ['acme-*'], rateLimit: 200, maxVectors: 100000 }] },
+    }));
+    await converged('memory');
+    const engine = await getJson<Pod>('pod', 'memory-0');
+    const [operator] = await operatorPods();
+    prometheus = await startPrometheus([
+      { job: 'engram-engine', address: `${engine.status.podIP}:9464`, labels: { namespace: 'default', pod: 'memory-0', engramstream: 'memory' } },
+      { job: RELEASE, address: `${operator!.status.podIP}:8080`, labels: { namespace: NS, pod: operator!.metadata.name }, honorLabels: true },
+    ], [join(CHART_FILES, 'alerts', 'engram-stream.rules.yaml')]);
+
+    const client = new EngramClient(`${engine.status.podIP}:50051`);
+    clients.push(client);
+    const stream = async (space: string, count: number, seed: number) => {
+      const session = await client.openStream({ memorySpace: space, ...(space.startsWith('acme-') ? { tenant: 'acme' } : {}) });
+      const observations = clusteredObservations(space, count, DIM, seed);
+      for (const o of observations) await session.send(o);
+      return session.close({ drain: true });
+    };
+    let recalling = true;
+    const recalls = (async () => {
+      const probe = clusteredObservations('probe', 1, DIM, 99)[0]!.embedding;
+      let n = 0;
+      while (recalling) {
+        await client.recall({ memorySpace: 'bulk-a', vector: probe, k: 10 }).catch(() => undefined);
+        n++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return n;
+    })();
+    const [acme, bulk] = await Promise.all([stream('acme-hot', 2000, 1), stream('bulk-a', 8000, 2)]);
+    recalling = false;
+    expect(acme.accepted).toBe(2000);
+    expect(bulk.accepted).toBe(8000);
+    expect(await recalls).toBeGreaterThan(10);
+    await new Promise((r) => setTimeout(r, 4000)); // a few more scrapes after the load
+
+    const substitute = (expr: string) => expr.replaceAll('$__rate_interval', '1m').replaceAll('$namespace', '.*').replaceAll('$engramstream', 'memory').replaceAll('$pod', '.*');
+    const empty: string[] = [];
+    let queried = 0;
+    for (const [file, board] of Object.entries(dashboards())) {
+      for (const { panel, expr } of panelQueries(board)) {
+        queried++;
+        const result = await prometheus.query(substitute(expr));
+        if (result.length === 0) empty.push(`${file} "${panel}": ${expr}`);
+      }
+      for (const v of board.templating.list.filter((x) => x.definition)) {
+        const selector = /label_values\((.*), \w+\)$/.exec(v.definition!)![1]!;
+        if ((await prometheus.query(substitute(selector))).length === 0) empty.push(`${file} variable ${v.name}: ${selector}`);
+      }
+    }
+    expect(queried).toBeGreaterThan(40);
+    expect(empty).toEqual([]);
+
+    // the rule files load and every rule evaluates against the real series without error
+    const rules = await prometheus.rules();
+    expect(rules.map((r) => r.name).sort()).toEqual(alertRules().map((r) => r.alert).sort());
+    expect(rules.filter((r) => r.health !== 'ok')).toEqual([]);
+    // the load did what it was meant to: rejections by the tenant limit, backpressure on the small queue
+    expect(Number((await prometheus.query('sum(engram_tenant_observations_rejected_total{tenant="acme",reason="rate_limited"})'))[0]?.value[1] ?? 0)).toBeGreaterThan(0);
+    expect(Number((await prometheus.query('sum(engram_streaming_backpressure_activations_total{memory_space="bulk-a"})'))[0]?.value[1] ?? 0)).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('helm upgrade rolls the operator to the new settings; the new pod takes the lease and applies the next change', async () => {
+    const [before] = await operatorPods();
+    await h(['upgrade', RELEASE, CHART, '--namespace', NS, '--reuse-values', '--set', 'concurrency=3', '--wait', '--timeout', '3m']);
+    const after = await eventually('one operator pod, the new one', async () => {
+      const pods = await operatorPods();
+      return pods.length === 1 && pods[0]!.metadata.uid !== before!.metadata.uid ? pods[0] : undefined;
+    });
+    expect(after.spec.containers[0]!.args).toContain('--concurrency=3');
+    await eventually('the new pod to hold the lease', async () => {
+      const lease = await getJson<{ spec: { holderIdentity?: string } }>('lease', RELEASE, '-n', NS);
+      return lease.spec.holderIdentity === after.metadata.name ? true : undefined;
+    }, 60_000);
+    await kubectl('patch', 'engramstream', 'memory', '--type', 'merge', '-p', JSON.stringify({ spec: { hnsw: { efSearch: 80 } } }));
+    await converged('memory');
+    const engine = await getJson<Pod>('pod', 'memory-0');
+    const client = new EngramClient(`${engine.status.podIP}:50051`);
+    clients.push(client);
+    expect((await client.getConfig()).config).toMatchObject({ hnsw: { efSearch: 80 } });
+  }, 240_000);
+
+  it('helm uninstall removes the operator and keeps the CRD, the EngramStream and its engine (as documented)', async () => {
+    await h(['uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '2m']);
+    await eventually('the operator pods to be gone', async () => ((await operatorPods()).length === 0 ? true : undefined), 60_000);
+    expect(await kubectl('get', 'deployments,serviceaccounts,roles,rolebindings', '-n', NS, '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'name')).toBe('');
+    expect(await kubectl('get', 'clusterroles,clusterrolebindings', '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'name')).toBe('');
+    expect(await kubectl('get', 'crd', 'engramstreams.engram.io', '-o', 'name')).toContain('engramstreams.engram.io');
+    expect((await getJson<Pod>('pod', 'memory-0')).status.phase).toBe('Running');
+    // what the README says to do to remove everything: delete the streams (the garbage collector
+    // removes their engines and claims), then the CRD
+    await kubectl('delete', 'engramstream', 'memory', '--wait=true');
+    await eventually('the engine pod to be gone', async () => ((await kubectl('get', 'pods', '-n', 'default', '-o', 'name')) === '' ? true : undefined), 90_000);
+    await kubectl('delete', 'crd', 'engramstreams.engram.io');
+  }, 240_000);
+});
