@@ -4,7 +4,7 @@
 // scrapes the engine and the operator while a load runs, evaluates the alert rules, and answers
 // every dashboard panel's query. Then `helm upgrade` and `helm uninstall` behave as the chart's
 // README says.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,9 +30,12 @@ const DIM = 768;
 describe('helm install of the engram-operator chart', () => {
   let cluster: ControlPlane;
   let agent: NodeAgent;
+  let dir = '';
   let h: Helm;
   let prometheus: PrometheusServer | null = null;
   const clients: EngramClient[] = [];
+  /** What `helm install` printed (its NOTES). */
+  let installOutput = '';
 
   const kubectl = (...args: string[]) => cluster.kubectl(args);
   const getJson = async <T>(...args: string[]): Promise<T> => JSON.parse(await cluster.kubectl(['get', ...args, '-o', 'json'])) as T;
@@ -42,13 +45,16 @@ describe('helm install of the engram-operator chart', () => {
     const ok = condition(s, 'Ready')?.status === 'True' && condition(s, 'ConfigApplied')?.status === 'True';
     return ok && s.status?.observedGeneration === s.metadata.generation ? s : undefined;
   });
+  /** Everything the operator pods logged (the node agent keeps each container's log in the pod's directory). */
+  const operatorLogs = () => readdirSync(join(dir, 'node')).filter((d) => d.startsWith(`${NS}_${RELEASE}-`))
+    .map((d) => readFileSync(join(dir, 'node', d, 'logs', 'operator.log'), 'utf8')).join('');
   const operatorPods = async () => (await getJson<{ items: Pod[] }>('pods', '-n', NS, '-l', `app.kubernetes.io/instance=${RELEASE}`)).items
     .filter((p) => p.status.phase === 'Running');
 
   beforeAll(async () => {
     h = helm(helmPath());
     cluster = await startControlPlane();
-    const dir = mkdtempSync(join(tmpdir(), 'engram-chart-test-'));
+    dir = mkdtempSync(join(tmpdir(), 'engram-chart-test-'));
     agent = new NodeAgent({ kubeconfig: cluster.kubeconfig, nodeName: 'engram-node-0', rootDir: join(dir, 'node'), images: localImages(REPO_ROOT) });
     await agent.start();
     h = helm(helmPath(), cluster.kubeconfig);
@@ -63,9 +69,10 @@ describe('helm install of the engram-operator chart', () => {
 
   it('installs with one command; NOTES say what to run next; the operator runs under its own service account', async () => {
     const out = await h(['install', RELEASE, CHART, '--namespace', NS, '--create-namespace', '--wait', '--timeout', '3m']);
+    installOutput = out;
     expect(out).toContain('STATUS: deployed');
     expect(out).toContain(`kubectl -n ${NS} rollout status deployment/${RELEASE}`);
-    expect(out).toContain('kind: EngramStream');
+    await kubectl('-n', NS, 'rollout', 'status', `deployment/${RELEASE}`, '--timeout=60s');
     await kubectl('wait', '--for=condition=Established', 'crd/engramstreams.engram.io', '--timeout=30s');
     const [pod] = await operatorPods();
     expect(pod!.spec.serviceAccountName).toBe(RELEASE);
@@ -81,14 +88,21 @@ describe('helm install of the engram-operator chart', () => {
     expect(await can('update', 'leases.coordination.k8s.io', '-n', NS)).toBe('yes');
   }, 240_000);
 
-  it('reconciles the example EngramStream applied with kubectl (with only the chart\'s permissions)', async () => {
-    await kubectl('apply', '-f', join(REPO_ROOT, 'examples', 'engramstream.yaml'));
+  it('reconciles the example EngramStream applied as the NOTES say (with only the chart\'s permissions)', async () => {
+    // the NOTES' command, as a user would paste it: kubectl apply of the example in a heredoc
+    const heredoc = /^kubectl apply -f - <<'YAML'\n([\s\S]*?)\nYAML$/m.exec(installOutput)?.[1];
+    expect(heredoc?.trim()).toBe(readFileSync(join(REPO_ROOT, 'examples', 'engramstream.yaml'), 'utf8').trim());
+    await cluster.kubectl(['apply', '-f', '-'], `${heredoc}\n`);
     const s = await converged('memory');
     expect(condition(s, 'Degraded')?.status).toBe('False');
     expect(await kubectl('get', 'engramstreams', 'memory', '--no-headers')).toMatch(/^memory\s+Balanced\s+2\s+1\/1\s+True\s+Running/);
     // leader election under the chart's Lease name, in the release namespace
     const lease = await getJson<{ spec: { holderIdentity: string } }>('lease', RELEASE, '-n', NS);
     expect(lease.spec.holderIdentity).toBe((await operatorPods())[0]!.metadata.name);
+    // its Events were written (RBAC on events), and nothing it asked for was forbidden
+    expect(await kubectl('get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=memory,involvedObject.kind=EngramStream', '-o', 'name')).not.toBe('');
+    expect(operatorLogs()).toContain('caches synced');
+    expect(operatorLogs()).not.toMatch(/forbidden/i);
   }, 180_000);
 
   it('under load, Prometheus scrapes engine and operator, evaluates every alert rule, and every dashboard panel\'s query returns data', async () => {
@@ -175,6 +189,7 @@ describe('helm install of the engram-operator chart', () => {
     const client = new EngramClient(`${engine.status.podIP}:50051`);
     clients.push(client);
     expect((await client.getConfig()).config).toMatchObject({ hnsw: { efSearch: 80 } });
+    expect(operatorLogs()).not.toMatch(/forbidden/i);
   }, 240_000);
 
   it('helm uninstall removes the operator and keeps the CRD, the EngramStream and its engine (as documented)', async () => {
