@@ -25,9 +25,15 @@ async function freePort(): Promise<number> {
 describe('container images', () => {
   const started = performance.now();
   const built: Record<string, number> = {};
+  let base = { build: '', runtime: '' };
+  /** Bytes an image adds to its runtime base: what the Dockerfile's last stage copies in. */
+  const added = async (image: string) => {
+    const size = async (name: string) => Number(await docker(['image', 'inspect', '-f', '{{.Size}}', name]));
+    return (await size(image)) - (await size(base.runtime));
+  };
   beforeAll(async () => {
     await startDocker();
-    const base = await localBaseImages();
+    base = await localBaseImages();
     for (const [file, tag] of [['engine/Dockerfile', ENGINE], ['operator/Dockerfile', OPERATOR]] as const) {
       const t0 = performance.now();
       await buildImage(file, tag, base);
@@ -40,6 +46,14 @@ describe('container images', () => {
     await docker(['volume', 'rm', '-f', `${run}-data`]).catch(() => undefined);
     const sizes = await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}', 'engram.io/*']).catch(() => '');
     console.log(`images built in ${JSON.stringify(built)} s (setup ${((performance.now() - started) / 1000).toFixed(0)} s)\n${sizes}`);
+  });
+
+  it('the images add little to their runtime base: production dependencies and compiled JavaScript only', async () => {
+    const [engine, operator] = [await added(ENGINE), await added(OPERATOR)];
+    console.log(`added to the runtime base: engine ${(engine / 2 ** 20).toFixed(1)} MiB, operator ${(operator / 2 ** 20).toFixed(1)} MiB`);
+    // a compiler, the dev dependencies (typescript, vitest, eslint) or the build tree would be hundreds
+    expect(engine).toBeLessThan(30 * 2 ** 20);
+    expect(operator).toBeLessThan(60 * 2 ** 20);
   });
 
   it('the engine image runs as uid 10001, carries no compiler or TypeScript sources, and its addon loads', async () => {
