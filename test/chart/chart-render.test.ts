@@ -25,10 +25,12 @@ describe('the engram-operator chart', () => {
     for (const values of CI_VALUES) expect(await h(['lint', '--strict', CHART, '-f', join(CHART, 'ci', values)])).toContain('0 chart(s) failed');
   });
 
-  it('refuses unknown and mistyped values through values.schema.json', async () => {
+  it('refuses unknown and mistyped values (values.schema.json) and replicas without leader election', async () => {
     await expect(h(['lint', '--strict', CHART, '--set', 'replicas=2'])).rejects.toThrow(/additional properties 'replicas' not allowed/);
     await expect(h(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'serviceMonitor.enabeld=true'])).rejects.toThrow(/additional properties 'enabeld' not allowed/);
     await expect(h(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'concurrency=zero'])).rejects.toThrow(/concurrency/);
+    await expect(h(['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'replicaCount=2', '--set', 'leaderElection.enabled=false']))
+      .rejects.toThrow(/replicaCount above 1 needs leaderElection.enabled/);
   });
 
   it('labels every object with app.kubernetes.io/* and runs the operator unprivileged on a read-only root', async () => {
