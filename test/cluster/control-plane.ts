@@ -4,10 +4,10 @@
 // fresh cluster (fresh etcd data); stop() kills every process by pid, also after a failed test.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/free-port.js';
 
 /** Beside this file in the source tree; two levels up from the compiled copy in test/dist/cluster. */
 const BUILD_SCRIPT = [new URL('./build-control-plane.sh', import.meta.url), new URL('../../cluster/build-control-plane.sh', import.meta.url)]
@@ -28,16 +28,6 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });

@@ -2,25 +2,17 @@
 // started by the test) from the repository's Dockerfiles on local stand-ins for node:20-bookworm
 // and node:20-bookworm-slim. The engine container runs as its unprivileged user on a read-only root
 // file system and serves a stream; its data survives a stop and start on a volume.
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngramClient } from '../../engine/dist/client/engram-client.js';
 import { expectStored, waitFor } from '../helpers/durability.js';
 import { clusteredObservations } from '../helpers/vectors.js';
 import { buildImage, docker, localBaseImages, startDocker } from './docker.js';
+import { freePort } from '../helpers/free-port.js';
 
 const ENGINE = 'engram.io/engine:0.1.0-test';
 const OPERATOR = 'engram.io/operator:0.1.0-test';
 const run = `engram-image-test-${process.pid}`;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('container images', () => {
   const started = performance.now();

@@ -2,10 +2,10 @@
 // and rule files, queried over its HTTP API, stopped with the test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
+import { freePort } from '../helpers/free-port.js';
 
 export interface ScrapeTarget {
   job: string;
@@ -25,14 +25,6 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startPrometheus(targets: ScrapeTarget[], ruleFiles: string[], scrapeIntervalS = 1): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), 'engram-prometheus-'));
