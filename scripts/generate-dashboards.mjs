@@ -27,8 +27,8 @@ function variables(streamMetric) {
   return [
     { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, refresh: 1 },
     query('namespace', 'Namespace', streamMetric),
-    query('engramstream', 'EngramStream', `${streamMetric.replace(/\{.*\}$/, '')}{namespace=~"$namespace"}`),
-    query('pod', 'Pod', `${streamMetric.replace(/\{.*\}$/, '')}{namespace=~"$namespace", engramstream=~"$engramstream"}`),
+    query('engramstream', 'EngramStream', `${streamMetric}{namespace=~"$namespace"}`),
+    query('pod', 'Pod', `${streamMetric}{namespace=~"$namespace", engramstream=~"$engramstream"}`),
   ];
 }
 

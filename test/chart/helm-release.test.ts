@@ -52,12 +52,12 @@ describe('helm install of the engram-operator chart', () => {
     .filter((p) => p.status.phase === 'Running');
 
   beforeAll(async () => {
-    h = helm(helmPath());
+    const binary = helmPath();
     cluster = await startControlPlane();
     dir = mkdtempSync(join(tmpdir(), 'engram-chart-test-'));
     agent = new NodeAgent({ kubeconfig: cluster.kubeconfig, nodeName: 'engram-node-0', rootDir: join(dir, 'node'), images: localImages(REPO_ROOT) });
     await agent.start();
-    h = helm(helmPath(), cluster.kubeconfig);
+    h = helm(binary, cluster.kubeconfig);
   }, 15 * 60_000);
 
   afterAll(async () => {

@@ -28,5 +28,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   if $made_policy; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 command -v docker >/dev/null || { echo "no docker client: apt-get install docker.io" >&2; exit 1; }
-bash "$here/build-helm.sh" >/dev/null
-echo "tools: $(prometheus --version 2>&1 | head -1); $(docker --version); helm $("$(bash "$here/build-helm.sh")" version --short)"
+helm="$(bash "$here/build-helm.sh" | tail -1)"
+echo "tools: $(prometheus --version 2>&1 | head -1); $(docker --version); helm $("$helm" version --short)"

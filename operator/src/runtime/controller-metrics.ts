@@ -60,8 +60,8 @@ export class ControllerMetrics {
   /** The work-queue metrics of one controller's queue. */
   forQueue(controller: string): WorkQueueMetrics {
     const labels = { name: controller, controller };
-    // retries exist at 0 before the first one, so rate() sees it
-    this.queue.retries.labels(labels).inc(0);
+    const retries = this.queue.retries.labels(labels);
+    retries.inc(0); // exists at 0 before the first retry, so rate() sees it
     return {
       depth: this.queue.depth.labels(labels),
       adds: this.queue.adds.labels(labels),
@@ -69,7 +69,7 @@ export class ControllerMetrics {
       workDuration: this.queue.workDuration.labels(labels),
       unfinishedWork: this.queue.unfinishedWork.labels(labels),
       longestRunning: this.queue.longestRunning.labels(labels),
-      retries: this.queue.retries.labels(labels),
+      retries,
     };
   }
 }
