@@ -132,6 +132,13 @@ export class Engine implements SessionContext {
         failed: (code) => this.metrics.walFailures.inc({ code }),
       },
     });
+    // Replayed records are indexed only in memory: snapshot them before reporting ready, or every
+    // crash before the next periodic checkpoint adds its log to the next replay (restart times
+    // grew 20 s -> 109 s over ten kills before this).
+    if (report.recordsReplayed > 0 && this.checkpointer) {
+      await this.checkpointer.checkpoint();
+      this.options.log.info('checkpoint after recovery', { recordsReplayed: report.recordsReplayed });
+    }
     this.checkpointer?.start();
     this.recovering = false;
     this.metrics.recovering.set(0);
@@ -183,6 +190,11 @@ export class Engine implements SessionContext {
 
   get applied(): AppliedConfig {
     return { config: this.current, hash: this.hash, generation: this.generation };
+  }
+
+  /** Where background index rebuilds (after a new hnsw.m or efConstruction) stand. */
+  rebuildStatus() {
+    return this.pool.rebuildStatus();
   }
 
   get workerCount(): number {

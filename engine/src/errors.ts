@@ -44,6 +44,20 @@ export function isEngramError(e: unknown, code?: ErrorCode): e is EngramError {
   return e instanceof EngramError && (code === undefined || e.code === code);
 }
 
+const QUOTE_LIMIT = 64;
+
+/**
+ * Quotes a value a client sent, for an error message: at most a short prefix, so a message never
+ * grows with the input (a 20,000-character name would break clients' metadata limits).
+ */
+export function quote(value: unknown, limit = QUOTE_LIMIT): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  const cut = text.length > limit ? text.slice(0, limit) : text;
+  // strings in single quotes (control characters escaped), anything else as its JSON
+  const shown = typeof value === 'string' ? `'${JSON.stringify(cut).slice(1, -1)}'` : cut;
+  return text.length > limit ? `${shown}… (${text.length} characters)` : shown;
+}
+
 /** Wraps anything thrown into an EngramError, keeping the original as `cause`. */
 export function toEngramError(e: unknown): EngramError {
   if (e instanceof EngramError) return e;

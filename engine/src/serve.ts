@@ -49,7 +49,10 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
     ...(options.scratchDir ? { scratchDir: options.scratchDir } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     faultInjection: options.faultInjection ?? false,
   });
-  const http = createHttpServer({ registry: engine.metrics.registry, ready: () => engine.ready });
+  // Ready only once the gRPC port takes connections: a probe that passes earlier sends traffic to
+  // a port that refuses it.
+  let listening = false;
+  const http = createHttpServer({ registry: engine.metrics.registry, ready: () => listening && engine.ready });
   const httpPort = await listenHttp(http, options.host, options.httpPort);
   try {
     await engine.start();
@@ -57,10 +60,11 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
     http.close();
     throw e;
   }
-  const { server, health } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
+  const { server, health, endHealthWatches } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
   const grpcPort = await bindGrpc(server, `${options.host}:${options.grpcPort}`);
   raiseFlowControlWindows(server);
   setServing(health, true);
+  listening = true;
   options.log.info('engine listening', {
     host: options.host, grpcPort, httpPort, profile: options.config.profile,
     workers: options.config.workers, configHash: engine.applied.hash, dataDir: options.dataDir ?? null,
@@ -71,7 +75,10 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
     stopping ??= (async () => {
       setServing(health, false);
       options.log.info('engine stopping', { deadlineMs, queued: engine.queue.depth });
+      // Streams end with CLOSED then OK as the engine closes their sessions; health watches have
+      // been told NOT_SERVING: end them too, so nothing is cut by the transport.
       await engine.close(deadlineMs);
+      endHealthWatches();
       await shutdownGrpc(server, 2000);
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();

@@ -33,6 +33,25 @@ describe('crash recovery', () => {
     }
   }, 300_000);
 
+  it('keeps restart time flat over ten kills in a row: recovery snapshots what it replayed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-kill-flat-'));
+    try {
+      // No periodic snapshot in the window: only the snapshot after recovery keeps replay bounded.
+      const report = await runKillDrill({
+        dataDir: dir, trials: 10, seed: SEED, minMs: 800, maxMs: 1200, config: { 'durability.snapshotIntervalMs': 600_000 },
+      });
+      for (const t of report.trials) expect(t.lost, `trial ${t.trial}`).toEqual([]);
+      // Each restart replays only what the trial before it wrote, never the log of every earlier one.
+      for (const t of report.trials) expect(t.recordsReplayed, `trial ${t.trial}`).toBeLessThanOrEqual(t.accepted + 1100);
+      const total = report.trials.reduce((n, t) => n + t.accepted, 0);
+      expect(report.trials.at(-1)!.recordsReplayed).toBeLessThan(total / 3);
+      const restarts = report.trials.map((t) => t.restartSeconds);
+      console.log(`restart to ready over ten kills (s): ${restarts.map((r) => r.toFixed(2)).join(' ')}; replayed: ${report.trials.map((t) => t.recordsReplayed).join(' ')}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   it('stops gracefully on SIGTERM: exit 0 within the deadline, snapshot written, nothing to replay', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'engram-term-'));
     try {

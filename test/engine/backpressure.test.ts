@@ -25,7 +25,9 @@ describe('backpressure under a burst', () => {
     const refused = (): number => Object.values(stream.counts.refusals).reduce((a, b) => a + b, 0);
     stream.on('status', (s) => statuses.push({ state: s.state, refusedBefore: refused() }));
     const refusals: Array<{ reason: string; retryAfterMs: number }> = [];
-    stream.on('refused', (ack) => refusals.push({ reason: ack.reason, retryAfterMs: ack.retryAfterMs }));
+    stream.on('refused', (ack) => {
+      if (ack.code === 'REJECT_BACKPRESSURE') refusals.push({ reason: ack.reason, retryAfterMs: ack.retryAfterMs });
+    });
     let maxDepth = 0;
     const sampler = setInterval(() => {
       client.stats().then((s) => { maxDepth = Math.max(maxDepth, s.queueDepth); }, () => {});
@@ -36,9 +38,11 @@ describe('backpressure under a burst', () => {
 
     expect(counts.refusals.REJECT_BACKPRESSURE).toBeGreaterThan(0);
     expect(counts.resent).toBeGreaterThan(0);
-    const full = refusals.find((r) => r.reason.startsWith('queue full'));
-    expect(full?.reason).toMatch(/^queue full \(\d+ of 450\)/);
-    expect(full?.retryAfterMs).toBeGreaterThan(0);
+    const full = refusals.find((r) => r.reason.startsWith('the queue has room for'));
+    expect(full?.reason).toMatch(/^the queue has room for \d+ of this batch's \d+ observations \(\d+ queued and \d+ being logged, of 450\)/);
+    // hints come from the measured drain rate, bounded: a cold engine never says 300 s
+    expect(Math.min(...refusals.map((r) => r.retryAfterMs))).toBeGreaterThanOrEqual(20);
+    expect(Math.max(...refusals.map((r) => r.retryAfterMs))).toBeLessThanOrEqual(10_000);
     expect(counts).toMatchObject({ accepted: BURST, indexed: BURST, rejected: 0 });
     expect(maxDepth).toBeLessThanOrEqual(CAPACITY * 0.9);
 

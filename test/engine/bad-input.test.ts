@@ -1,12 +1,13 @@
-// Every kind of bad input gets a precise gRPC status or a REJECTED ack naming the problem, and the
-// engine keeps serving a healthy session streaming beside the bad ones.
+// Every kind of bad input gets a precise gRPC status or a REJECTED ack naming the problem (quoting
+// at most a short prefix of it), and the engine keeps serving a healthy session streaming beside
+// the bad ones.
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeVector } from '../../engine/dist/client/index.js';
 import type { Ack__Output } from '../../engine/dist/generated/engram/v1/Ack.js';
 import type { ClientMessage } from '../../engine/dist/generated/engram/v1/ClientMessage.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { rawStream } from '../helpers/raw-stream.js';
+import { rawBytesStream, rawStream, rawUnary } from '../helpers/raw-stream.js';
 import { clusteredObservations } from '../helpers/vectors.js';
 
 const DIM = 32;
@@ -57,7 +58,11 @@ describe('bad input', () => {
       ['a NaN value', obs(1, { embedding: vector(Array.from({ length: DIM }, (_, i) => (i === 3 ? Number.NaN : 1))) }), 'value 3 is NaN'],
       ['an infinite value', obs(1, { embedding: vector(Array.from({ length: DIM }, (_, i) => (i === 5 ? Number.NEGATIVE_INFINITY : 1))) }), 'value 5 is -Infinity'],
       ['an empty id', obs(1, { id: '' }), 'observation id is empty'],
-      ['an overlong id', obs(1, { id: 'x'.repeat(300) }), 'observation id is 300 characters; at most 256'],
+      ['an overlong id', obs(1, { id: 'x'.repeat(300) }), 'observation id is 300 bytes; at most 256'],
+      ['content over 64 KiB in UTF-8 (though under 64 Ki characters)', obs(1, { content: '€'.repeat(30_000) }), 'content is 90000 bytes (UTF-8); at most 65536'],
+      ['metadata over 64 KiB', obs(1, { metadata: { a: 'x'.repeat(40_000), b: 'y'.repeat(40_000) } }), 'metadata is 80002 bytes (keys and values, UTF-8); at most 65536'],
+      ['an overlong metadata key', obs(1, { metadata: { ['k'.repeat(300)]: 'v' } }), 'a metadata key is 300 bytes; at most 256'],
+      ['an all-zero embedding under cosine', obs(1, { embedding: encodeVector(new Float32Array(DIM)) }), 'embedding is all zeros; the cosine metric needs a vector with a direction'],
     ])('rejects %s with a reason, consumes the sequence number, and goes on', async (_name, bad, reason) => {
       const call = rawStream(engine.address);
       call.write(init('per-obs'));
@@ -87,6 +92,30 @@ describe('bad input', () => {
       call.end();
       await call.ended;
     });
+
+    it.each([
+      ['sequence 0', 0, 'sequence 0 is not a sequence number: they start at 1; expected 1'],
+      ['a sequence past 2^53 - 1, without printing it rounded', '9223372036854775808', 'sequence is above 9007199254740991 (2^53 - 1), the largest this engine takes; expected 1'],
+    ])('refuses %s without consuming anything', async (_name, sequence, reason) => {
+      const call = rawStream(engine.address);
+      call.write(init('bad-sequences'));
+      await call.next((m) => m.initAck);
+      call.write({ observations: { batchId: 1, observations: [obs(1, { sequence }), obs(1)] } });
+      const acks = await call.next((m) => (m.acks?.inReplyTo === 1 ? m.acks.acks : undefined));
+      expect(acks.map((a: Ack__Output) => [a.status, a.code, a.reason])).toEqual([
+        ['REJECTED', 'REJECT_SEQUENCE_GAP', reason], ['ACCEPTED', 'REJECT_CODE_UNSPECIFIED', ''],
+      ]);
+      call.end();
+      await call.ended;
+    });
+
+    it('answers a stream message that is not protobuf with INVALID_ARGUMENT', async () => {
+      const call = rawBytesStream(engine.address, '/engram.v1.Streaming/ObserveStream');
+      call.write(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])); // field 1, a length far past the end
+      const ended = await call.ended;
+      expect(ended.code).toBe(status.INVALID_ARGUMENT);
+      expect(ended.details).toContain('the request body is not a valid protobuf message for engram.v1.Streaming/ObserveStream');
+    });
   });
 
   describe('on recall', () => {
@@ -97,8 +126,35 @@ describe('bad input', () => {
       ['a NaN in the query', { memorySpace: 'healthy', vector: values(new Array(DIM).fill(Number.NaN)), k: 3 }, status.INVALID_ARGUMENT, 'query vector value 0 is NaN'],
       ['k = 0', { memorySpace: 'healthy', vector: values(), k: 0 }, status.INVALID_ARGUMENT, 'k must be in [1, 1000], got 0'],
       ['k too large', { memorySpace: 'healthy', vector: values(), k: 5000 }, status.INVALID_ARGUMENT, 'k must be in [1, 1000], got 5000'],
+      ['an all-zero query under cosine', { memorySpace: 'healthy', vector: new Float32Array(DIM), k: 3 }, status.INVALID_ARGUMENT, 'query vector is all zeros'],
     ])('answers %s with a precise status', async (_name, request, code, details) => {
       await expect(engine.client().recall(request)).rejects.toMatchObject({ code, details: expect.stringContaining(details) });
+    });
+
+    it('answers a body that is not protobuf with INVALID_ARGUMENT, not INTERNAL', async () => {
+      const answer = await rawUnary(engine.address, '/engram.v1.Streaming/Recall', Buffer.from([0x12, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+      expect(answer).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('not a valid protobuf message for engram.v1.Streaming/Recall') });
+    });
+  });
+
+  describe('on fetch', () => {
+    it('answers an unknown memory space with NOT_FOUND, as recall does', async () => {
+      await expect(engine.client().fetch('nowhere', ['a'])).rejects.toMatchObject({
+        code: status.NOT_FOUND, details: "memory space 'nowhere' does not exist",
+      });
+    });
+  });
+
+  describe('in error messages', () => {
+    it('quotes at most a short prefix of what a client sent', async () => {
+      const client = engine.client();
+      const long = 'x'.repeat(20_000);
+      const config = await client.applyConfig({ profile: long }).catch((e: { details: string }) => e);
+      expect((config as { details: string }).details).toContain('(20000 characters)');
+      expect((config as { details: string }).details.length).toBeLessThan(400);
+      const tenant = await client.openStream({ memorySpace: 'healthy', tenant: long }).catch((e: { code: number; details: string }) => e);
+      expect(tenant).toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('(20000 characters)') });
+      expect((tenant as { details: string }).details.length).toBeLessThan(400);
     });
   });
 

@@ -62,7 +62,7 @@ describe('ingest and recall through gRPC', () => {
     const sent = wanted[0]!.embedding;
     const dot = stored.reduce((n, x, i) => n + x * sent[i]!, 0) / Math.hypot(...sent);
     expect(dot).toBeCloseTo(1, 5);
-    expect((await client.fetch('no-such-space', ['x'])).missingIds).toEqual(['x']);
+    await expect(client.fetch('no-such-space', ['x'])).rejects.toMatchObject({ code: 5, details: "memory space 'no-such-space' does not exist" }); // NOT_FOUND, as Recall
     await expect(client.fetch('delta', [])).rejects.toMatchObject({ details: expect.stringContaining('ids must list 1 to 1000') });
   });
 

@@ -48,3 +48,29 @@ export function rawStream(address: string): RawStream {
     },
   };
 }
+
+const bytesIdentity = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
+
+/** A bidi call that sends raw bytes as its messages (for bodies that are not protobuf at all). */
+export function rawBytesStream(address: string, path: string): { write(bytes: Buffer): void; ended: Promise<grpc.StatusObject | grpc.ServiceError> } {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const call = client.makeBidiStreamRequest(path, bytesIdentity.serialize, bytesIdentity.deserialize);
+  call.on('data', () => undefined);
+  const ended = new Promise<grpc.StatusObject | grpc.ServiceError>((resolve) => {
+    call.on('error', (e: grpc.ServiceError) => resolve(e));
+    call.on('status', (s: grpc.StatusObject) => resolve(s));
+  });
+  void ended.then(() => client.close());
+  return { write: (bytes) => call.write(bytes), ended };
+}
+
+/** A unary call with a raw byte body; resolves with the status it ended with. */
+export function rawUnary(address: string, path: string, body: Buffer): Promise<grpc.ServiceError | { code: grpc.status.OK }> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(path, bytesIdentity.serialize, bytesIdentity.deserialize, body, (error) => {
+      client.close();
+      resolve(error ?? { code: grpc.status.OK });
+    });
+  });
+}

@@ -3,7 +3,7 @@
 #   prometheus, promtool  Debian's `prometheus` package (alert rule tests, dashboard queries)
 #   dockerd, docker       Debian's `docker.io` (image builds; the tests start dockerd themselves)
 #   debootstrap           the local stand-in for the public base images (no image registry here)
-#   helm                  built from its pinned upstream Go module (build-helm.sh, cached)
+#   helm, grpcurl         built from their pinned upstream Go modules (build-helm.sh, build-grpcurl.sh, cached)
 # Installing Debian packages needs root; without it the script says what to install and stops.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -29,4 +29,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v docker >/dev/null || { echo "no docker client: apt-get install docker.io" >&2; exit 1; }
 helm="$(bash "$here/build-helm.sh" | tail -1)"
-echo "tools: $(prometheus --version 2>&1 | head -1); $(docker --version); helm $("$helm" version --short)"
+grpcurl="$(bash "$here/build-grpcurl.sh" | tail -1)"
+echo "tools: $(prometheus --version 2>&1 | head -1); $(docker --version); helm $("$helm" version --short); $("$grpcurl" --version 2>&1)"

@@ -41,6 +41,8 @@ export interface EngineConfigView {
   config: Record<string, unknown>;
   hash: string;
   generation: number;
+  /** Background index rebuilds still to do before every space is served by the config's M / ef_construction. */
+  indexRebuild: { spacesPending: number; spacesTotal: number; currentProgress: number };
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -50,7 +52,11 @@ function unary<T>(invoke: (callback: grpc.requestCallback<T>) => void): Promise<
 }
 
 function configView(r: ConfigResponse__Output): EngineConfigView {
-  return { config: JSON.parse(r.configJson) as Record<string, unknown>, hash: r.configHash, generation: Number(r.generation) };
+  const rebuild = r.indexRebuild;
+  return {
+    config: JSON.parse(r.configJson) as Record<string, unknown>, hash: r.configHash, generation: Number(r.generation),
+    indexRebuild: { spacesPending: rebuild?.spacesPending ?? 0, spacesTotal: rebuild?.spacesTotal ?? 0, currentProgress: rebuild?.currentProgress ?? 0 },
+  };
 }
 
 export class EngramClient {

@@ -36,7 +36,9 @@ export interface StreamCounts {
   refusals: Record<string, number>;
 }
 
-const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT_QUOTA_EXCEEDED', 'REJECT_SHUTTING_DOWN', 'REJECT_STORAGE_UNAVAILABLE', 'REJECT_MEMORY_PRESSURE', 'REJECT_SEQUENCE_GAP']);
+/** Final refusals that use up their sequence numbers: the next observation goes on from there. */
+const CONSUMES_SEQUENCE = new Set(['REJECT_INVALID_OBSERVATION', 'REJECT_QUOTA_EXCEEDED']);
+const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT_SHUTTING_DOWN', 'REJECT_STORAGE_UNAVAILABLE', 'REJECT_MEMORY_PRESSURE', 'REJECT_SEQUENCE_GAP']);
 const MAX_PAUSE_MS = 2000;
 /** The congestion window's floor and its additive step, in observations. */
 const WINDOW_STEP = 16;
@@ -193,9 +195,9 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
       return;
     }
     if (!RETRYABLE.has(String(ack.code))) {
-      // Final: invalid, index failure, or a duplicate (already resolved).
+      // Final: invalid, over quota, index failure, or a duplicate (already resolved).
       this.counts.rejected += ack.code === 'REJECT_SEQUENCE_DUPLICATE' ? 0 : n;
-      if (ack.code === 'REJECT_INVALID_OBSERVATION') this.settle(last);
+      if (CONSUMES_SEQUENCE.has(String(ack.code))) this.settle(last);
       this.emit('rejected', ack);
       return;
     }

@@ -46,6 +46,26 @@ describe('applyConfigPatch', () => {
     expect(ranges).toContain("'queue.capacity' must be in [10, 2000000]");
   });
 
+  it('names a bad profile together with every other problem', () => {
+    const message = refusal({ profile: 'turbo', wokers: 1, workers: 99 });
+    expect(message).toContain("'profile' must be one of");
+    expect(message).toContain("unknown key 'wokers'");
+    expect(message).toContain("'workers' must be in [1, 32]");
+    expect(() => resolveStartConfig({ profile: 'turbo', workers: 99 })).toThrow(/'profile' must be one of .*'turbo'.*'workers' must be in \[1, 32\]/);
+  });
+
+  it('quotes at most a short prefix of what it was sent', () => {
+    const message = refusal({ profile: 'p'.repeat(20_000), ['k'.repeat(5000)]: 1 });
+    expect(message.length).toBeLessThan(600);
+    expect(message).toContain('(20000 characters)');
+    expect(message).toContain('(5000 characters)');
+  });
+
+  it('gives a tenant that names no spaces the spaces <name>-*', () => {
+    const next = applyConfigPatch(DEFAULT_CONFIG, { tenants: [{ name: 'acme' }, { name: 'zeta', spaces: [] }] });
+    expect(next.tenants.map((t) => t.spaces)).toEqual([['acme-*'], ['zeta-*']]);
+  });
+
   it('merges a partial patch over the running config', () => {
     const next = applyConfigPatch(DEFAULT_CONFIG, { batch: { max: 200 }, hnsw: { efSearch: 128 } });
     expect(next.batch).toEqual({ min: 10, max: 200 });

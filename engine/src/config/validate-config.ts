@@ -1,6 +1,6 @@
 // Turns a partial config (from a file, a flag or the admin RPC) into a complete, valid EngineConfig,
 // or refuses it with every problem named by its key path.
-import { EngramError } from '../errors.js';
+import { EngramError, quote } from '../errors.js';
 import { configForProfile, type EngineConfig, type TenantConfig } from './engine-config.js';
 import { parseProfileName, PROFILE_NAMES } from './profiles.js';
 
@@ -54,16 +54,16 @@ function checkShape(value: Record<string, unknown>, schema: Schema, prefix: stri
     const path = prefix + key;
     const kind = schema[key];
     if (kind === undefined) {
-      problems.push(`unknown key '${path}'`);
+      problems.push(`unknown key ${quote(path)}`);
     } else if (typeof kind === 'object') {
       if (isPlainObject(v)) checkShape(v, kind, `${path}.`, problems);
       else problems.push(`'${path}' must be an object`);
     } else if (kind === 'int' && !Number.isInteger(v)) {
-      problems.push(`'${path}' must be an integer, got ${JSON.stringify(v)}`);
+      problems.push(`'${path}' must be an integer, got ${quote(v)}`);
     } else if (kind === 'number' && (typeof v !== 'number' || !Number.isFinite(v))) {
-      problems.push(`'${path}' must be a number, got ${JSON.stringify(v)}`);
+      problems.push(`'${path}' must be a number, got ${quote(v)}`);
     } else if (kind === 'string' && typeof v !== 'string') {
-      problems.push(`'${path}' must be a string, got ${JSON.stringify(v)}`);
+      problems.push(`'${path}' must be a string, got ${quote(v)}`);
     } else if (kind === 'tenants' && !Array.isArray(v)) {
       problems.push(`'${path}' must be a list`);
     }
@@ -90,20 +90,21 @@ function parseTenant(raw: unknown, index: number, problems: string[]): TenantCon
     problems.push(`'${at}' must be an object`);
     return undefined;
   }
-  for (const key of Object.keys(raw)) if (!TENANT_KEYS.has(key)) problems.push(`unknown key '${at}.${key}'`);
+  for (const key of Object.keys(raw)) if (!TENANT_KEYS.has(key)) problems.push(`unknown key ${quote(`${at}.${key}`)}`);
   const name = raw.name;
   if (typeof name !== 'string' || !TENANT_NAME.test(name)) {
-    problems.push(`'${at}.name' must be a DNS label (lower-case letters, digits, '-'), got ${JSON.stringify(name)}`);
+    problems.push(`'${at}.name' must be a DNS label (lower-case letters, digits, '-'), got ${quote(name)}`);
   }
-  const spaces = raw.spaces ?? [];
+  // A tenant that names no spaces owns `<name>-*`: a tenant always owns something.
+  const spaces = raw.spaces === undefined || (Array.isArray(raw.spaces) && raw.spaces.length === 0) ? [`${String(name)}-*`] : raw.spaces;
   if (!Array.isArray(spaces) || spaces.some((s) => typeof s !== 'string' || !SPACE_PATTERN.test(s))) {
-    problems.push(`'${at}.spaces' must list memory space ids or prefixes ending in '*'`);
+    problems.push(`'${at}.spaces' must list memory space ids or prefixes ending in '*' (1-64 characters of [a-z0-9_-]), got ${quote(spaces)}`);
   }
   const limits: Record<string, number> = {};
   for (const key of ['rateLimit', 'burst', 'maxVectors', 'maxSpaces'] as const) {
     const v = raw[key] ?? 0;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (key !== 'rateLimit' && !Number.isInteger(v))) {
-      problems.push(`'${at}.${key}' must be a non-negative ${key === 'rateLimit' ? 'number' : 'integer'}, got ${JSON.stringify(v)}`);
+      problems.push(`'${at}.${key}' must be a non-negative ${key === 'rateLimit' ? 'number' : 'integer'}, got ${quote(v)}`);
     }
     limits[key] = typeof v === 'number' ? v : 0;
   }
@@ -126,17 +127,18 @@ function checkRanges(config: EngineConfig, problems: string[]): void {
     problems.push(`'batch.min' (${config.batch.min}) must not exceed 'batch.max' (${config.batch.max})`);
   }
   if (!['cosine', 'l2', 'ip'].includes(config.hnsw.metric)) {
-    problems.push(`'hnsw.metric' must be one of cosine, l2, ip; got ${JSON.stringify(config.hnsw.metric)}`);
+    problems.push(`'hnsw.metric' must be one of cosine, l2, ip; got ${quote(config.hnsw.metric)}`);
   }
   if (!['batch', 'interval', 'none'].includes(config.durability.syncPolicy)) {
-    problems.push(`'durability.syncPolicy' must be one of batch, interval, none; got ${JSON.stringify(config.durability.syncPolicy)}`);
+    problems.push(`'durability.syncPolicy' must be one of batch, interval, none; got ${quote(config.durability.syncPolicy)}`);
   }
 }
 
 /**
  * Merges `patch` over `current`. A `profile` in the patch first resets the pool knobs to that
  * profile's preset (index shape and tenants are kept: a live engine cannot change them by accident);
- * every other key in the patch then overrides. Throws INVALID_CONFIG naming every problem.
+ * every other key in the patch then overrides. Throws INVALID_CONFIG naming every problem: a bad
+ * profile or an unknown key does not hide the rest.
  */
 export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineConfig {
   if (!isPlainObject(patch)) throw new EngramError('INVALID_CONFIG', 'invalid config: expected a JSON object');
@@ -146,16 +148,11 @@ export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineC
   let base = current;
   if (patch.profile !== undefined) {
     const profile = parseProfileName(patch.profile);
-    if (profile === undefined) {
-      problems.push(`'profile' must be one of ${PROFILE_NAMES.join(', ')}; got ${JSON.stringify(patch.profile)}`);
-    } else {
-      base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants, durability: current.durability, memory: current.memory };
-    }
+    if (profile === undefined) problems.push(profileProblem(patch.profile));
+    else base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants, durability: current.durability, memory: current.memory };
   }
-  if (problems.length > 0) throw new EngramError('INVALID_CONFIG', `invalid config: ${problems.join('; ')}`);
-
   const { profile: _profile, tenants: rawTenants, ...rest } = patch;
-  const merged = deepMerge(base, rest);
+  const merged = deepMerge(base, knownKeys(rest, SCHEMA));
   if (Array.isArray(rawTenants)) {
     merged.tenants = rawTenants.map((t, i) => parseTenant(t, i, problems)).filter((t): t is TenantConfig => !!t);
     const seen = new Set<string>();
@@ -169,12 +166,35 @@ export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineC
   return merged;
 }
 
+function profileProblem(value: unknown): string {
+  return `'profile' must be one of ${PROFILE_NAMES.join(', ')} (or its PascalCase spelling); got ${quote(value)}`;
+}
+
+/** The part of a patch the schema knows, with objects only where objects belong (problems are already listed). */
+function knownKeys(value: Record<string, unknown>, schema: Schema): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const kind = schema[key];
+    if (kind === undefined) continue;
+    if (typeof kind === 'object') {
+      if (isPlainObject(v)) out[key] = knownKeys(v, kind);
+    } else {
+      out[key] = v;
+    }
+  }
+  return out;
+}
+
 /** The config an engine starts with: a profile's preset (hnsw included) with overrides on top. */
 export function resolveStartConfig(patch: Record<string, unknown> = {}): EngineConfig {
   const profile = parseProfileName(patch.profile ?? 'balanced');
-  if (profile === undefined) {
-    throw new EngramError('INVALID_CONFIG', `invalid config: 'profile' must be one of ${PROFILE_NAMES.join(', ')}; got ${JSON.stringify(patch.profile)}`);
-  }
   const { profile: _p, ...rest } = patch;
-  return applyConfigPatch(configForProfile(profile), rest);
+  if (profile !== undefined) return applyConfigPatch(configForProfile(profile), rest);
+  // Report the profile with every other problem of the patch, checked over the default profile.
+  try {
+    applyConfigPatch(configForProfile('balanced'), rest);
+  } catch (e) {
+    throw new EngramError('INVALID_CONFIG', `invalid config: ${profileProblem(patch.profile)}; ${(e as EngramError).message.replace(/^invalid config: /, '')}`);
+  }
+  throw new EngramError('INVALID_CONFIG', `invalid config: ${profileProblem(patch.profile)}`);
 }

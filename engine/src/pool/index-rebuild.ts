@@ -37,8 +37,19 @@ export interface SchedulerDeps {
   log: Logger;
 }
 
+/** Where background rebuilds stand: what an engine reports with its config. */
+export interface RebuildStatus {
+  /** Memory spaces whose index still has other M / ef_construction than the config's. */
+  spacesPending: number;
+  /** Memory spaces indexed (all of them, rebuilt or not). */
+  spacesTotal: number;
+  /** Share of the space being rebuilt now that is done (0 when none is). */
+  currentProgress: number;
+}
+
 export class RebuildScheduler {
   private readonly shapes = new Map<string, IndexShape>();
+  private readonly progress = new Map<string, number>();
   private readonly running = new Map<string, Promise<unknown>>();
   private loop: Promise<void> | null = null;
   private stopped = false;
@@ -53,6 +64,11 @@ export class RebuildScheduler {
   /** A space seen for the first time is built with the current parameters. */
   noteNew(space: string): void {
     if (!this.shapes.has(space)) this.builtWith(space, this.deps.target());
+  }
+
+  status(): RebuildStatus {
+    const running = [...this.running.keys()][0];
+    return { spacesPending: this.stale().length, spacesTotal: this.shapes.size, currentProgress: running ? (this.progress.get(running) ?? 0) : 0 };
   }
 
   isRebuilding(space: string): boolean {
@@ -89,7 +105,10 @@ export class RebuildScheduler {
       const space = stale[0] as string;
       const rebuild = this.deps.settled(space).then(() => rebuildSpace(space, this.deps.target(), {
         scratchDir: this.deps.scratchDir, nice: REBUILD_NICE, request: this.deps.request, post: this.deps.post,
-        onProgress: (s, ratio) => metrics.rebuildProgress.set({ memory_space: s }, ratio),
+        onProgress: (s, ratio) => {
+          this.progress.set(s, ratio);
+          metrics.rebuildProgress.set({ memory_space: s }, ratio);
+        },
       }));
       this.running.set(space, rebuild);
       try {
@@ -103,6 +122,7 @@ export class RebuildScheduler {
         await new Promise((r) => setTimeout(r, RETRY_MS));
       } finally {
         this.running.delete(space);
+        this.progress.delete(space);
       }
     }
   }

@@ -18,7 +18,7 @@ import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import { chooseSteal, type WorkerLoad } from './balancer.js';
 import { HashRing } from './hash-ring.js';
 import type { FetchedData, FromWorker, RecallHitData, SnapshotFiles, SnapshotTarget, SpaceReport, ToWorker } from './messages.js';
-import { RebuildScheduler } from './index-rebuild.js';
+import { RebuildScheduler, type RebuildStatus } from './index-rebuild.js';
 import { recoverSpaces, type SpaceStore } from './space-recovery.js';
 import { WorkerSlot } from './worker-slot.js';
 
@@ -484,6 +484,11 @@ export class WorkerPool {
     if (config.workers !== this.slots.length) await this.resize(config.workers);
     this.schedulePump();
     this.rebuilds.schedule();
+  }
+
+  /** Where background index rebuilds stand. */
+  rebuildStatus(): RebuildStatus {
+    return this.rebuilds.status();
   }
 
   /** Rebuilds, in the background, every index built with other M / ef_construction than the config's. */

@@ -1,5 +1,7 @@
 // The rate at which queued observations become indexed, smoothed over about a second: what a
-// retry-after is computed from.
+// retry-after is computed from. Only time with work counts: a window that began while the engine
+// sat idle would divide the first batches by the idle time and report a rate near zero (a cold
+// engine once told clients to wait 300 s for a queue that drained in 15).
 
 const WINDOW_MS = 1000;
 
@@ -7,18 +9,22 @@ export class DrainRate {
   private perSecond = 0;
   private count = 0;
   private windowStart: number;
+  private lastRecord: number;
 
   constructor(private readonly now: () => number) {
     this.windowStart = now();
+    this.lastRecord = -Infinity;
   }
 
   record(indexed: number): void {
-    this.count += indexed;
-    this.roll();
-  }
-
-  private roll(): void {
     const now = this.now();
+    // Idle for a whole window since the last batch: start measuring at this one.
+    if (now - this.lastRecord > WINDOW_MS) {
+      this.windowStart = now;
+      this.count = 0;
+    }
+    this.lastRecord = now;
+    this.count += indexed;
     const elapsed = now - this.windowStart;
     if (elapsed < WINDOW_MS) return;
     const rate = (this.count * 1000) / elapsed;
@@ -27,8 +33,8 @@ export class DrainRate {
     this.windowStart = now;
   }
 
+  /** Observations indexed per second while there was work; 0 until a first window is measured. */
   get observationsPerSecond(): number {
-    this.roll();
     return this.perSecond;
   }
 }

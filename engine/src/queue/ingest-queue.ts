@@ -76,6 +76,11 @@ export class IngestQueue {
     return this.observations / this.capacity;
   }
 
+  /** Slots held for admitted observations while the log writes them. */
+  get reservedSlots(): number {
+    return this.reserved;
+  }
+
   /** Observation slots free now (slots reserved for observations being logged are not). */
   get free(): number {
     return Math.max(0, this.capacity - this.observations - this.reserved);

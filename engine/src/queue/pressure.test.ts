@@ -11,16 +11,17 @@ describe('pressureLevel', () => {
 });
 
 describe('retryAfterMs', () => {
-  it('is the time to drain half the queue at the current rate', () => {
-    expect(retryAfterMs(10_000, 5_000)).toBe(1000);
+  it('is the time to drain the backlog at the measured rate', () => {
+    expect(retryAfterMs(5_000, 5_000)).toBe(1000);
   });
-  it('is capped at 300 s', () => {
-    expect(retryAfterMs(10_000_000, 1)).toBe(300_000);
+  it('is at most 10 s, whatever the rate', () => {
+    expect(retryAfterMs(10_000_000, 1)).toBe(10_000);
   });
-  it('falls back to one second when nothing has drained yet', () => {
+  it('is at least 20 ms, so a client never spins', () => {
+    expect(retryAfterMs(1, 100_000)).toBe(20);
+    expect(retryAfterMs(-50, 100)).toBe(20);
+  });
+  it('falls back to one second before any rate is measured', () => {
     expect(retryAfterMs(100, 0)).toBe(1000);
-  });
-  it('is zero for an empty queue', () => {
-    expect(retryAfterMs(0, 100)).toBe(0);
   });
 });

@@ -12,12 +12,19 @@ export function pressureLevel(pressure: number): PressureLevel {
   return PressureLevel.OVERLOADED;
 }
 
-const MAX_RETRY_AFTER_MS = 300_000;
+/** Bounds of a retry-after hint: long enough not to spin, short enough not to idle a draining engine. */
+export const RETRY_AFTER_BOUNDS_MS = { min: 20, max: 10_000 } as const;
+/** Before the first drain rate is measured (a cold engine), a guess inside the bounds. */
 const UNKNOWN_RATE_RETRY_MS = 1000;
 
-/** The time to drain half the queue at the current drain rate, capped at 300 s. */
-export function retryAfterMs(depth: number, drainRatePerSecond: number): number {
-  if (depth <= 0) return 0;
+/**
+ * How long until `backlog` observations have drained at the measured drain rate, within
+ * RETRY_AFTER_BOUNDS_MS. Callers pass what must drain before a resend can fit (the queue down to
+ * its warning level).
+ */
+export function retryAfterMs(backlog: number, drainRatePerSecond: number): number {
+  const { min, max } = RETRY_AFTER_BOUNDS_MS;
   if (drainRatePerSecond <= 0) return UNKNOWN_RATE_RETRY_MS;
-  return Math.min(MAX_RETRY_AFTER_MS, Math.ceil(((depth / 2) / drainRatePerSecond) * 1000));
+  const ms = Math.ceil((Math.max(0, backlog) / drainRatePerSecond) * 1000);
+  return Math.min(max, Math.max(min, ms));
 }

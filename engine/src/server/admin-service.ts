@@ -6,8 +6,8 @@ import type { ConfigResponse } from '../generated/engram/v1/ConfigResponse.js';
 import type { StatsResponse } from '../generated/engram/v1/StatsResponse.js';
 import { toServiceError } from './grpc-errors.js';
 
-function configResponse(applied: AppliedConfig): ConfigResponse {
-  return { configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation };
+function configResponse(engine: Engine, applied: AppliedConfig): ConfigResponse {
+  return { configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation, indexRebuild: engine.rebuildStatus() };
 }
 
 function parsePatch(json: string): unknown {
@@ -48,11 +48,11 @@ export function engineStats(engine: Engine): StatsResponse {
 
 export function adminHandlers(engine: Engine): AdminHandlers {
   return {
-    GetConfig: (_call, callback) => callback(null, configResponse(engine.applied)),
+    GetConfig: (_call, callback) => callback(null, configResponse(engine, engine.applied)),
     ApplyConfig: (call, callback) => {
       Promise.resolve()
         .then(() => engine.applyConfig(parsePatch(call.request.patchJson), call.request.dryRun))
-        .then((applied) => callback(null, configResponse(applied)))
+        .then((applied) => callback(null, configResponse(engine, applied)))
         .catch((e: unknown) => callback(toServiceError(e)));
     },
     GetStats: (_call, callback) => callback(null, engineStats(engine)),

@@ -1,12 +1,16 @@
-// Builds the gRPC server: Streaming, Admin and grpc.health.v1, each handler counted in the
-// grpc_server_* metrics (started, handled by status code, handling time).
+// Builds the gRPC server: Streaming and Admin, each handler counted in the grpc_server_* metrics
+// (started, handled by status code, handling time), plus grpc.health.v1 and server reflection.
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
-import { loadEngramProto } from '../wire/load-proto.js';
+import * as protoLoader from '@grpc/proto-loader';
+import { loadEngramProto, PROTO_PATH } from '../wire/load-proto.js';
 import { adminHandlers } from './admin-service.js';
+import { toServiceError } from './grpc-errors.js';
+import { malformedRequestError, tolerateMalformedRequests } from './malformed-request.js';
+import { addReflectionService } from './reflection.js';
 import { streamingHandlers, type StreamingLimits } from './streaming-service.js';
 
 export const SERVICE_NAMES = ['engram.v1.Streaming', 'engram.v1.Admin'] as const;
@@ -31,6 +35,8 @@ function instrument<T extends object>(service: string, handlers: T, metrics: Eng
           done(error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK);
           callback(error, value);
         };
+        const malformed = malformedRequestError((call as grpc.ServerUnaryCall<unknown, unknown>).request);
+        if (malformed) return wrapped(toServiceError(malformed) as grpc.ServiceError);
         return (handler as (c: unknown, cb: unknown) => void)(call, wrapped);
       }
       const stream = call as grpc.ServerDuplexStream<unknown, unknown>;
@@ -50,17 +56,54 @@ function instrument<T extends object>(service: string, handlers: T, metrics: Eng
 
 export type GrpcServerOptions = StreamingLimits;
 
-export function createGrpcServer(engine: Engine, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
+export interface EngineGrpcServer {
+  server: grpc.Server;
+  health: HealthImplementation;
+  /** Ends every open health Watch with OK (after the last status it was sent). */
+  endHealthWatches(): void;
+}
+
+export function createGrpcServer(engine: Engine, options: GrpcServerOptions): EngineGrpcServer {
   const proto = loadEngramProto();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
   });
-  server.addService(proto.engram.v1.Streaming.service, instrument('engram.v1.Streaming', streamingHandlers(engine, options), engine.metrics));
-  server.addService(proto.engram.v1.Admin.service, instrument('engram.v1.Admin', adminHandlers(engine), engine.metrics));
+  server.addService(tolerateMalformedRequests(proto.engram.v1.Streaming.service), instrument('engram.v1.Streaming', streamingHandlers(engine, options), engine.metrics));
+  server.addService(tolerateMalformedRequests(proto.engram.v1.Admin.service), instrument('engram.v1.Admin', adminHandlers(engine), engine.metrics));
   const health = new HealthImplementation({ '': 'NOT_SERVING', 'engram.v1.Streaming': 'NOT_SERVING', 'engram.v1.Admin': 'NOT_SERVING' });
-  health.addToServer(server);
-  return { server, health };
+  const watches = addHealthService(server, health);
+  addReflectionService(server, protoLoader.loadSync(PROTO_PATH));
+  return {
+    server, health,
+    endHealthWatches: () => {
+      for (const call of watches) call.end();
+      watches.clear();
+    },
+  };
+}
+
+/**
+ * grpc.health.v1, keeping its open Watch calls: grpc-health-check never ends them, so at shutdown
+ * they would be cut by the transport (RST_STREAM) instead of ending with a status.
+ */
+function addHealthService(server: grpc.Server, health: HealthImplementation): Set<grpc.ServerWritableStream<unknown, unknown>> {
+  const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  const tracking = {
+    addService(definition: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) {
+      const watch = impl.watch as grpc.handleServerStreamingCall<unknown, unknown>;
+      server.addService(definition, {
+        ...impl,
+        watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          watches.add(call);
+          call.once('cancelled', () => watches.delete(call));
+          watch(call);
+        },
+      });
+    },
+  };
+  health.addToServer(tracking as unknown as grpc.Server);
+  return watches;
 }
 
 export function bindGrpc(server: grpc.Server, address: string): Promise<number> {

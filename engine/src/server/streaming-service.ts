@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../engine.js';
-import { EngramError, toEngramError } from '../errors.js';
+import { EngramError, quote, toEngramError } from '../errors.js';
 import type { ClientMessage__Output } from '../generated/engram/v1/ClientMessage.js';
 import type { FetchRequest__Output } from '../generated/engram/v1/FetchRequest.js';
 import type { FetchResponse } from '../generated/engram/v1/FetchResponse.js';
@@ -13,8 +13,9 @@ import type { ServerMessage } from '../generated/engram/v1/ServerMessage.js';
 import type { StreamingHandlers } from '../generated/engram/v1/Streaming.js';
 import { ObserveSession } from '../session/observe-session.js';
 import { validateSpaceId } from '../tenancy/space-directory.js';
-import { decodeVector, encodeVector } from '../wire/vector-codec.js';
+import { checkComparable, decodeVector, encodeVector } from '../wire/vector-codec.js';
 import { toServiceError } from './grpc-errors.js';
+import { malformedRequestError } from './malformed-request.js';
 
 type StreamCall = grpc.ServerDuplexStream<ClientMessage__Output, ServerMessage>;
 
@@ -49,12 +50,17 @@ async function fetch(engine: Engine, request: FetchRequest__Output): Promise<Fet
   if (request.ids.length < 1 || request.ids.length > MAX_FETCH_IDS) {
     throw new EngramError('INVALID_ARGUMENT', `ids must list 1 to ${MAX_FETCH_IDS} observation ids, got ${request.ids.length}`);
   }
-  if (!engine.directory.has(space)) return { observations: [], missingIds: request.ids };
+  if (!engine.directory.has(space)) throw spaceNotFound(space);
   const { found, missing } = await engine.fetch(space, request.ids);
   return {
     observations: found.map((o) => ({ id: o.id, embedding: encodeVector(o.vector), content: o.content, metadata: o.metadata ?? {} })),
     missingIds: missing,
   };
+}
+
+/** The same answer from Recall and Fetch for a space the engine does not hold. */
+function spaceNotFound(space: string): EngramError {
+  return new EngramError('SPACE_NOT_FOUND', `memory space '${space}' does not exist`);
 }
 
 /** Drives one ObserveStream call: init first, then batches, then close (draining if asked). */
@@ -68,6 +74,8 @@ class StreamHandler {
   start(): void {
     this.call.on('data', (message: ClientMessage__Output) => {
       try {
+        const malformed = malformedRequestError(message);
+        if (malformed) throw malformed;
         this.receive(message);
       } catch (e) {
         this.fail(e);
@@ -109,11 +117,11 @@ class StreamHandler {
     const spaceId = validateSpaceId(init.memorySpace);
     const tenant = this.engine.tenants.tenantOf(spaceId);
     if (init.tenant && init.tenant !== tenant.name) {
-      throw new EngramError('TENANT_MISMATCH', `memory space '${spaceId}' belongs to tenant '${tenant.name}', not '${init.tenant}'`);
+      throw new EngramError('TENANT_MISMATCH', `memory space '${spaceId}' belongs to tenant '${tenant.name}', not ${quote(init.tenant)}`);
     }
     if (!this.engine.accepting()) throw new EngramError('SHUTTING_DOWN', 'the engine is shutting down');
     const space = this.engine.directory.open(spaceId);
-    const session = new ObserveSession(randomUUID(), space, init.honoursBackpressure, this.engine, this.write);
+    const session = new ObserveSession(randomUUID(), space, init.honoursBackpressure, this.engine, this.write, () => this.endCall());
     this.session = session;
     this.engine.sessions.add(session);
     const config = this.engine.config();
@@ -140,6 +148,12 @@ class StreamHandler {
     this.finishing = true;
     if (session && drain) await session.drained();
     session?.close(message);
+    this.endCall();
+  }
+
+  /** Ends the call with OK: after the session's CLOSED status, or when the client finished without one. */
+  private endCall(): void {
+    if (this.ended) return;
     this.dispose();
     this.call.end();
   }
@@ -160,8 +174,9 @@ class StreamHandler {
 async function recall(engine: Engine, request: RecallRequest__Output, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<RecallResponse> {
   const started = performance.now();
   const space = validateSpaceId(request.memorySpace);
-  if (!engine.directory.has(space)) throw new EngramError('SPACE_NOT_FOUND', `memory space '${space}' does not exist`);
-  const vector = decodeVector(request.vector, engine.config().hnsw.dimension, 'query vector');
+  if (!engine.directory.has(space)) throw spaceNotFound(space);
+  const { hnsw } = engine.config();
+  const vector = checkComparable(decodeVector(request.vector, hnsw.dimension, 'query vector'), hnsw.metric, 'query vector');
   if (request.k < 1 || request.k > MAX_K) throw new EngramError('INVALID_ARGUMENT', `k must be in [1, ${MAX_K}], got ${request.k}`);
   if (request.ef > 4096) throw new EngramError('INVALID_ARGUMENT', `ef must be at most 4096, got ${request.ef}`);
   if (request.hasMinSimilarity && !Number.isFinite(request.minSimilarity)) {

@@ -1,25 +1,52 @@
 // Checks one wire observation and turns it into what the queue holds, or says precisely why not.
+// Sizes are counted in UTF-8 bytes, as they are stored and sent back: a limit in characters would
+// let four times as much through in some scripts.
+import type { HnswConfig } from '../config/engine-config.js';
 import { isEngramError } from '../errors.js';
 import type { Observation__Output } from '../generated/engram/v1/Observation.js';
-import { decodeVector } from '../wire/vector-codec.js';
+import { checkComparable, decodeVector } from '../wire/vector-codec.js';
 
-const MAX_ID_LENGTH = 256;
-const MAX_CONTENT_BYTES = 64 * 1024;
-const MAX_METADATA_ENTRIES = 64;
+export const OBSERVATION_LIMITS = {
+  idBytes: 256,
+  contentBytes: 64 * 1024,
+  metadataEntries: 64,
+  metadataKeyBytes: 256,
+  /** Keys and values of one observation's metadata together. */
+  metadataBytes: 64 * 1024,
+} as const;
 
 export type Decoded =
   | { ok: true; id: string; vector: Float32Array; content: string; metadata: Record<string, string> | null }
   | { ok: false; reason: string };
 
-export function decodeObservation(o: Observation__Output, dimension: number): Decoded {
-  if (!o.id) return { ok: false, reason: 'observation id is empty' };
-  if (o.id.length > MAX_ID_LENGTH) return { ok: false, reason: `observation id is ${o.id.length} characters; at most ${MAX_ID_LENGTH}` };
-  if (o.content.length > MAX_CONTENT_BYTES) return { ok: false, reason: `content is ${o.content.length} characters; at most ${MAX_CONTENT_BYTES}` };
-  const keys = Object.keys(o.metadata);
-  if (keys.length > MAX_METADATA_ENTRIES) return { ok: false, reason: `metadata has ${keys.length} entries; at most ${MAX_METADATA_ENTRIES}` };
+const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** Why an observation's id, content or metadata is over a limit, or null. */
+function sizeProblem(o: Observation__Output): string | null {
+  const L = OBSERVATION_LIMITS;
+  if (!o.id) return 'observation id is empty';
+  const idBytes = bytes(o.id);
+  if (idBytes > L.idBytes) return `observation id is ${idBytes} bytes; at most ${L.idBytes}`;
+  const contentBytes = bytes(o.content);
+  if (contentBytes > L.contentBytes) return `content is ${contentBytes} bytes (UTF-8); at most ${L.contentBytes}`;
+  const entries = Object.entries(o.metadata);
+  if (entries.length > L.metadataEntries) return `metadata has ${entries.length} entries; at most ${L.metadataEntries}`;
+  let total = 0;
+  for (const [key, value] of entries) {
+    const keyBytes = bytes(key);
+    if (keyBytes > L.metadataKeyBytes) return `a metadata key is ${keyBytes} bytes; at most ${L.metadataKeyBytes}`;
+    total += keyBytes + bytes(value);
+  }
+  if (total > L.metadataBytes) return `metadata is ${total} bytes (keys and values, UTF-8); at most ${L.metadataBytes}`;
+  return null;
+}
+
+export function decodeObservation(o: Observation__Output, hnsw: Pick<HnswConfig, 'dimension' | 'metric'>): Decoded {
+  const problem = sizeProblem(o);
+  if (problem) return { ok: false, reason: problem };
   try {
-    const vector = decodeVector(o.embedding, dimension);
-    return { ok: true, id: o.id, vector, content: o.content, metadata: keys.length > 0 ? o.metadata : null };
+    const vector = checkComparable(decodeVector(o.embedding, hnsw.dimension), hnsw.metric);
+    return { ok: true, id: o.id, vector, content: o.content, metadata: Object.keys(o.metadata).length > 0 ? o.metadata : null };
   } catch (e) {
     if (isEngramError(e)) return { ok: false, reason: e.message };
     throw e;

@@ -1,7 +1,8 @@
 // One client's observation stream: strict sequence numbers, validation, admission against the
 // queue, the tenant's rate limit and quota, and every ack and pressure signal the client gets.
-// Retryable refusals (backpressure, rate, quota, shutdown, storage) never consume a sequence
-// number: the client resends from the first refused one and succeeds. An observation is ACCEPTED
+// Retryable refusals (backpressure, rate, shutdown, storage, memory) never consume a sequence
+// number: the client resends from the first refused one and succeeds. A quota refusal is final
+// for its observation and consumes its number, as an invalid observation does. An observation is ACCEPTED
 // only once the engine has it durably (in the write-ahead log under its sync policy); replies go
 // out in the order their batches arrived.
 import { performance } from 'node:perf_hooks';
@@ -64,6 +65,8 @@ export class ObserveSession implements IndexSink {
     private readonly honoursBackpressure: boolean,
     private readonly context: SessionContext,
     private readonly send: (message: ServerMessage) => void,
+    /** Ends the call (with OK) once CLOSED is sent. */
+    private readonly end: () => void = () => undefined,
   ) {
     this.tenant = context.tenants.tenantOf(space.id);
     // The space's pressure counters exist at 0 from its first session: increase() over a series
@@ -77,31 +80,28 @@ export class ObserveSession implements IndexSink {
 
   /** Admits what it can of one batch, makes it durable, acks every observation in it, then reports pressure. */
   observe(batch: ObservationBatch__Output): void {
-    const dimension = this.context.config().hnsw.dimension;
+    const hnsw = this.context.config().hnsw;
     const outcomes: Outcome[] = [];
     const accepted: QueuedObservation[] = [];
     const budget = this.budget(batch.observations.length);
-    let refusal: Rejection | null = null;
+    /** A retryable refusal covers the rest of the batch: the client resends from its first sequence. */
+    let retryLater: Rejection | null = null;
     let refused = 0;
     const now = performance.now();
 
     for (const o of batch.observations) {
       const sequence = o.sequence;
-      if (refusal) {
-        outcomes.push({ sequence, rejection: refusal });
+      if (retryLater) {
+        outcomes.push({ sequence, rejection: retryLater });
         refused++;
         continue;
       }
-      if (sequence !== this.nextSequence) {
-        const duplicate = sequence < this.nextSequence;
-        outcomes.push({ sequence, rejection: {
-          code: duplicate ? 'REJECT_SEQUENCE_DUPLICATE' : 'REJECT_SEQUENCE_GAP',
-          reason: `sequence ${sequence} ${duplicate ? 'was already used' : 'skips ahead'}; expected ${this.nextSequence}`,
-          retryAfterMs: 0,
-        } });
+      const wrong = this.sequenceProblem(sequence);
+      if (wrong) {
+        outcomes.push({ sequence: Number.isSafeInteger(sequence) ? sequence : 0, rejection: wrong });
         continue;
       }
-      const decoded = decodeObservation(o, dimension);
+      const decoded = decodeObservation(o, hnsw);
       if (!decoded.ok) {
         outcomes.push({ sequence, rejection: { code: 'REJECT_INVALID_OBSERVATION', reason: decoded.reason, retryAfterMs: 0 } });
         this.countRejected('invalid', 1);
@@ -109,9 +109,15 @@ export class ObserveSession implements IndexSink {
         continue;
       }
       if (accepted.length >= budget.count) {
-        refusal = budget.refusal;
-        outcomes.push({ sequence, rejection: refusal });
-        refused++;
+        outcomes.push({ sequence, rejection: budget.refusal });
+        if (budget.final) {
+          // final for this observation (over quota): its number is consumed, the next one is judged on its own
+          this.countRejected(String(budget.refusal.code), 1);
+          this.nextSequence++;
+        } else {
+          retryLater = budget.refusal;
+          refused++;
+        }
         continue;
       }
       accepted.push({
@@ -121,7 +127,7 @@ export class ObserveSession implements IndexSink {
       outcomes.push({ sequence, rejection: null });
       this.nextSequence++;
     }
-    if (refusal) this.countRejected(String(refusal.code), refused);
+    if (retryLater) this.countRejected(String(retryLater.code), refused);
     const durable = accepted.length > 0 ? this.admit(accepted) : Promise.resolve();
     // Handled below once the previous reply is out; mark it handled now so an early failure is not
     // reported as an unhandled rejection meanwhile.
@@ -131,6 +137,23 @@ export class ObserveSession implements IndexSink {
       (e: unknown) => this.notCommitted(accepted, e, outcomes),
     ).then(() => this.reply(batch.batchId, outcomes));
     this.replies = reply.catch(() => undefined);
+  }
+
+  /** Why `sequence` is not the one this session expects next (nothing is consumed), or null. */
+  private sequenceProblem(sequence: number): Rejection | null {
+    if (sequence === this.nextSequence) return null;
+    const expected = `expected ${this.nextSequence}`;
+    if (!Number.isSafeInteger(sequence)) {
+      // uint64 values past 2^53 - 1 arrive rounded: say what is wrong without printing a wrong number
+      return { code: 'REJECT_SEQUENCE_GAP', reason: `sequence is above ${Number.MAX_SAFE_INTEGER} (2^53 - 1), the largest this engine takes; ${expected}`, retryAfterMs: 0 };
+    }
+    if (sequence === 0) return { code: 'REJECT_SEQUENCE_GAP', reason: `sequence 0 is not a sequence number: they start at 1; ${expected}`, retryAfterMs: 0 };
+    const duplicate = sequence < this.nextSequence;
+    return {
+      code: duplicate ? 'REJECT_SEQUENCE_DUPLICATE' : 'REJECT_SEQUENCE_GAP',
+      reason: `sequence ${sequence} ${duplicate ? 'was already used' : 'skips ahead'}; ${expected}`,
+      retryAfterMs: 0,
+    };
   }
 
   /** Holds queue slots and quota for admitted observations while the log writes them. */
@@ -179,25 +202,31 @@ export class ObserveSession implements IndexSink {
     this.reportPressure();
   }
 
-  /** How many observations may be accepted now, and what to say to the rest. */
-  private budget(requested: number): { count: number; refusal: Rejection } {
+  /**
+   * How many observations may be accepted now, and what to say to the rest: a retryable refusal
+   * (resend from the first refused sequence after retry_after_ms), or a final one (over quota:
+   * each refused observation's number is consumed).
+   */
+  private budget(requested: number): { count: number; refusal: Rejection; final: boolean } {
     const { queue, tenants, directory } = this.context;
+    const retry = (refusal: Rejection) => ({ count: 0, refusal, final: false });
     if (!this.context.accepting()) {
-      return { count: 0, refusal: { code: 'REJECT_SHUTTING_DOWN', reason: 'the engine is shutting down; reconnect to another engine', retryAfterMs: 1000 } };
+      return retry({ code: 'REJECT_SHUTTING_DOWN', reason: 'the engine is shutting down; reconnect to another engine', retryAfterMs: 1000 });
     }
     const storage = this.context.storageUnavailable();
-    if (storage) return { count: 0, refusal: { code: 'REJECT_STORAGE_UNAVAILABLE', reason: storage, retryAfterMs: 1000 } };
+    if (storage) return retry({ code: 'REJECT_STORAGE_UNAVAILABLE', reason: storage, retryAfterMs: 1000 });
     const memory = this.context.memoryPressure();
-    if (memory) return { count: 0, refusal: { code: 'REJECT_MEMORY_PRESSURE', reason: memory, retryAfterMs: 1000 } };
+    if (memory) return retry({ code: 'REJECT_MEMORY_PRESSURE', reason: memory, retryAfterMs: 1000 });
     let count = requested;
     let refusal: Rejection = { code: 'REJECT_BACKPRESSURE', reason: '', retryAfterMs: 0 };
+    let final = false;
     const free = queue.free;
     if (free < count) {
       count = free;
       refusal = {
         code: 'REJECT_BACKPRESSURE',
-        reason: `queue full (${queue.depth} of ${queue.observationCapacity}); resend from this sequence after retry_after_ms`,
-        retryAfterMs: Math.max(1, retryAfterMs(queue.depth, this.context.drainRate())),
+        reason: `the queue has room for ${free} of this batch's ${requested} observations (${queue.depth} queued and ${queue.reservedSlots} being logged, of ${queue.observationCapacity}); resend from this sequence after retry_after_ms`,
+        retryAfterMs: retryAfterMs(queue.depth - queue.observationCapacity / 2, this.context.drainRate()),
       };
     }
     const rate = tenants.checkRate(this.tenant, count);
@@ -205,7 +234,7 @@ export class ObserveSession implements IndexSink {
       count = rate.allowed;
       refusal = {
         code: 'REJECT_RATE_LIMITED',
-        reason: `tenant '${this.tenant.name}' is limited to ${this.tenant.rateLimit} observations/s`,
+        reason: `tenant '${this.tenant.name}' is limited to ${this.tenant.rateLimit} observations/s; tokens for the rest of this batch come in retry_after_ms`,
         retryAfterMs: rate.retryAfterMs,
       };
     }
@@ -216,12 +245,13 @@ export class ObserveSession implements IndexSink {
         count = left;
         refusal = {
           code: 'REJECT_QUOTA_EXCEEDED',
-          reason: `tenant '${this.tenant.name}' stores ${used} of its ${this.tenant.maxVectors} vectors`,
+          reason: `tenant '${this.tenant.name}' stores ${used} of its ${this.tenant.maxVectors} vectors; this observation is refused for good (raise maxVectors to store more)`,
           retryAfterMs: 0,
         };
+        final = true;
       }
     }
-    return { count, refusal };
+    return { count, refusal, final };
   }
 
   private countRejected(reason: string, count: number): void {
@@ -264,7 +294,7 @@ export class ObserveSession implements IndexSink {
     this.level = level;
     metrics.backpressureState.set({ memory_space: this.space.id }, level);
     if (rising) metrics.backpressureActivations.inc({ memory_space: this.space.id, level: LEVEL_NAMES[level] });
-    const retry = level >= PressureLevel.CRITICAL ? retryAfterMs(queue.depth, this.context.drainRate()) : 0;
+    const retry = level >= PressureLevel.CRITICAL ? retryAfterMs(queue.depth - queue.observationCapacity / 2, this.context.drainRate()) : 0;
     this.send({ status: this.status(LEVEL_STATES[level], retry) });
     if (!this.honoursBackpressure) return;
     if (level >= PressureLevel.CRITICAL) {
@@ -302,10 +332,14 @@ export class ObserveSession implements IndexSink {
     }
   }
 
-  /** Sends the final CLOSED status; later acks are dropped (the observations are still indexed). */
+  /**
+   * Sends the final CLOSED status and ends the call with OK; later acks are dropped (the
+   * observations are still indexed).
+   */
   close(message: string): void {
     if (this.closed) return;
     this.send({ status: this.status('CLOSED', 0, message) });
     this.closed = true;
+    this.end();
   }
 }

@@ -1,6 +1,7 @@
 // Tenants own memory spaces (by exact id or prefix) and carry a rate limit and quotas. Spaces that
 // no tenant claims belong to the unlimited `default` tenant.
 import type { TenantConfig } from '../config/engine-config.js';
+import { RETRY_AFTER_BOUNDS_MS } from '../queue/pressure.js';
 import { TokenBucket } from './token-bucket.js';
 
 export const DEFAULT_TENANT: Readonly<TenantConfig> = {
@@ -14,7 +15,7 @@ function claims(tenant: TenantConfig, space: string): boolean {
 export interface RateDecision {
   /** How many of the requested observations the tenant may send now. */
   allowed: number;
-  /** When `allowed` is short: milliseconds until the next token. */
+  /** When `allowed` is short: milliseconds until tokens for the rest are there (at most a full bucket's worth). */
   retryAfterMs: number;
 }
 
@@ -64,7 +65,9 @@ export class Tenants {
     if (!bucket) return { allowed: requested, retryAfterMs: 0 };
     const now = this.now();
     const allowed = Math.min(requested, bucket.available(now));
-    return { allowed, retryAfterMs: allowed < requested ? Math.max(1, bucket.waitMs(now)) : 0 };
+    // Wait for what the refused part needs, not for one token: a client told '1 ms' spins.
+    const refused = requested - allowed;
+    return { allowed, retryAfterMs: refused > 0 ? Math.max(RETRY_AFTER_BOUNDS_MS.min, bucket.waitMs(now, refused + allowed)) : 0 };
   }
 
   /** Spends tokens for observations actually accepted. */

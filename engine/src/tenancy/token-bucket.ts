@@ -33,10 +33,11 @@ export class TokenBucket {
     this.tokens -= count;
   }
 
-  /** Milliseconds until one more token is available. */
-  waitMs(nowMs: number): number {
+  /** Milliseconds until `count` tokens (at most a full bucket) are available. */
+  waitMs(nowMs: number, count = 1): number {
     this.refill(nowMs);
-    if (this.tokens >= 1 || this.rate <= 0) return 0;
-    return Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+    const wanted = Math.min(Math.max(1, count), this.burst);
+    if (this.tokens >= wanted || this.rate <= 0) return 0;
+    return Math.ceil(((wanted - this.tokens) / this.rate) * 1000);
   }
 }

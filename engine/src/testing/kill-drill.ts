@@ -33,6 +33,8 @@ export interface TrialReport {
   accepted: number;
   /** Time from start of the restarted engine to ready. */
   restartSeconds: number;
+  /** Log records the restarted engine replayed (what its last snapshots did not cover). */
+  recordsReplayed: number;
   /** Ids accepted in this trial that the restarted engine does not hold, or holds with another vector. */
   lost: string[];
   /** Ids accepted in this trial that are stored but not recalled as their own nearest neighbour. */
@@ -81,7 +83,10 @@ export async function runKillDrill(options: KillDrillOptions): Promise<KillDrill
     // Everything accepted up to and including this trial must be there; check this trial's share.
     const fresh = feeds.flatMap((f) => [...f.accepted].filter(([id]) => !before.get(f.space)!.has(id)).map(([id, embedding]) => ({ space: f.space, id, embedding })));
     const check = await checkStored(engine.client(), fresh);
-    const report = { trial, streamedMs, accepted: feeds.reduce((n, f) => n + f.accepted.size, 0) - acceptedBefore, restartSeconds, ...check };
+    const report = {
+      trial, streamedMs, accepted: feeds.reduce((n, f) => n + f.accepted.size, 0) - acceptedBefore, restartSeconds,
+      recordsReplayed: recordsReplayed(engine), ...check,
+    };
     trials.push(report);
     options.onTrial?.(report);
   }
@@ -94,6 +99,19 @@ export async function runKillDrill(options: KillDrillOptions): Promise<KillDrill
   }));
   await engine.stop();
   return { trials, accepted: everything.length, ...final, spaces };
+}
+
+/** What the engine's recovery log line says it replayed. */
+function recordsReplayed(engine: EngineProcess): number {
+  for (const line of engine.logs) {
+    try {
+      const entry = JSON.parse(line) as { message?: string; recordsReplayed?: number };
+      if (entry.message === 'recovered from the data directory') return entry.recordsReplayed ?? 0;
+    } catch {
+      // not a log line
+    }
+  }
+  return 0;
 }
 
 async function startReady(config: Record<string, unknown>, args: string[]): Promise<EngineProcess> {

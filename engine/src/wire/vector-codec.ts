@@ -1,5 +1,6 @@
 // Embeddings travel as raw little-endian float32 bytes (5x cheaper to encode and decode than
 // `repeated float`). Both the engine and the client use these two functions.
+import type { Metric } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -31,4 +32,14 @@ export function decodeVector(bytes: Uint8Array, dimension: number, what = 'embed
     throw new EngramError('INVALID_VECTOR', `${what} value ${i} is ${out[i]}; every value must be a finite number`);
   }
   return out;
+}
+
+/**
+ * Refuses a vector the metric cannot compare: under cosine a zero vector has no direction (its
+ * similarity to everything would be 0, and the index would divide by its norm).
+ */
+export function checkComparable(vector: Float32Array, metric: Metric, what = 'embedding'): Float32Array {
+  if (metric !== 'cosine') return vector;
+  for (let i = 0; i < vector.length; i++) if (vector[i] !== 0) return vector;
+  throw new EngramError('INVALID_VECTOR', `${what} is all zeros; the cosine metric needs a vector with a direction`);
 }
