@@ -28,21 +28,31 @@ const USAGE = `usage: engram-operator [flags]
   --shutdown-deadline-ms 10000
 `;
 
-const { values: f } = parseArgs({
-  options: {
-    kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'engine-image': { type: 'string', default: 'engram.io/engine:0.1.0' },
-    'health-host': { type: 'string', default: '0.0.0.0' }, 'health-port': { type: 'string', default: '8080' },
-    'leader-elect': { type: 'string', default: 'true' }, 'leader-election-namespace': { type: 'string' },
-    'leader-election-id': { type: 'string', default: 'engram-operator' },
-    'lease-duration-ms': { type: 'string', default: String(DEFAULT_LEASE_TIMING.leaseDurationMs) },
-    'renew-deadline-ms': { type: 'string', default: String(DEFAULT_LEASE_TIMING.renewDeadlineMs) },
-    'retry-period-ms': { type: 'string', default: String(DEFAULT_LEASE_TIMING.retryPeriodMs) },
-    identity: { type: 'string' }, concurrency: { type: 'string', default: '2' },
-    'relist-interval-ms': { type: 'string', default: '600000' }, 'shutdown-deadline-ms': { type: 'string', default: '10000' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
-});
+/** The flags; an unknown or malformed one is named with the usage (exit 2), not thrown as a stack trace. */
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'engine-image': { type: 'string', default: 'engram.io/engine:0.1.0' },
+        'health-host': { type: 'string', default: '0.0.0.0' }, 'health-port': { type: 'string', default: '8080' },
+        'leader-elect': { type: 'string', default: 'true' }, 'leader-election-namespace': { type: 'string' },
+        'leader-election-id': { type: 'string', default: 'engram-operator' },
+        'lease-duration-ms': { type: 'string', default: String(DEFAULT_LEASE_TIMING.leaseDurationMs) },
+        'renew-deadline-ms': { type: 'string', default: String(DEFAULT_LEASE_TIMING.renewDeadlineMs) },
+        'retry-period-ms': { type: 'string', default: String(DEFAULT_LEASE_TIMING.retryPeriodMs) },
+        identity: { type: 'string' }, concurrency: { type: 'string', default: '2' },
+        'relist-interval-ms': { type: 'string', default: '600000' }, 'shutdown-deadline-ms': { type: 'string', default: '10000' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`engram-operator: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const f = parseFlags();
+
 if (f.help) {
   process.stdout.write(USAGE);
   process.exit(0);

@@ -8,8 +8,10 @@ export const ConditionType = {
   Progressing: 'Progressing',
   /** Something needs a human: the spec cannot be applied, or reconciling fails. */
   Degraded: 'Degraded',
-  /** Every ready engine reports the hash of the desired config. */
+  /** Every ready engine reports the hash of the desired config and serves it (no index rebuild left). */
   ConfigApplied: 'ConfigApplied',
+  /** Set only when spec.rollout is: whether this release acts on it (it does not yet). */
+  RolloutPolicySupported: 'RolloutPolicySupported',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -31,5 +33,9 @@ export const Reason = {
   ConfigInSync: 'ConfigInSync',
   ConfigOutOfSync: 'ConfigOutOfSync',
   NoEngineRunning: 'NoEngineRunning',
+  /** The engines run the new config, and rebuild their indexes for its hnsw.m / efConstruction. */
+  IndexRebuilding: 'IndexRebuilding',
+  /** spec.rollout is set, and canary rollouts are not built yet: changes reach every pod at once. */
+  RolloutNotImplemented: 'RolloutNotImplemented',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

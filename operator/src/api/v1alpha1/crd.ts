@@ -1,6 +1,7 @@
 // The EngramStream CustomResourceDefinition, built from small schema helpers that require a
 // description on every field (so `kubectl explain` reads well). write-crd.ts writes it to
 // crds/; a test keeps the file and this code identical.
+import { DEFAULT_HNSW } from '@engram/engine/config';
 import { GROUP, KIND, PLURAL, PROFILES, VERSION } from './types.js';
 
 /**
@@ -25,6 +26,21 @@ const number = (description: string, minimum: number, maximum: number): Schema =
 const string = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
 const object = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema =>
   ({ type: 'object', description, properties, ...extra });
+/**
+ * A string from a fixed list, checked by a CEL rule rather than `enum`: the API server treats an
+ * enum violation as blocking, skips every CEL rule and adds a second, confusing line ("some
+ * validation rules were not checked…") to a one-word mistake. The values are in the description
+ * for `kubectl explain`.
+ */
+const oneOf = (description: string, values: readonly string[], extra: Schema = {}): Schema => ({
+  type: 'string', description: `${description} One of: ${values.join(', ')}.`, maxLength: Math.max(...values.map((v) => v.length)) + 32,
+  'x-kubernetes-validations': [{ rule: `self in [${values.map((v) => `'${v}'`).join(', ')}]`, message: `must be one of ${values.join(', ')}` }],
+  ...extra,
+});
+/** `schema` that also keeps the value it has once set (a default makes sure it always has one). */
+const immutable = (schema: Schema, message: string): Schema => ({
+  ...schema, 'x-kubernetes-validations': [...(schema['x-kubernetes-validations'] ?? []), { rule: 'self == oldSelf', message }],
+});
 const quantityMap = (description: string): Schema => ({
   type: 'object', description,
   additionalProperties: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
@@ -45,7 +61,7 @@ const tenant = object('A tenant: the memory spaces it owns and the limits it is 
 }, { required: ['name'] });
 
 const spec = object('The desired engine workload. Every field left out takes the profile\'s preset; every field set overrides it.', {
-  profile: string('Workload profile from the streaming tuning guide: the preset for every pool knob not set here. Changes live.', { enum: [...PROFILES], default: 'Balanced' }),
+  profile: oneOf('Workload profile from the streaming tuning guide: the preset for every pool knob not set here. Changes live.', PROFILES, { default: 'Balanced' }),
   replicas: integer('Engine pods. At most 1 until memory spaces are sharded over pods; 0 stops the engine and keeps its data.', 0, undefined, {
     default: 1, 'x-kubernetes-validations': [{ rule: 'self <= 1', message: MAX_REPLICAS_MESSAGE }],
   }),
@@ -61,18 +77,24 @@ const spec = object('The desired engine workload. Every field left out takes the
   }),
   stealThreshold: integer('Queue depth over which an idle worker takes a memory space off a busy one; 0 never. Changes live.', 0, 10_000_000),
   hnsw: object('HNSW index parameters.', {
-    dimension: integer('Embedding dimension (default 768). Cannot change from one value to another; an engine holding vectors refuses any change (the EngramStream turns Degraded with its message).', 2, 4096),
+    dimension: immutable(
+      integer('Embedding dimension (default 768). Immutable: every stored vector has it (removing the field sets the default again, which must equal it).', 2, 4096, { default: DEFAULT_HNSW.dimension }),
+      'hnsw.dimension is immutable: every stored vector has this dimension; create a new EngramStream for another',
+    ),
     m: integer('Graph degree (M). A change rebuilds every index in the background.', 2, 128),
     efConstruction: integer('Candidate list size while inserting. A change rebuilds every index in the background.', 8, 4096),
     efSearch: integer('Candidate list size while recalling. Changes live.', 1, 4096),
-    metric: string('Distance metric (default cosine). Cannot change from one value to another; an engine holding vectors refuses any change.', { enum: ['cosine', 'l2', 'ip'] }),
-  }),
+    metric: immutable(
+      oneOf('Distance metric (default cosine). Immutable: every index was built for it.', ['cosine', 'l2', 'ip'], { default: DEFAULT_HNSW.metric }),
+      'hnsw.metric is immutable: every index was built for it; create a new EngramStream for another',
+    ),
+  }, { default: {} }),
   tenants: {
     type: 'array', description: 'Tenants, their memory spaces and limits. Change live.', maxItems: 100, items: tenant,
     'x-kubernetes-validations': [{ rule: 'self.all(t, self.exists_one(u, u.name == t.name))', message: 'tenant names must be unique' }],
   },
   image: string('Engine container image. Defaults to the image the operator was built with. A change rolls the pods.', { maxLength: 512 }),
-  imagePullPolicy: string('Image pull policy of the engine container. A change rolls the pods.', { enum: ['Always', 'IfNotPresent', 'Never'] }),
+  imagePullPolicy: oneOf('Image pull policy of the engine container. A change rolls the pods.', ['Always', 'IfNotPresent', 'Never']),
   ports: object('Ports the engine serves on. A change rolls the pods.', {
     grpc: integer('gRPC port (streaming, recall, admin, health).', 1, 65535, { default: 50051 }),
     metrics: integer('HTTP port for /metrics, /healthz and /readyz.', 1, 65535, { default: 9464 }),
@@ -92,22 +114,11 @@ const spec = object('The desired engine workload. Every field left out takes the
       message: 'storage.size and storage.className are immutable: a StatefulSet cannot change its volume claims',
     }],
   }),
-  rollout: object('Reserved for canary rollouts (a later release). Accepted and not acted on yet.', {}, { 'x-kubernetes-preserve-unknown-fields': true }),
-}, {
-  'x-kubernetes-validations': [
-    {
-      rule: '!has(oldSelf.hnsw) || !has(oldSelf.hnsw.dimension) || !has(self.hnsw) || !has(self.hnsw.dimension) || self.hnsw.dimension == oldSelf.hnsw.dimension',
-      message: 'hnsw.dimension is immutable once set: every stored vector has this dimension (remove the field to fall back on the profile\'s; the engine refuses that too if its data has another)', fieldPath: '.hnsw.dimension',
-    },
-    {
-      rule: '!has(oldSelf.hnsw) || !has(oldSelf.hnsw.metric) || !has(self.hnsw) || !has(self.hnsw.metric) || self.hnsw.metric == oldSelf.hnsw.metric',
-      message: 'hnsw.metric is immutable once set: every index was built for it (remove the field to fall back on the profile\'s)', fieldPath: '.hnsw.metric',
-    },
-  ],
+  rollout: object('Reserved for canary rollouts (a later release). Accepted and not acted on yet: a stream that sets it gets the condition RolloutPolicySupported=False and a Warning Event.', {}, { 'x-kubernetes-preserve-unknown-fields': true }),
 });
 
 const condition = object('A condition in the Kubernetes convention.', {
-  type: string('Ready, Progressing, Degraded or ConfigApplied.'),
+  type: string('Ready, Progressing, Degraded, ConfigApplied, or RolloutPolicySupported (only when spec.rollout is set).'),
   status: string('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
   reason: string('A CamelCase reason, stable for matching.'),
   message: string('What happened, for people.'),
@@ -132,10 +143,15 @@ const status = object('What the operator observed, rebuilt from the cluster and 
       ready: { type: 'boolean', description: 'Whether the pod is ready.' },
       configHash: string('Hash of the config the engine reports it runs; empty if it could not be asked.'),
       configGeneration: integer('How many configs the engine has applied since it started.', 0),
+      indexRebuild: object('Present while the engine rebuilds its indexes for a new hnsw.m / efConstruction in the background.', {
+        spacesPending: integer('Memory spaces whose index still has the old parameters.', 0),
+        spacesTotal: integer('Memory spaces the engine holds.', 0),
+        currentProgress: number('Share of the space being rebuilt now that is done.', 0, 1),
+      }),
     }, { required: ['name'] }),
   },
   conditions: {
-    type: 'array', description: 'Ready, Progressing, Degraded and ConfigApplied.', items: condition,
+    type: 'array', description: 'Ready, Progressing, Degraded, ConfigApplied, and RolloutPolicySupported when spec.rollout is set.', items: condition,
     'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'],
   },
 });

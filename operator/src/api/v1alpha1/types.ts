@@ -35,7 +35,7 @@ export interface EngramStreamSpec {
   ports?: { grpc?: number; metrics?: number };
   resources?: V1ResourceRequirements;
   storage?: { size?: string; className?: string; retainOnDelete?: boolean };
-  /** Reserved for canary rollouts (a later issue); accepted and ignored until then. */
+  /** Reserved for canary rollouts (a later issue): accepted, reported as not acted on (a condition and a Warning Event). */
   rollout?: Record<string, unknown>;
 }
 
@@ -48,6 +48,8 @@ export interface PodConfigStatus {
   configHash: string;
   /** The engine's config generation (counts live changes since it started). */
   configGeneration: number;
+  /** Present while the engine rebuilds indexes for a new hnsw.m / efConstruction in the background. */
+  indexRebuild?: { spacesPending: number; spacesTotal: number; currentProgress: number };
 }
 
 export type Phase = 'Pending' | 'Running' | 'Updating' | 'Degraded' | 'Stopped';

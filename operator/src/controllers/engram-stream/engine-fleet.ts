@@ -75,7 +75,8 @@ export class EngineFleet {
             refused = describeFailure(e);
           }
         }
-        return { ...base, configHash: view.hash, configGeneration: view.generation, pushed, ...(refused ? { refused } : {}) };
+        const rebuilding = view.indexRebuild.spacesPending > 0 ? { indexRebuild: view.indexRebuild } : {};
+        return { ...base, configHash: view.hash, configGeneration: view.generation, pushed, ...rebuilding, ...(refused ? { refused } : {}) };
       } catch (e) {
         return { ...base, unreachable: describeFailure(e).message };
       }

@@ -17,7 +17,7 @@ import { buildStatefulSet, enginePorts } from './desired/stateful-set.js';
 import { calculateEngineConfig, type DesiredEngineConfig } from './engine-config.js';
 import type { EngineFleet, EngineReport } from './engine-fleet.js';
 import { selectorString, STREAM_LABEL, streamNames } from './names.js';
-import { calculateStatus } from './status.js';
+import { calculateStatus, isWarning } from './status.js';
 import type { StreamMetrics } from './stream-metrics.js';
 
 export interface ReconcilerDeps {
@@ -115,8 +115,8 @@ export class EngramStreamReconciler {
     for (const c of status.conditions ?? []) {
       const before = stream.status?.conditions?.find((p) => p.type === c.type);
       if (before?.status === c.status && before.reason === c.reason) continue;
-      const warning = (c.type === ConditionType.Degraded && c.status === 'True');
-      if (!before && c.status === 'False' && c.type !== ConditionType.Ready) continue; // nothing to say on the first pass
+      const warning = isWarning(c);
+      if (!before && !warning && c.status === 'False' && c.type !== ConditionType.Ready) continue; // nothing to say on the first pass
       this.deps.recorder.event(stream, warning ? 'Warning' : 'Normal', c.reason, `${c.type}=${c.status}: ${c.message}`);
     }
   }

@@ -29,6 +29,25 @@ describe('calculateStatus', () => {
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'ConfigOutOfSync' });
   });
 
+  it('is not Ready, and says so per pod, while an engine rebuilds its indexes for the new config', () => {
+    const indexRebuild = { spacesPending: 2, spacesTotal: 3, currentProgress: 0.4 };
+    const s = calculateStatus(observe({ engines: [engine({ indexRebuild })] }), NOW);
+    expect(cond(s, 'ConfigApplied')).toMatchObject({ status: 'False', reason: 'IndexRebuilding' });
+    expect(cond(s, 'ConfigApplied')?.message).toContain('2 of 3 memory spaces left, the current one 40% done');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'IndexRebuilding' });
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'True', reason: 'IndexRebuilding' });
+    expect(s.phase).toBe('Updating');
+    expect(s.pods?.[0]).toMatchObject({ indexRebuild });
+  });
+
+  it('says spec.rollout is not acted on, only when it is set', () => {
+    expect(cond(calculateStatus(observe(), NOW), 'RolloutPolicySupported')).toBeUndefined();
+    const withRollout = observe({ stream: { ...stream(), spec: { replicas: 1, rollout: { canary: { steps: [10, 50] } } } } });
+    const s = calculateStatus(withRollout, NOW);
+    expect(cond(s, 'RolloutPolicySupported')).toMatchObject({ status: 'False', reason: 'RolloutNotImplemented' });
+    expect(s.phase).toBe('Running');
+  });
+
   it('turns an engine refusal into Degraded carrying the engine message', () => {
     const s = calculateStatus(observe({ engines: [engine({ configHash: 'old', refused: { code: 'CONFIG_NOT_LIVE', message: 'hnsw.dimension cannot change' } })] }), NOW);
     expect(s.phase).toBe('Degraded');

@@ -46,7 +46,15 @@ function configApplied(o: Observation, desiredReplicas: number): ConditionInput 
   if (ready.length === 0) return condition(ConditionType.ConfigApplied, false, Reason.NoEngineRunning, 'no engine is ready yet');
   const stale = ready.filter((e) => e.configHash !== o.desiredHash);
   if (stale.length > 0) return condition(ConditionType.ConfigApplied, false, Reason.ConfigOutOfSync, `${stale.map((e) => `${e.name} runs ${e.configHash}`).join(', ')}; desired ${o.desiredHash}`);
+  // Applied means served: recalls on a graph still built with the old M / efConstruction are not.
+  const rebuilding = ready.filter((e) => e.indexRebuild);
+  if (rebuilding.length > 0) return condition(ConditionType.ConfigApplied, false, Reason.IndexRebuilding, rebuilding.map(describeRebuild).join('; '));
   return condition(ConditionType.ConfigApplied, true, Reason.ConfigInSync, `${ready.length} ready engine(s) run config ${o.desiredHash}`);
+}
+
+function describeRebuild(e: EngineReport): string {
+  const r = e.indexRebuild!;
+  return `engine ${e.name} runs config ${e.configHash} and rebuilds its indexes in the background: ${r.spacesPending} of ${r.spacesTotal} memory spaces left, the current one ${Math.round(r.currentProgress * 100)}% done`;
 }
 
 function progressing(o: Observation, desiredReplicas: number, readyReplicas: number): ConditionInput {
@@ -59,6 +67,8 @@ function progressing(o: Observation, desiredReplicas: number, readyReplicas: num
     return condition(ConditionType.Progressing, true, Reason.PodsNotReady, `${readyReplicas} of ${desiredReplicas} engine pods ready`);
   }
   if (o.engines.some((e) => e.pushed)) return condition(ConditionType.Progressing, true, Reason.PushingConfig, 'config pushed to running engines');
+  const rebuilding = o.engines.filter((e) => e.ready && e.indexRebuild);
+  if (rebuilding.length > 0) return condition(ConditionType.Progressing, true, Reason.IndexRebuilding, rebuilding.map(describeRebuild).join('; '));
   return condition(ConditionType.Progressing, false, Reason.Stable, 'nothing to roll out');
 }
 
@@ -67,6 +77,17 @@ function degraded(o: Observation, applied: ConditionInput): ConditionInput {
   if (applied.reason === Reason.EngineRejectedConfig) return condition(ConditionType.Degraded, true, Reason.EngineRejectedConfig, applied.message!);
   if (o.reconcileError !== null) return condition(ConditionType.Degraded, true, Reason.ReconcileError, o.reconcileError);
   return condition(ConditionType.Degraded, false, Reason.AsExpected, 'reconciled');
+}
+
+/** spec.rollout is accepted for forward compatibility; until canaries exist, the stream says it is not acted on. */
+function rolloutPolicy(): ConditionInput {
+  return condition(ConditionType.RolloutPolicySupported, false, Reason.RolloutNotImplemented,
+    'spec.rollout is accepted but not acted on in this release: every change reaches every engine pod at once (canary rollouts come in a later release)');
+}
+
+/** Conditions that are reported as Warning Events when they turn to this status. */
+export function isWarning(c: Pick<V1Condition, 'type' | 'status'>): boolean {
+  return (c.type === ConditionType.Degraded && c.status === 'True') || (c.type === ConditionType.RolloutPolicySupported && c.status === 'False');
 }
 
 function phaseOf(desiredReplicas: number, ready: boolean, isDegraded: boolean, isProgressing: boolean): Phase {
@@ -89,6 +110,8 @@ export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
       : condition(ConditionType.Ready, false, readyReplicas === desiredReplicas ? applied.reason as Reason : Reason.PodsNotReady,
         readyReplicas === desiredReplicas ? applied.message! : `${readyReplicas} of ${desiredReplicas} engine pods ready`);
   const generation = o.stream.metadata.generation ?? 0;
+  const conditions = [ready, progress, degrade, applied];
+  if (o.stream.spec.rollout !== undefined) conditions.push(rolloutPolicy());
   return {
     observedGeneration: generation,
     phase: phaseOf(desiredReplicas, isReady, degrade.status === 'True', progress.status === 'True'),
@@ -98,7 +121,9 @@ export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
     selector: o.selector,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.desiredHash !== null ? { desiredConfigHash: o.desiredHash } : {}),
-    pods: o.engines.map(({ name, uid, ready: podReady, configHash, configGeneration }) => ({ name, uid, ready: podReady, configHash, configGeneration })),
-    conditions: mergeConditions(o.stream.status?.conditions, [ready, progress, degrade, applied], generation, now),
+    pods: o.engines.map(({ name, uid, ready: podReady, configHash, configGeneration, indexRebuild }) => ({
+      name, uid, ready: podReady, configHash, configGeneration, ...(indexRebuild ? { indexRebuild } : {}),
+    })),
+    conditions: mergeConditions(o.stream.status?.conditions, conditions, generation, now),
   };
 }
