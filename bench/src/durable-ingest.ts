@@ -4,20 +4,21 @@
 // each mode's ratio to the no-durability baseline of the same round.
 import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { ClusteredVectors } from '@engram/engine/synthetic';
 import { startEngine } from '@engram/engine/testing';
+import { commandLine } from './command-line.js';
 import { histogramQuantiles, median, quantile } from './quantiles.js';
 import { runLoad } from './load.js';
 
 const DIMENSION = 768;
-const { values: args } = parseArgs({
-  options: {
-    observations: { type: 'string', default: '60000' },
-    spaces: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '3' },
-    out: { type: 'string', default: 'bench/results/durable-ingest.json' },
-  },
+const args = commandLine({
+  observations: { type: 'string', default: '60000' },
+  spaces: { type: 'string', default: '8' },
+  rounds: { type: 'string', default: '3' },
+  out: { type: 'string', default: 'bench/results/durable-ingest.json' },
+}, {
+  description: 'Accepted (durable) ingest with the log synced per batch, every 100 ms, never, and with no log; medians over rounds.',
+  help: { observations: 'observations in each burst', spaces: 'memory spaces they are spread over', rounds: 'rounds of every mode', out: 'where the JSON results go' },
 });
 
 interface Mode {

@@ -5,16 +5,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { commandLine } from './command-line.js';
 import { runKillDrill } from '@engram/engine/testing/kill-drill';
 import { median, quantile } from './quantiles.js';
 
-const { values: args } = parseArgs({
-  options: {
-    trials: { type: 'string', default: '200' },
-    seed: { type: 'string', default: String(Date.now() % 1_000_000) },
-    'data-dir': { type: 'string' },
-  },
+const args = commandLine({
+  trials: { type: 'string', default: '200' },
+  seed: { type: 'string', default: String(Date.now() % 1_000_000) },
+  'data-dir': { type: 'string' },
+}, {
+  description: 'SIGKILLs an engine at random moments under load and checks every acknowledged observation survives; exits 1 on a loss.',
+  help: { trials: 'kills', seed: 'seed of the random moments (a failure prints its seed)', 'data-dir': 'data directory to use and keep (default: a temporary one, removed)' },
 });
 
 async function main(): Promise<void> {

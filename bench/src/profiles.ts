@@ -4,23 +4,27 @@
 // rate on the same data measured in the same run. Then an accepted-ingest burst.
 import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '@engram/engine/config';
 import { ClusteredVectors } from '@engram/engine/synthetic';
 import { processUsage, startEngine } from '@engram/engine/testing';
+import { commandLine } from './command-line.js';
 import { histogramQuantiles, quantile } from './quantiles.js';
 import { rawInsertRate, rawParallelRate } from './raw-hnsw.js';
 import { recallWhile, runLoad } from './load.js';
 
 const DIMENSION = 768;
-const { values: args } = parseArgs({
-  options: {
-    observations: { type: 'string', default: '16000' },
-    spaces: { type: 'string', default: '8' },
-    profiles: { type: 'string', default: PROFILE_NAMES.join(',') },
-    burst: { type: 'string', default: '80000' },
-    out: { type: 'string', default: 'bench/results/profiles.json' },
-    set: { type: 'string', multiple: true, default: [] },
+const args = commandLine({
+  observations: { type: 'string', default: '16000' },
+  spaces: { type: 'string', default: '8' },
+  profiles: { type: 'string', default: PROFILE_NAMES.join(',') },
+  burst: { type: 'string', default: '80000' },
+  out: { type: 'string', default: 'bench/results/profiles.json' },
+  set: { type: 'string', multiple: true, default: [] },
+}, {
+  description: "The guide's table for each profile: ack latency, throughput, CPU, RSS, recall under load, beside raw hnswlib-node.",
+  help: {
+    observations: 'observations streamed per profile', spaces: 'memory spaces they are spread over', profiles: 'comma-separated profiles to run',
+    burst: 'observations in the accepted-ingest burst', out: 'where the JSON results go', set: 'key=value engine override (repeatable)',
   },
 });
 /** `--set key=value` overrides passed to every engine, after its profile. */

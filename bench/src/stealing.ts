@@ -3,10 +3,15 @@
 // time to drain with stealing off (stealThreshold 0) and on (200), three runs each, medians.
 import { ClusteredVectors } from '@engram/engine/synthetic';
 import { spacesOnWorker, startEngine } from '@engram/engine/testing';
+import { commandLine } from './command-line.js';
 import { median } from './quantiles.js';
 import { runLoad } from './load.js';
 
-const PER_SPACE = Number(process.argv[2] ?? 3000);
+const args = commandLine({ 'per-space': { type: 'string', default: '3000' } }, {
+  description: 'What work stealing buys: three memory spaces on one of two workers, stealing off and on, three runs each, medians.',
+  help: { 'per-space': 'observations streamed into each memory space' },
+});
+const PER_SPACE = Number(args['per-space']);
 const RUNS = 3;
 const DIMENSION = 768;
 

@@ -2,17 +2,21 @@
 // `npm run bench:stress -- --short` (the CI form: 30 s sustained): prints a pass/fail table and
 // exits 1 if any test fails.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { commandLine } from './command-line.js';
 import { runStressSuite, STRESS_TESTS, type StressTest } from './stress-suite.js';
 
-const { values: args } = parseArgs({
-  options: {
-    short: { type: 'boolean', default: false },
-    profile: { type: 'string', default: 'balanced' },
-    dimension: { type: 'string', default: '768' },
-    spaces: { type: 'string', default: '4' },
-    out: { type: 'string', default: 'bench/results/stress.json' },
-    only: { type: 'string', default: STRESS_TESTS.join(',') },
+const args = commandLine({
+  short: { type: 'boolean', default: false },
+  profile: { type: 'string', default: 'balanced' },
+  dimension: { type: 'string', default: '768' },
+  spaces: { type: 'string', default: '4' },
+  out: { type: 'string', default: 'bench/results/stress.json' },
+  only: { type: 'string', default: STRESS_TESTS.join(',') },
+}, {
+  description: "The guide's stress suite (burst, sustained load, kills, memory) as a pass/fail table; exits 1 if a test fails.",
+  help: {
+    short: 'sustained load for 30 s instead of 10 minutes', profile: 'engine profile', dimension: 'embedding dimension',
+    spaces: 'memory spaces streamed at once', out: 'where the JSON results go', only: 'comma-separated tests to run',
   },
 });
 
