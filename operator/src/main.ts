@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { jsonLogger } from '@engram/engine/log';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { CHART_HOOKS, runChartHook } from './chart-hooks/run.js';
 import { EngramStreamController } from './controllers/engram-stream/controller.js';
 import { StreamMetrics } from './controllers/engram-stream/stream-metrics.js';
 import { FIELD_MANAGER } from './controllers/engram-stream/names.js';
@@ -14,6 +15,10 @@ import { ControllerMetrics } from './runtime/controller-metrics.js';
 import { ApiEventRecorder } from './runtime/event-recorder.js';
 import { DEFAULT_LEASE_TIMING } from './runtime/leader-election.js';
 import { Manager } from './runtime/manager.js';
+
+// `engram-operator chart-test|stop-for-uninstall …`: the chart's Helm hooks, not the operator.
+const hook = CHART_HOOKS.find((h) => h === process.argv[2]);
+if (hook) process.exit(await runChartHook(hook, process.argv.slice(3)));
 
 const USAGE = `usage: engram-operator [flags]
   --kubeconfig FILE              (default: $KUBECONFIG, else in-cluster)
@@ -26,6 +31,7 @@ const USAGE = `usage: engram-operator [flags]
   --concurrency 2                concurrent reconciles
   --relist-interval-ms 600000    full relist (and resync) of every watched kind
   --shutdown-deadline-ms 10000
+       engram-operator chart-test | stop-for-uninstall …   the Helm chart's test and pre-delete hook
 `;
 
 /** The flags; an unknown or malformed one is named with the usage (exit 2), not thrown as a stack trace. */

@@ -36,7 +36,9 @@ describe('the engram-operator chart', () => {
   it('labels every object with app.kubernetes.io/* and runs the operator unprivileged on a read-only root', async () => {
     for (const values of CI_VALUES) {
       for (const o of await render(values)) {
-        expect(o.metadata.labels?.['app.kubernetes.io/name'], `${values} ${o.kind}/${o.metadata.name}`).toBe('engram-operator');
+        // the hooks' pods and RBAC are named apart, so the operator's selector never matches them
+        const name = o.metadata.labels?.['app.kubernetes.io/component'] === 'helm-hook' ? 'engram-operator-hooks' : 'engram-operator';
+        expect(o.metadata.labels?.['app.kubernetes.io/name'], `${values} ${o.kind}/${o.metadata.name}`).toBe(name);
         expect(o.metadata.labels?.['app.kubernetes.io/instance']).toBe('engram-operator');
         expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('Helm');
         expect(o.metadata.labels?.['app.kubernetes.io/version']).toBe('0.1.0');
@@ -50,15 +52,23 @@ describe('the engram-operator chart', () => {
     expect(pod.containers[0]!.args).toContain('--engine-image=engram.io/engine:0.1.0');
   });
 
-  it('grants least privilege: no wildcards, no delete, no secrets, nothing cluster-admin', async () => {
+  it('grants least privilege: no wildcards, no secrets, nothing cluster-admin; the operator deletes nothing, the hooks only their own objects', async () => {
     for (const values of CI_VALUES) {
       const objects = await render(values);
-      const rules = [...only(objects, 'ClusterRole'), ...only(objects, 'Role')].flatMap((r) => (r as unknown as { rules: Rule[] }).rules);
-      expect(rules.length).toBeGreaterThan(0);
-      for (const rule of rules) {
-        expect([...rule.verbs, ...rule.resources, ...rule.apiGroups]).not.toContain('*');
-        expect(rule.verbs).not.toContain('delete');
-        expect(rule.resources).not.toContain('secrets');
+      const roles = [...only(objects, 'ClusterRole'), ...only(objects, 'Role')] as unknown as Array<K8sObject & { rules: Rule[] }>;
+      expect(roles.length).toBeGreaterThan(0);
+      for (const role of roles) {
+        const hook = role.metadata.labels?.['app.kubernetes.io/component'] === 'helm-hook';
+        for (const rule of role.rules) {
+          expect([...rule.verbs, ...rule.resources, ...rule.apiGroups]).not.toContain('*');
+          expect(rule.resources).not.toContain('secrets');
+          if (!rule.verbs.includes('delete')) continue;
+          expect(hook, `${values} ${role.metadata.name} deletes`).toBe(true);
+          // helm test deletes the scratch EngramStream it made; the pre-delete hook the operator's own Lease by name
+          const scratch = rule.resources.join() === 'engramstreams';
+          const lease = rule.resources.join() === 'leases' && rule.resourceNames?.join() === 'engram-operator';
+          expect(scratch || lease, `${role.metadata.name}: ${JSON.stringify(rule)}`).toBe(true);
+        }
       }
       for (const binding of [...only(objects, 'ClusterRoleBinding'), ...only(objects, 'RoleBinding')]) {
         expect((binding as unknown as { roleRef: { name: string } }).roleRef.name).not.toBe('cluster-admin');
@@ -96,11 +106,13 @@ describe('the engram-operator chart', () => {
 
   it('watching one namespace: namespaced Roles there, two replicas, no CRD, an existing service account', async () => {
     const objects = await render('namespaced-values.yaml');
-    const roles = only(objects, 'Role');
+    const roles = only(objects, 'Role').filter((r) => r.metadata.labels?.['app.kubernetes.io/component'] !== 'helm-hook');
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['engram', 'engram-system']);
+    // helm test makes its scratch EngramStream where the operator watches
+    expect(only(objects, 'Role').find((r) => r.metadata.name === 'engram-operator-test')?.metadata.namespace).toBe('engram');
     expect(only(objects, 'ClusterRole').map((r) => r.metadata.name)).toEqual(['engram-operator-crd-check']);
     expect(only(objects, 'CustomResourceDefinition')).toEqual([]);
-    expect(only(objects, 'ServiceAccount')).toEqual([]);
+    expect(only(objects, 'ServiceAccount').map((a) => a.metadata.name)).toEqual(['engram-operator-hooks']);
     const [deployment] = only(objects, 'Deployment') as unknown as Array<{ spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: Array<{ args: string[] }> } } } }>;
     expect(deployment!.spec.replicas).toBe(2);
     expect(deployment!.spec.template.spec.serviceAccountName).toBe('engram-operator');

@@ -4,7 +4,7 @@
 // scrapes the engine and the operator while a load runs, evaluates the alert rules, and answers
 // every dashboard panel's query. Then `helm upgrade` and `helm uninstall` behave as the chart's
 // README says.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ describe('helm install of the engram-operator chart', () => {
   });
   /** Everything the operator pods logged (the node agent keeps each container's log in the pod's directory). */
   const operatorLogs = () => readdirSync(join(dir, 'node')).filter((d) => d.startsWith(`${NS}_${RELEASE}-`))
-    .map((d) => readFileSync(join(dir, 'node', d, 'logs', 'operator.log'), 'utf8')).join('');
+    .map((d) => join(dir, 'node', d, 'logs', 'operator.log')).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('');
   const operatorPods = async () => (await getJson<{ items: Pod[] }>('pods', '-n', NS, '-l', `app.kubernetes.io/instance=${RELEASE}`)).items
     .filter((p) => p.status.phase === 'Running');
 
@@ -104,6 +104,20 @@ describe('helm install of the engram-operator chart', () => {
     expect(operatorLogs()).toContain('caches synced');
     expect(operatorLogs()).not.toMatch(/forbidden/i);
   }, 180_000);
+
+  it('helm test creates a scratch EngramStream, streams into it, recalls every observation and deletes it', async () => {
+    expect(installOutput).toContain(`helm test ${RELEASE} -n ${NS}`);
+    const out = await h(['test', RELEASE, '--namespace', NS, '--timeout', '5m']);
+    expect(out).toMatch(/TEST SUITE:\s+engram-operator-test/);
+    expect(out).toMatch(/Phase:\s+Succeeded/);
+    const log = readFileSync(join(dir, 'node', readdirSync(join(dir, 'node')).find((d) => d.startsWith(`${NS}_${RELEASE}-test`))!, 'logs', 'stream-round-trip.log'), 'utf8');
+    expect(log).toContain('"message":"streamed and recalled"');
+    expect(log).toContain('"observations":300');
+    await eventually('the scratch stream and its engine to be gone', async () => {
+      const left = await kubectl('get', 'engramstreams,statefulsets,pvc', '-n', NS, '-o', 'name');
+      return left.includes('engram-helm-test-') ? undefined : true;
+    }, 90_000);
+  }, 360_000);
 
   it('under load, Prometheus scrapes engine and operator, evaluates every alert rule, and every dashboard panel\'s query returns data', async () => {
     // Limits low enough that the load meets them: a small queue (backpressure), a tenant rate limit
@@ -192,9 +206,13 @@ describe('helm install of the engram-operator chart', () => {
     expect(operatorLogs()).not.toMatch(/forbidden/i);
   }, 240_000);
 
-  it('helm uninstall removes the operator and keeps the CRD, the EngramStream and its engine (as documented)', async () => {
+  it('helm uninstall stops the operator first (its Lease released with its RBAC intact, then deleted), keeps the CRD, the EngramStream and its engine', async () => {
     await h(['uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '2m']);
     await eventually('the operator pods to be gone', async () => ((await operatorPods()).length === 0 ? true : undefined), 60_000);
+    // the pre-delete hook scaled it to zero before Helm deleted anything: no 403 while it shut down
+    expect(operatorLogs()).toContain('released the lease');
+    expect(operatorLogs()).not.toMatch(/forbidden/i);
+    expect(await kubectl('get', 'lease', RELEASE, '-n', NS, '--ignore-not-found', '-o', 'name')).toBe('');
     expect(await kubectl('get', 'deployments,serviceaccounts,roles,rolebindings', '-n', NS, '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'name')).toBe('');
     expect(await kubectl('get', 'clusterroles,clusterrolebindings', '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'name')).toBe('');
     expect(await kubectl('get', 'crd', 'engramstreams.engram.io', '-o', 'name')).toContain('engramstreams.engram.io');
@@ -203,6 +221,18 @@ describe('helm install of the engram-operator chart', () => {
     // removes their engines and claims), then the CRD
     await kubectl('delete', 'engramstream', 'memory', '--wait=true');
     await eventually('the engine pod to be gone', async () => ((await kubectl('get', 'pods', '-n', 'default', '-o', 'name')) === '' ? true : undefined), 90_000);
+    await kubectl('delete', 'crd', 'engramstreams.engram.io');
+  }, 240_000);
+
+  it('installs after `kubectl apply -f crds/` (the operator README\'s order), leaving that CRD alone and saying so', async () => {
+    await kubectl('apply', '-f', join(REPO_ROOT, 'crds'));
+    const out = await h(['install', RELEASE, CHART, '--namespace', NS, '--wait', '--timeout', '3m']);
+    expect(out).toContain('STATUS: deployed');
+    expect(out).toContain('installed outside this release');
+    const crd = await getJson<{ metadata: { annotations?: Record<string, string> } }>('crd', 'engramstreams.engram.io');
+    expect(crd.metadata.annotations?.['meta.helm.sh/release-name']).toBeUndefined();
+    await h(['uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '2m']);
+    expect(await kubectl('get', 'crd', 'engramstreams.engram.io', '-o', 'name')).toContain('engramstreams.engram.io');
     await kubectl('delete', 'crd', 'engramstreams.engram.io');
   }, 240_000);
 });

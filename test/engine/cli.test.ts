@@ -80,6 +80,15 @@ describe('the engram CLI', () => {
     expect(out.stderr).toContain(message);
   });
 
+  it('names every problem of a config file, not only the first', async () => {
+    writeFileSync(join(dir, 'two-problems.yaml'), 'profile: turbo\nworkers: 0\nqueue: { capacity: 5 }\nturbo: true\n');
+    const out = await engram(['serve', '--config', join(dir, 'two-problems.yaml'), '--port', '0', '--http-port', '0', '--ephemeral']);
+    expect(out.code).toBe(1);
+    for (const problem of ["'profile' must be one of", "'workers' must be in [1, 32], got 0", "'queue.capacity' must be in [10, 2000000], got 5", "unknown key 'turbo'"]) {
+      expect(out.stderr).toContain(problem);
+    }
+  });
+
   it('names the problem in a bad JSON-lines file', async () => {
     writeFileSync(join(dir, 'bad.jsonl'), '{"id": "a", "embedding": [1]}\n{not json}\n');
     const out = await engram(['observe', ...address, '--space', 'bad-file', '--file', join(dir, 'bad.jsonl')]);
