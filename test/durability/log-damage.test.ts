@@ -1,7 +1,9 @@
-// A damaged log tail: a torn record after the last whole one (a crash mid-write), then a corrupt
+// A damaged log tail: a torn record after the last whole one (a crash mid-write), or a corrupt
 // last record. Recovery stops at the last good record, says so in a log line and a metric, cuts
-// the damage off, and recovers everything before it.
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// the damage off, and recovers everything before it. Each case starts from its own data directory
+// whose log holds every observation and no snapshot (recovery snapshots what it replays, so a
+// directory recovered once has nothing left in its log to damage).
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,26 +26,33 @@ function logEntries(engine: EngineProcess): Array<Record<string, unknown>> {
 }
 
 describe('damaged log tail', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'engram-damage-'));
-  const walDir = join(dir, 'wal');
+  const root = mkdtempSync(join(tmpdir(), 'engram-damage-'));
   const data = clusteredObservations('damage', COUNT, DIM, 3);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
   /** The newest segment holding records (a restart opens a new, empty one). */
-  const lastSegment = (): string => readdirSync(walDir).sort().map((f) => join(walDir, f)).filter((f) => statSync(f).size > 0).at(-1)!;
+  const lastSegment = (dir: string): string => {
+    const walDir = join(dir, 'wal');
+    return readdirSync(walDir).sort().map((f) => join(walDir, f)).filter((f) => statSync(f).size > 0).at(-1)!;
+  };
 
-  it('writes the observations, then is killed without a snapshot', async () => {
+  /** A data directory whose log holds every observation and which has no snapshot: its engine was killed. */
+  async function loggedWithoutSnapshot(name: string): Promise<string> {
+    const dir = join(root, name);
+    mkdirSync(dir);
     const engine = await startEngine(config, ['--data-dir', dir]);
     const stream = await engine.client().openStream({ memorySpace: 'damage', maxBatch: 100 });
     for (const o of data) await stream.send(o);
     expect(await stream.close({ drain: true })).toMatchObject({ accepted: COUNT });
     await engine.stop('SIGKILL');
-  });
+    return dir;
+  }
 
   it('recovers every record before a torn tail and reports the tail', async () => {
     // The start of a record that claims 10,000 bytes, as a crash mid-write leaves it.
+    const dir = await loggedWithoutSnapshot('torn');
     const torn = Buffer.alloc(40);
     torn.writeUInt32LE(10_000, 0);
-    appendFileSync(lastSegment(), torn);
+    appendFileSync(lastSegment(dir), torn);
     const engine = await startEngine(config, ['--data-dir', dir]);
     try {
       const damage = logEntries(engine).find((e) => String(e.message).startsWith('write-ahead log tail damaged'));
@@ -59,7 +68,8 @@ describe('damaged log tail', () => {
   }, 60_000);
 
   it('stops at the record before a corrupt one, and the cut is permanent', async () => {
-    const segment = lastSegment();
+    const dir = await loggedWithoutSnapshot('corrupt');
+    const segment = lastSegment(dir);
     const bytes = readFileSync(segment);
     bytes[bytes.length - 3]! ^= 0xff; // inside the last record's vector
     writeFileSync(segment, bytes);

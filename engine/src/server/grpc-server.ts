@@ -5,8 +5,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
-import * as protoLoader from '@grpc/proto-loader';
-import { loadEngramProto, PROTO_PATH } from '../wire/load-proto.js';
+import { engramPackageDefinition, loadEngramProto } from '../wire/load-proto.js';
 import { adminHandlers } from './admin-service.js';
 import { toServiceError } from './grpc-errors.js';
 import { malformedRequestError, tolerateMalformedRequests } from './malformed-request.js';
@@ -73,7 +72,7 @@ export function createGrpcServer(engine: Engine, options: GrpcServerOptions): En
   server.addService(tolerateMalformedRequests(proto.engram.v1.Admin.service), instrument('engram.v1.Admin', adminHandlers(engine), engine.metrics));
   const health = new HealthImplementation({ '': 'NOT_SERVING', 'engram.v1.Streaming': 'NOT_SERVING', 'engram.v1.Admin': 'NOT_SERVING' });
   const watches = addHealthService(server, health);
-  addReflectionService(server, protoLoader.loadSync(PROTO_PATH));
+  addReflectionService(server, engramPackageDefinition());
   return {
     server, health,
     endHealthWatches: () => {

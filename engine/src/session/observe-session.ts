@@ -2,9 +2,9 @@
 // queue, the tenant's rate limit and quota, and every ack and pressure signal the client gets.
 // Retryable refusals (backpressure, rate, shutdown, storage, memory) never consume a sequence
 // number: the client resends from the first refused one and succeeds. A quota refusal is final
-// for its observation and consumes its number, as an invalid observation does. An observation is ACCEPTED
-// only once the engine has it durably (in the write-ahead log under its sync policy); replies go
-// out in the order their batches arrived.
+// for its observation and consumes its number, as an invalid observation does. An observation is
+// ACCEPTED only once the engine has it durably (in the write-ahead log under its sync policy);
+// replies go out in the order their batches arrived.
 import { performance } from 'node:perf_hooks';
 import type { EngineConfig, TenantConfig } from '../config/engine-config.js';
 import type { ObservationBatch__Output } from '../generated/engram/v1/ObservationBatch.js';
@@ -98,6 +98,7 @@ export class ObserveSession implements IndexSink {
       }
       const wrong = this.sequenceProblem(sequence);
       if (wrong) {
+        // a number past 2^53 - 1 cannot be echoed exactly: its ack says 0
         outcomes.push({ sequence: Number.isSafeInteger(sequence) ? sequence : 0, rejection: wrong });
         continue;
       }

@@ -1,6 +1,6 @@
 // Every memory space the engine knows, with its vector count, and each tenant's usage summed over
 // its spaces (what quotas are checked against).
-import { EngramError } from '../errors.js';
+import { EngramError, quote } from '../errors.js';
 import type { Tenants } from './tenants.js';
 
 const SPACE_ID = /^[a-z0-9_-]{3,64}$/;
@@ -10,7 +10,7 @@ export function validateSpaceId(id: unknown): string {
     throw new EngramError('INVALID_SPACE_ID', 'memory space id is empty');
   }
   if (!SPACE_ID.test(id)) {
-    throw new EngramError('INVALID_SPACE_ID', `memory space id '${id.slice(0, 80)}' must be 3-64 characters of [a-z0-9_-]`);
+    throw new EngramError('INVALID_SPACE_ID', `memory space id ${quote(id)} must be 3-64 characters of [a-z0-9_-]`);
   }
   return id;
 }

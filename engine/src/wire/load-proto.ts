@@ -9,9 +9,16 @@ export const PROTO_PATH = fileURLToPath(new URL('../../proto/engram/v1/engram.pr
 /** The loader options the generated types were made for (see scripts/generate-proto-types.mjs). */
 const LOADER_OPTIONS: protoLoader.Options = { longs: Number, enums: String, defaults: true, oneofs: true };
 
+let definition: protoLoader.PackageDefinition | undefined;
 let cached: ProtoGrpcType | undefined;
 
+/** The package definition (with the file descriptors server reflection serves). */
+export function engramPackageDefinition(): protoLoader.PackageDefinition {
+  definition ??= protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS);
+  return definition;
+}
+
 export function loadEngramProto(): ProtoGrpcType {
-  cached ??= grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS)) as unknown as ProtoGrpcType;
+  cached ??= grpc.loadPackageDefinition(engramPackageDefinition()) as unknown as ProtoGrpcType;
   return cached;
 }
