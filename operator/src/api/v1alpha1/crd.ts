@@ -33,6 +33,7 @@ const object = (description: string, properties: Record<string, Schema>, extra: 
  * for `kubectl explain`.
  */
 const oneOf = (description: string, values: readonly string[], extra: Schema = {}): Schema => ({
+  // maxLength bounds the rule's cost estimate; the slack lets a long typo reach the rule's message
   type: 'string', description: `${description} One of: ${values.join(', ')}.`, maxLength: Math.max(...values.map((v) => v.length)) + 32,
   'x-kubernetes-validations': [{ rule: `self in [${values.map((v) => `'${v}'`).join(', ')}]`, message: `must be one of ${values.join(', ')}` }],
   ...extra,
