@@ -117,7 +117,9 @@ export class Engine implements SessionContext {
     this.recovering = true;
     this.metrics.recovering.set(1);
     await storage.claim();
-    const report = await recoverAtStart({ storage, pool: this.pool, queue: this.queue, directory: this.directory, log: this.options.log, metrics: this.metrics });
+    const report = await recoverAtStart({
+      shape: this.current.hnsw, storage, pool: this.pool, queue: this.queue, directory: this.directory, log: this.options.log, metrics: this.metrics,
+    });
     this.options.log.info('recovered from the data directory', {
       dataDir: storage.dataDir, spacesRestored: report.spacesRestored, recordsReplayed: report.recordsReplayed,
       damagedTails: report.damaged.length, nextLsn: report.nextLsn, seconds: Number(report.seconds.toFixed(3)),

@@ -14,6 +14,8 @@ export const ErrorCodes = {
   CONFIG_NOT_LIVE: GrpcStatus.FAILED_PRECONDITION,
   FAULT_INJECTION_DISABLED: GrpcStatus.FAILED_PRECONDITION,
   TENANT_MISMATCH: GrpcStatus.PERMISSION_DENIED,
+  /** The data directory holds vectors of another dimension or metric than the config (refused at start). */
+  DATA_SHAPE_MISMATCH: GrpcStatus.FAILED_PRECONDITION,
   // capacity
   RECALL_LANE_FULL: GrpcStatus.RESOURCE_EXHAUSTED,
   SPACE_QUOTA_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,

@@ -5,6 +5,8 @@
 // over a snapshot that already holds it changes nothing.
 import { rm, stat, truncate } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import type { HnswConfig } from '../config/engine-config.js';
+import { EngramError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
 import { ReplaySink, replayItem } from '../pool/space-recovery.js';
@@ -16,6 +18,8 @@ import { listSegments } from '../wal/segments.js';
 import type { DurableStorage } from './durable-storage.js';
 
 export interface RecoveryContext {
+  /** The vector shape the engine is configured for: the data directory must hold the same. */
+  shape: Pick<HnswConfig, 'dimension' | 'metric'>;
   storage: DurableStorage;
   pool: WorkerPool;
   queue: IngestQueue;
@@ -38,6 +42,7 @@ export async function recoverAtStart(ctx: RecoveryContext): Promise<RecoveryRepo
   const { storage, pool, queue, directory, metrics } = ctx;
   let maxLsn = 0;
   const manifests = await storage.snapshots.load();
+  for (const m of manifests) checkSnapshotShape(m.space, m.hnsw, ctx.shape, storage.dataDir);
   for (const m of manifests) {
     const snapshot = storage.snapshots.snapshotOf(m.space)!;
     directory.restore(m.space).indexed = m.size;
@@ -50,6 +55,7 @@ export async function recoverAtStart(ctx: RecoveryContext): Promise<RecoveryRepo
   for await (const record of readLog(storage.walDir, { onDamage: (d) => damaged.push(d) })) {
     maxLsn = Math.max(maxLsn, record.lsn);
     if (record.lsn <= (storage.snapshots.get(record.space)?.lsn ?? 0)) continue;
+    checkRecordShape(record.space, record.vector.length, ctx.shape, storage.dataDir);
     directory.restore(record.space).pending++;
     sink.add(1);
     queue.push(record.space, [replayItem(record, sink, performance.now())]);
@@ -63,6 +69,25 @@ export async function recoverAtStart(ctx: RecoveryContext): Promise<RecoveryRepo
   for (const d of damaged) await cutDamagedTail(d, ctx);
   await removeEmptySegments(storage.walDir);
   return { nextLsn: maxLsn + 1, spacesRestored: manifests.length, recordsReplayed: replayed, damaged, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * A data directory written under another dimension or metric (a volume kept from an earlier stream
+ * of the same name, or a config edited by hand) cannot be served: its indexes would take vectors
+ * of the new shape and answer nonsense. The engine refuses to start and says which it holds.
+ */
+function checkSnapshotShape(space: string, stored: Pick<HnswConfig, 'dimension' | 'metric'>, shape: RecoveryContext['shape'], dataDir: string): void {
+  if (stored.dimension === shape.dimension && stored.metric === shape.metric) return;
+  throw new EngramError('DATA_SHAPE_MISMATCH',
+    `the data directory ${dataDir} holds memory space '${space}' with hnsw.dimension ${stored.dimension} and hnsw.metric ${stored.metric}; `
+    + `this engine is configured for ${shape.dimension} and ${shape.metric}: start it with the stored values, or on an empty data directory`);
+}
+
+function checkRecordShape(space: string, dimension: number, shape: RecoveryContext['shape'], dataDir: string): void {
+  if (dimension === shape.dimension) return;
+  throw new EngramError('DATA_SHAPE_MISMATCH',
+    `the write-ahead log in ${dataDir} holds ${dimension}-dimension vectors for memory space '${space}'; this engine is configured for `
+    + `hnsw.dimension ${shape.dimension}: start it with the stored value, or on an empty data directory`);
 }
 
 async function cutDamagedTail(d: DamagedTail, { log, metrics }: RecoveryContext): Promise<void> {
