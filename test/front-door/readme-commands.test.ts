@@ -88,6 +88,7 @@ describe('the README on a fresh clone', () => {
   it.each([
     ['npx engram --help', 'usage: engram <command>'],
     ['npx engram-operator --help', 'usage: engram-operator'],
+    ['npx engram-operator chart-test --help', 'usage: engram-operator chart-test'],
     ['node bench/dist/profiles.js --help', 'usage: node bench/dist/profiles.js'],
     ['node bench/dist/stealing.js --help', 'usage: node bench/dist/stealing.js'],
     ['node bench/dist/durable-ingest.js --help', 'usage: node bench/dist/durable-ingest.js'],

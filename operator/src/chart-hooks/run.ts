@@ -29,8 +29,13 @@ export async function runChartHook(hook: ChartHook, argv: string[]): Promise<num
       options: {
         namespace: { type: 'string' }, observations: { type: 'string', default: '300' }, 'timeout-ms': { type: 'string' },
         deployment: { type: 'string' }, selector: { type: 'string' }, lease: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
     const kc = new k8s.KubeConfig();
     kc.loadFromDefault();
     const namespace = flag(values, 'namespace');
