@@ -20,7 +20,7 @@ function flag(values: Record<string, string | boolean | undefined>, name: string
   return v;
 }
 
-/** Runs one hook; resolves with the process exit code. */
+/** Runs one hook; resolves with the process exit code (2 for a usage error, 1 for a failure). */
 export async function runChartHook(hook: ChartHook, argv: string[]): Promise<number> {
   const log = jsonLogger(`operator-${hook}`);
   try {
@@ -50,7 +50,8 @@ export async function runChartHook(hook: ChartHook, argv: string[]): Promise<num
     return 0;
   } catch (e) {
     log.error(`${hook} failed`, { error: e instanceof Error ? e.message : String(e) });
-    if (e instanceof TypeError || (e instanceof Error && e.message.endsWith('is required'))) process.stderr.write(USAGE);
-    return 1;
+    const usage = e instanceof TypeError || (e instanceof Error && e.message.endsWith('is required'));
+    if (usage) process.stderr.write(USAGE);
+    return usage ? 2 : 1;
   }
 }
