@@ -64,7 +64,7 @@ describe('crash recovery', () => {
       expect(await engine.stop('SIGTERM')).toBe(0);
       expect(performance.now() - started).toBeLessThan(10_000);
       const again = await startEngine(config, ['--data-dir', dir]);
-      const recovered = again.logs.map((l) => { try { return JSON.parse(l); } catch { return {}; } }).find((e) => e.message === 'recovered from the data directory');
+      const recovered = again.logEntries().find((e) => e.message === 'recovered from the data directory');
       expect(recovered).toMatchObject({ spacesRestored: 1, recordsReplayed: 0 });
       expect((await again.client().stats()).spaces[0]).toMatchObject({ memorySpace: 'graceful', vectors: 3000 });
       await again.stop();

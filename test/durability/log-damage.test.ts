@@ -7,23 +7,13 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { startEngine } from '../helpers/engine-process.js';
 import { expectStored } from '../helpers/durability.js';
 import { clusteredObservations, metricValue } from '../helpers/vectors.js';
 
 const DIM = 32;
 const COUNT = 2000;
 const config = { 'hnsw.dimension': DIM, workers: 2 };
-
-function logEntries(engine: EngineProcess): Array<Record<string, unknown>> {
-  return engine.logs.flatMap((l) => l.split('\n')).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
-}
 
 describe('damaged log tail', () => {
   const root = mkdtempSync(join(tmpdir(), 'engram-damage-'));
@@ -55,7 +45,7 @@ describe('damaged log tail', () => {
     appendFileSync(lastSegment(dir), torn);
     const engine = await startEngine(config, ['--data-dir', dir]);
     try {
-      const damage = logEntries(engine).find((e) => String(e.message).startsWith('write-ahead log tail damaged'));
+      const damage = engine.logEntries().find((e) => String(e.message).startsWith('write-ahead log tail damaged'));
       expect(damage).toMatchObject({ lastGoodLsn: COUNT, droppedBytes: 40, reason: expect.stringContaining('torn') });
       const metrics = await engine.metrics();
       expect(metricValue(metrics, 'engram_wal_damaged_tails_total')).toBe(1);
@@ -75,7 +65,7 @@ describe('damaged log tail', () => {
     writeFileSync(segment, bytes);
     const engine = await startEngine(config, ['--data-dir', dir]);
     try {
-      const damage = logEntries(engine).find((e) => String(e.message).startsWith('write-ahead log tail damaged'));
+      const damage = engine.logEntries().find((e) => String(e.message).startsWith('write-ahead log tail damaged'));
       expect(damage).toMatchObject({ lastGoodLsn: COUNT - 1, reason: 'checksum mismatch' });
       expect((await engine.client().stats()).spaces[0]?.vectors).toBe(COUNT - 1);
       await expectStored(engine.client(), 'damage', data, [data.at(-1)!.id]);
@@ -84,7 +74,7 @@ describe('damaged log tail', () => {
     }
     const again = await startEngine(config, ['--data-dir', dir]);
     try {
-      expect(logEntries(again).some((e) => String(e.message).startsWith('write-ahead log tail damaged'))).toBe(false);
+      expect(again.logEntries().some((e) => String(e.message).startsWith('write-ahead log tail damaged'))).toBe(false);
       expect((await again.client().stats()).spaces[0]?.vectors).toBe(COUNT - 1);
     } finally {
       await again.stop();

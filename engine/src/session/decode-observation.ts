@@ -21,15 +21,14 @@ export type Decoded =
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
-/** Why an observation's id, content or metadata is over a limit, or null. */
-function sizeProblem(o: Observation__Output): string | null {
+/** Why an observation's id, content or metadata (`entries`) is over a limit, or null. */
+function sizeProblem(o: Observation__Output, entries: Array<[string, string]>): string | null {
   const L = OBSERVATION_LIMITS;
   if (!o.id) return 'observation id is empty';
   const idBytes = bytes(o.id);
   if (idBytes > L.idBytes) return `observation id is ${idBytes} bytes; at most ${L.idBytes}`;
   const contentBytes = bytes(o.content);
   if (contentBytes > L.contentBytes) return `content is ${contentBytes} bytes (UTF-8); at most ${L.contentBytes}`;
-  const entries = Object.entries(o.metadata);
   if (entries.length > L.metadataEntries) return `metadata has ${entries.length} entries; at most ${L.metadataEntries}`;
   let total = 0;
   for (const [key, value] of entries) {
@@ -42,11 +41,12 @@ function sizeProblem(o: Observation__Output): string | null {
 }
 
 export function decodeObservation(o: Observation__Output, hnsw: Pick<HnswConfig, 'dimension' | 'metric'>): Decoded {
-  const problem = sizeProblem(o);
+  const entries = Object.entries(o.metadata);
+  const problem = sizeProblem(o, entries);
   if (problem) return { ok: false, reason: problem };
   try {
     const vector = checkComparable(decodeVector(o.embedding, hnsw.dimension), hnsw.metric);
-    return { ok: true, id: o.id, vector, content: o.content, metadata: Object.keys(o.metadata).length > 0 ? o.metadata : null };
+    return { ok: true, id: o.id, vector, content: o.content, metadata: entries.length > 0 ? o.metadata : null };
   } catch (e) {
     if (isEngramError(e)) return { ok: false, reason: e.message };
     throw e;

@@ -227,7 +227,7 @@ export class ObserveSession implements IndexSink {
       refusal = {
         code: 'REJECT_BACKPRESSURE',
         reason: `the queue has room for ${free} of this batch's ${requested} observations (${queue.depth} queued and ${queue.reservedSlots} being logged, of ${queue.observationCapacity}); resend from this sequence after retry_after_ms`,
-        retryAfterMs: retryAfterMs(queue.depth - queue.observationCapacity / 2, this.context.drainRate()),
+        retryAfterMs: this.drainRetryMs(),
       };
     }
     const rate = tenants.checkRate(this.tenant, count);
@@ -253,6 +253,12 @@ export class ObserveSession implements IndexSink {
       }
     }
     return { count, refusal, final };
+  }
+
+  /** How long the queue takes to drain to half full (its warning level) at the measured rate. */
+  private drainRetryMs(): number {
+    const { queue } = this.context;
+    return retryAfterMs(queue.depth - queue.observationCapacity / 2, this.context.drainRate());
   }
 
   private countRejected(reason: string, count: number): void {
@@ -295,7 +301,7 @@ export class ObserveSession implements IndexSink {
     this.level = level;
     metrics.backpressureState.set({ memory_space: this.space.id }, level);
     if (rising) metrics.backpressureActivations.inc({ memory_space: this.space.id, level: LEVEL_NAMES[level] });
-    const retry = level >= PressureLevel.CRITICAL ? retryAfterMs(queue.depth - queue.observationCapacity / 2, this.context.drainRate()) : 0;
+    const retry = level >= PressureLevel.CRITICAL ? this.drainRetryMs() : 0;
     this.send({ status: this.status(LEVEL_STATES[level], retry) });
     if (!this.honoursBackpressure) return;
     if (level >= PressureLevel.CRITICAL) {

@@ -16,6 +16,8 @@ export interface EngineProcess {
   httpUrl: string;
   process: ChildProcess;
   logs: string[];
+  /** Every JSON log line the engine wrote so far, parsed (stderr chunks split into lines). */
+  logEntries(): Array<Record<string, unknown>>;
   /** The engine's data directory (null with --ephemeral). */
   dataDir: string | null;
   client(): EngramClient;
@@ -72,6 +74,14 @@ export async function startEngine(config: Record<string, unknown> = {}, extraArg
     httpUrl,
     process: child,
     logs,
+    logEntries: () => logs.flatMap((chunk) => chunk.split('\n')).flatMap((line) => {
+      try {
+        const entry: unknown = JSON.parse(line);
+        return entry && typeof entry === 'object' ? [entry as Record<string, unknown>] : [];
+      } catch {
+        return []; // not a log line
+      }
+    }),
     dataDir,
     client: () => {
       const c = new EngramClient(address);

@@ -103,15 +103,7 @@ export async function runKillDrill(options: KillDrillOptions): Promise<KillDrill
 
 /** What the engine's recovery log line says it replayed. */
 function recordsReplayed(engine: EngineProcess): number {
-  for (const line of engine.logs) {
-    try {
-      const entry = JSON.parse(line) as { message?: string; recordsReplayed?: number };
-      if (entry.message === 'recovered from the data directory') return entry.recordsReplayed ?? 0;
-    } catch {
-      // not a log line
-    }
-  }
-  return 0;
+  return Number(engine.logEntries().find((e) => e.message === 'recovered from the data directory')?.recordsReplayed ?? 0);
 }
 
 async function startReady(config: Record<string, unknown>, args: string[]): Promise<EngineProcess> {

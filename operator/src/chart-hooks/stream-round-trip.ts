@@ -8,6 +8,7 @@ import { EngramClient } from '@engram/engine/client';
 import { ClusteredVectors } from '@engram/engine/synthetic';
 import type { Logger } from '@engram/engine/log';
 import { GROUP, KIND, PLURAL, VERSION, type EngramStream } from '../api/v1alpha1/types.js';
+import { enginePorts } from '../controllers/engram-stream/desired/stateful-set.js';
 import { STREAM_LABEL } from '../controllers/engram-stream/names.js';
 
 export interface RoundTripOptions {
@@ -38,7 +39,7 @@ export async function streamRoundTrip(kc: k8s.KubeConfig, options: RoundTripOpti
     const pods = await core.listNamespacedPod({ namespace, labelSelector: `${STREAM_LABEL}=${name}` });
     const ip = pods.items.find((p) => p.status?.podIP)?.status?.podIP;
     if (!ip) throw new Error(`the engine pod of ${name} has no IP`);
-    const client = new EngramClient(`${ip}:50051`, { deadlineMs: 10_000 });
+    const client = new EngramClient(`${ip}:${enginePorts(body).grpc}`, { deadlineMs: 10_000 });
     try {
       await roundTrip(client, options.observations, log);
     } finally {
