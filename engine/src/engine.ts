@@ -3,6 +3,7 @@
 // (its hash and generation) and the periodic tick that tells sessions about pressure and refreshes
 // gauges.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFileDurably } from './wal/durable-files.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +23,10 @@ import { SpaceDirectory } from './tenancy/space-directory.js';
 import { Tenants } from './tenancy/tenants.js';
 import type { Logger } from './log.js';
 import { WriteAheadLog } from './wal/write-ahead-log.js';
+import { Membership } from './placement/membership.js';
+import type { Placement } from './placement/placement.js';
+import type { SnapshotTarget } from './pool/messages.js';
+import type { HnswConfig } from './config/engine-config.js';
 
 const TICK_MS = 100;
 
@@ -47,6 +52,11 @@ export interface EngineOptions {
   dataDir?: string;
   /** Allows Admin.InjectFault (failure drills); off in production. */
   faultInjection?: boolean;
+  /**
+   * This engine's pod name in a multi-pod stream: it then takes a placement from the operator and
+   * serves only the memory spaces the placement gives it. Without one it owns every space.
+   */
+  memberName?: string;
 }
 
 export class Engine implements SessionContext {
@@ -55,6 +65,7 @@ export class Engine implements SessionContext {
   readonly tenants: Tenants;
   readonly directory: SpaceDirectory;
   readonly sessions = new Set<ObserveSession>();
+  readonly membership: Membership;
   private readonly pool: WorkerPool;
   private readonly drain = new DrainRate(() => performance.now());
   private readonly scratchDir: string;
@@ -85,6 +96,7 @@ export class Engine implements SessionContext {
     this.ownsScratch = !options.scratchDir;
     this.scratchDir = options.scratchDir ?? mkdtempSync(join(tmpdir(), 'engram-'));
     this.storage = options.dataDir ? new DurableStorage(options.dataDir) : null;
+    this.membership = new Membership(options.memberName ?? null, options.dataDir ?? null);
     this.pool = new WorkerPool({
       config: this.current, queue: this.queue, metrics: this.metrics, scratchDir: this.scratchDir,
       onBatchIndexed: (outcome) => this.batchIndexed(outcome),
@@ -104,10 +116,14 @@ export class Engine implements SessionContext {
 
   /** Starts the workers and, with a data directory, recovers from it before anything is accepted. */
   async start(): Promise<void> {
+    await this.membership.load();
+    const kept = this.membership.placement?.spec;
+    if (kept) this.tenants.setShare(1 / (kept.ring ?? kept.members).length);
     await this.pool.start();
     if (this.storage) await this.recover(this.storage);
     this.pool.scheduleRebuilds();
     this.publishConfigMetrics();
+    this.initPlacementMetrics();
     this.checkMemory();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
@@ -146,6 +162,10 @@ export class Engine implements SessionContext {
     this.metrics.recovering.set(0);
   }
 
+  get log(): Logger {
+    return this.options.log;
+  }
+
   // ---- SessionContext
   config(): EngineConfig {
     return this.current;
@@ -171,6 +191,10 @@ export class Engine implements SessionContext {
 
   memoryPressure(): string | null {
     return this.memory.current.refusal;
+  }
+
+  writeRefusal(space: string): string | null {
+    return this.membership.writeRefusal(space);
   }
 
   persist(items: QueuedObservation[]): Promise<void> {
@@ -294,6 +318,19 @@ export class Engine implements SessionContext {
     return this.applied;
   }
 
+  /** Counters of scale-out events exist at 0 from the start (increase() misses a series' first event). */
+  private initPlacementMetrics(): void {
+    const m = this.metrics;
+    for (const method of ['ObserveStream', 'Recall', 'Fetch']) for (const result of ['ok', 'error']) m.forwarded.inc({ grpc_method: method, result }, 0);
+    for (const result of ['verified', 'failed']) m.handoffs.inc({ result }, 0);
+    for (const role of ['source', 'target']) {
+      m.handoffFailures.inc({ role }, 0);
+      m.handoffsActive.set({ role }, 0);
+    }
+    m.handoffBytes.inc(0);
+    m.handoffRecords.inc(0);
+  }
+
   private publishConfigMetrics(): void {
     this.metrics.configGeneration.set(this.generation);
     this.metrics.configInfo.reset();
@@ -332,6 +369,11 @@ export class Engine implements SessionContext {
       m.workerQueueDepth.set({ worker_id: String(w.id) }, w.queued);
     }
     for (const t of this.current.tenants) m.tenantVectors.set({ tenant: t.name }, this.directory.usage(t.name).vectors);
+    let owned = 0;
+    for (const s of this.directory.all()) if (this.membership.owns(s.id)) owned++;
+    m.spacesOwned.set({ owned: 'true' }, owned);
+    m.spacesOwned.set({ owned: 'false' }, this.directory.size - owned);
+    m.placementGeneration.set(this.membership.generation);
   }
 
   private checkMemory(): void {
@@ -346,6 +388,117 @@ export class Engine implements SessionContext {
 
   ownerOf(space: string): number {
     return this.pool.ownerOf(space);
+  }
+
+  // ---- placement over the pods of a stream, and hand-offs of memory spaces between them
+
+  /**
+   * Installs a placement from the operator. Sessions on spaces this engine no longer owns are
+   * closed (their clients reconnect and reach the new owner); sealed spaces now owned elsewhere
+   * are dropped: the new owner verified its copy before the operator moved them.
+   */
+  async applyPlacement(placement: Placement): Promise<void> {
+    const held = [...this.directory.all()].filter((s) => s.indexed + s.pending > 0).map((s) => s.id);
+    await this.membership.install(placement, held);
+    this.tenants.setShare(1 / (placement.spec.ring ?? placement.spec.members).length);
+    for (const session of this.sessions) {
+      const route = this.membership.route(session.spaceId);
+      if (!route.local) session.close(`memory space '${session.spaceId}' moved to ${route.owner.name}; reconnect (unacknowledged observations are resent there)`);
+    }
+    for (const space of this.membership.sealed()) {
+      if (!this.membership.owns(space)) await this.releaseSpace(space);
+    }
+    this.log.info('placement installed', { generation: placement.generation, members: placement.spec.members.length, assignments: Object.keys(placement.spec.assignments).length });
+  }
+
+  /** Drops a memory space this engine holds but does not own (it lives on another pod). */
+  async releaseSpace(space: string): Promise<number> {
+    if (this.membership.owns(space)) {
+      throw new EngramError('SPACE_OWNED', `memory space '${space}' is owned by this engine (placement generation ${this.membership.generation}); it cannot be released`);
+    }
+    const record = this.directory.get(space);
+    if (!record) return 0;
+    for (const session of this.sessions) if (session.spaceId === space) session.close(`memory space '${space}' moved to another pod; reconnect`);
+    await this.quiesce(space);
+    await this.pool.release(space);
+    this.directory.remove(space);
+    this.membership.forget(space);
+    if (this.storage?.wal) await this.storage.snapshots.drop(space, this.storage.wal.nextLsn - 1, this.current.hnsw);
+    this.metrics.spaceVectors.remove({ memory_space: space });
+    this.log.info('memory space released to its new owner', { space, vectors: record.indexed });
+    return record.indexed;
+  }
+
+  /** Resolves once everything admitted for the space is indexed (or failed). */
+  async quiesce(space: string): Promise<void> {
+    while ((this.directory.get(space)?.pending ?? 0) > 0 || this.pool.hasUnindexedWork(space)) await sleep(5);
+  }
+
+  /** Every observation queued for the space from now on goes to `tap`; returns what is queued or being indexed now. */
+  tapSpace(space: string, tap: (items: readonly QueuedObservation[]) => void): { pending: QueuedObservation[]; untap: () => void } {
+    const { queued, untap } = this.queue.tap(space, tap);
+    return { pending: [...this.pool.inFlightItems(space), ...queued], untap };
+  }
+
+  /** Writes a snapshot of the space's index (for a hand-off) and reports its size and parameters. */
+  snapshotSpace(space: string, files: SnapshotTarget) {
+    return this.pool.snapshot(space, files);
+  }
+
+  digest(space: string): Promise<{ count: number; checksum: string }> {
+    return this.pool.digest(space);
+  }
+
+  get scratch(): string {
+    return this.scratchDir;
+  }
+
+  /**
+   * Takes a space's snapshot from its previous owner: written to the data directory as the
+   * space's snapshot (covering this engine's log up to now, so older records of a stale copy are
+   * not replayed over it) and loaded by a worker.
+   */
+  async installTransferred(space: string, graph: Buffer | null, state: Buffer, hnsw: HnswConfig): Promise<number> {
+    const wal = this.storage?.wal;
+    const lsn = wal ? wal.nextLsn - 1 : 0;
+    let files;
+    let commit: ((size: number) => Promise<void>) | null = null;
+    if (this.storage && wal) {
+      const prepared = await this.storage.snapshots.prepare(space);
+      files = prepared.files;
+      const { generation } = prepared;
+      commit = (size) => this.storage!.snapshots.commit({
+        space, generation, lsn, size, hnsw, graph: graph ? `${generation}.hnsw` : null, state: `${generation}.state.json`,
+      });
+    } else {
+      const base = join(this.scratchDir, `import-${process.pid}-${space}-${Date.now()}`);
+      files = { graphPath: `${base}.hnsw`, statePath: `${base}.state.json` };
+    }
+    if (graph) await writeFileDurably(files.graphPath, graph);
+    await writeFileDurably(files.statePath, state);
+    const report = await this.pool.restore(space, { graphPath: graph ? files.graphPath : null, statePath: files.statePath }, hnsw, lsn);
+    if (commit) await commit(report.size);
+    const record = this.directory.restore(space);
+    record.indexed = report.size;
+    this.metrics.spaceVectors.set({ memory_space: space }, report.size);
+    return report.size;
+  }
+
+  /** Makes transferred records durable in this engine's log and queues them for indexing. */
+  async ingestTransferred(space: string, items: QueuedObservation[]): Promise<void> {
+    if (items.length === 0) return;
+    this.queue.reserve(items.length);
+    const record = this.directory.restore(space);
+    record.pending += items.length;
+    try {
+      await this.persist(items);
+    } catch (e) {
+      this.queue.release(items.length);
+      record.pending -= items.length;
+      throw e;
+    }
+    this.queue.push(space, items, items.length);
+    this.pool.queued(space);
   }
 
   workerLoads() {
