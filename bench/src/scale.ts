@@ -1,8 +1,9 @@
 // `npm run bench:scale`: what more engine pods buy, and what forwarding costs. For 1, 2 and 3
 // engines (each with the same worker count, members of one placement as the operator would push
 // it), the same memory spaces are streamed to their owners (clients routing by themselves) and
-// the aggregate indexed throughput is measured; then recall latency on the filled engines, sent
-// to each space's owner (direct) and to another engine that forwards it, in the same run.
+// the aggregate indexed throughput is measured, then the same load sent through a pod that does
+// not own the spaces (forwarded); then recall latency on the filled engines, sent to each space's
+// owner (direct) and to another engine that forwards it, in the same run.
 import { EngramClient, Placement, type PlacementSpec } from '@engram/engine/client';
 import { ClusteredVectors } from '@engram/engine/synthetic';
 import { startEngine, type EngineProcess } from '@engram/engine/testing';
@@ -35,10 +36,14 @@ const RUNS = Number(args.runs);
 interface Run {
   pods: number;
   indexedPerSecond: number;
+  /** The same load sent through a pod that does not own the spaces (each forwards to the owner). */
+  forwardedIndexedPerSecond: number;
   directP50: number;
   directP99: number;
   forwardedP50: number;
   forwardedP99: number;
+  /** One space handed from its owner to another engine (idle): seconds to a verified copy, and snapshot bytes. */
+  handoff: { seconds: number; bytes: number; vectors: number } | null;
 }
 
 async function startMembers(count: number): Promise<{ engines: EngineProcess[]; placement: Placement }> {
@@ -68,24 +73,48 @@ async function recallLatencies(clients: EngramClient[], placement: Placement, qu
   return out;
 }
 
+/** Copies one space to the next engine and waits for the verified copy (the flip is the operator's). */
+async function handOne(clients: EngramClient[], placement: Placement): Promise<Run['handoff']> {
+  const space = SPACES[0]!;
+  const owner = placement.ownerOf(space);
+  const target = clients[(owner.ordinal + 1) % clients.length]!;
+  const started = performance.now();
+  await target.startImport(space, owner.address, `bench-${Date.now()}`);
+  for (;;) {
+    const h = (await target.handoffs()).imports.find((i) => i.memorySpace === space);
+    if (h?.phase === 'failed') throw new Error(`hand-off failed: ${h.error}`);
+    if (h?.phase === 'verified') return { seconds: (performance.now() - started) / 1000, bytes: h.bytes, vectors: h.count };
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function run(pods: number, vectors: Float32Array[], query: Float32Array[]): Promise<Run> {
   const { engines, placement } = await startMembers(pods);
   try {
-    const byOwner = new Map<number, string[]>();
-    for (const space of SPACES) byOwner.set(placement.ownerOf(space).ordinal, [...(byOwner.get(placement.ownerOf(space).ordinal) ?? []), space]);
-    const started = performance.now();
-    const loads = await Promise.all([...byOwner].map(([ordinal, spaces]) => runLoad({
-      address: engines[ordinal]!.address, spaces, perSpace: PER_SPACE, vectors, idPrefix: 'o', maxBatch: 256,
-    })));
-    const seconds = (performance.now() - started) / 1000;
-    const indexed = loads.reduce((n, l) => n + l.indexed, 0);
+    const ingest = async (spaces: string[], forwarded: boolean): Promise<number> => {
+      const byPod = new Map<number, string[]>();
+      for (const space of spaces) {
+        const owner = placement.ownerOf(space).ordinal;
+        const via = forwarded ? (owner + 1) % pods : owner;
+        byPod.set(via, [...(byPod.get(via) ?? []), space]);
+      }
+      const started = performance.now();
+      const loads = await Promise.all([...byPod].map(([ordinal, group]) => runLoad({
+        address: engines[ordinal]!.address, spaces: group, perSpace: PER_SPACE, vectors, idPrefix: 'o', maxBatch: 256,
+      })));
+      return loads.reduce((n, l) => n + l.indexed, 0) / ((performance.now() - started) / 1000);
+    };
+    const indexedPerSecond = await ingest(SPACES, false);
+    const forwardedIndexedPerSecond = pods > 1 ? await ingest(SPACES.map((s) => `fwd-${s}`), true) : indexedPerSecond;
     const clients = engines.map((e) => new EngramClient(e.address));
     await recallLatencies(clients, placement, query, false); // warm up
     const direct = await recallLatencies(clients, placement, query, false);
     const forwarded = pods > 1 ? await recallLatencies(clients, placement, query, true) : direct;
+    const handoff = pods > 1 ? await handOne(clients, placement) : null;
     for (const c of clients) c.close();
     return {
-      pods, indexedPerSecond: indexed / seconds,
+      handoff,
+      pods, indexedPerSecond, forwardedIndexedPerSecond,
       directP50: quantile(direct, 0.5), directP99: quantile(direct, 0.99), forwardedP50: quantile(forwarded, 0.5), forwardedP99: quantile(forwarded, 0.99),
     };
   } finally {
@@ -99,16 +128,27 @@ async function main(): Promise<void> {
   console.log(`scale-out: ${SPACES.length} spaces x ${PER_SPACE} observations (${DIMENSION} dims), ${WORKERS} worker(s) per engine, ${RECALLS} recalls k=10 per measurement, ${RUNS} runs, medians`);
   const results: Run[] = [];
   for (let r = 0; r < RUNS; r++) for (const pods of PODS) results.push(await run(pods, vectors, query));
-  const m = (pods: number, key: keyof Run) => median(results.filter((x) => x.pods === pods).map((x) => x[key]));
+  const m = (pods: number, key: Exclude<keyof Run, 'handoff'>) => median(results.filter((x) => x.pods === pods).map((x) => x[key]));
   const base = m(PODS[0]!, 'indexedPerSecond');
-  console.log('| engines | indexed obs/s (aggregate) | vs 1 engine | recall direct p50 / p99 ms | recall forwarded p50 / p99 ms | forwarded - direct p50 / p99 ms |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| engines | indexed obs/s (aggregate, to owners) | vs 1 engine | indexed obs/s, all forwarded | forwarded / direct | recall direct p50 / p99 ms | recall forwarded p50 / p99 ms | forwarded - direct p50 / p99 ms |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const pods of PODS) {
     const rate = m(pods, 'indexedPerSecond');
+    const fwdRate = m(pods, 'forwardedIndexedPerSecond');
+    const ingestFwd = pods > 1 ? `${fwdRate.toFixed(0)} | ${(fwdRate / rate).toFixed(2)}` : '— | —';
     const fwd = pods > 1 ? `${m(pods, 'forwardedP50').toFixed(2)} / ${m(pods, 'forwardedP99').toFixed(2)}` : '—';
     const cost = pods > 1 ? `${(m(pods, 'forwardedP50') - m(pods, 'directP50')).toFixed(2)} / ${(m(pods, 'forwardedP99') - m(pods, 'directP99')).toFixed(2)}` : '—';
-    console.log(`| ${pods} | ${rate.toFixed(0)} | ${(rate / base).toFixed(2)}x | ${m(pods, 'directP50').toFixed(2)} / ${m(pods, 'directP99').toFixed(2)} | ${fwd} | ${cost} |`);
+    console.log(`| ${pods} | ${rate.toFixed(0)} | ${(rate / base).toFixed(2)}x | ${ingestFwd} | ${m(pods, 'directP50').toFixed(2)} / ${m(pods, 'directP99').toFixed(2)} | ${fwd} | ${cost} |`);
   }
+  reportHandoffs(results);
+}
+
+function reportHandoffs(results: Run[]): void {
+  const handoffs = results.flatMap((r) => (r.handoff ? [r.handoff] : []));
+  if (handoffs.length === 0) return;
+  const seconds = median(handoffs.map((h) => h.seconds));
+  const bytes = median(handoffs.map((h) => h.bytes));
+  console.log(`hand-off of one idle space (${handoffs[0]!.vectors} vectors): ${seconds.toFixed(3)} s to a verified copy (median of ${handoffs.length}), ${(bytes / 1e6).toFixed(1)} MB of snapshot, ${(bytes / 1e6 / seconds).toFixed(1)} MB/s end to end`);
 }
 
 main().catch((e: unknown) => {

@@ -3,7 +3,6 @@
 // (its hash and generation) and the periodic tick that tells sessions about pressure and refreshes
 // gauges.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { writeFileDurably } from './wal/durable-files.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,8 +24,7 @@ import type { Logger } from './log.js';
 import { WriteAheadLog } from './wal/write-ahead-log.js';
 import { Membership } from './placement/membership.js';
 import type { Placement } from './placement/placement.js';
-import type { SnapshotTarget } from './pool/messages.js';
-import type { HnswConfig } from './config/engine-config.js';
+import { SpaceTransfer } from './handoff/space-transfer.js';
 
 const TICK_MS = 100;
 
@@ -66,6 +64,8 @@ export class Engine implements SessionContext {
   readonly directory: SpaceDirectory;
   readonly sessions = new Set<ObserveSession>();
   readonly membership: Membership;
+  /** Copying memory spaces to and from other pods of the stream (hand-offs). */
+  readonly transfer: SpaceTransfer;
   private readonly pool: WorkerPool;
   private readonly drain = new DrainRate(() => performance.now());
   private readonly scratchDir: string;
@@ -109,6 +109,10 @@ export class Engine implements SessionContext {
       log: options.log,
     });
     this.memory = new MemoryGuard(() => this.current.memory, () => this.queue.memoryBytes);
+    this.transfer = new SpaceTransfer({
+      pool: this.pool, queue: this.queue, directory: this.directory, storage: this.storage, metrics: this.metrics,
+      scratchDir: this.scratchDir, hnsw: () => this.current.hnsw, persist: (items) => this.persist(items),
+    });
     this.checkpointer = this.storage
       ? new Checkpointer({ storage: this.storage, pool: this.pool, log: options.log, metrics: this.metrics, settings: () => this.current.durability })
       : null;
@@ -117,8 +121,8 @@ export class Engine implements SessionContext {
   /** Starts the workers and, with a data directory, recovers from it before anything is accepted. */
   async start(): Promise<void> {
     await this.membership.load();
-    const kept = this.membership.placement?.spec;
-    if (kept) this.tenants.setShare(1 / (kept.ring ?? kept.members).length);
+    const kept = this.membership.placement;
+    if (kept) this.tenants.setShare(1 / kept.ringSize);
     await this.pool.start();
     if (this.storage) await this.recover(this.storage);
     this.pool.scheduleRebuilds();
@@ -400,7 +404,7 @@ export class Engine implements SessionContext {
   async applyPlacement(placement: Placement): Promise<void> {
     const held = [...this.directory.all()].filter((s) => s.indexed + s.pending > 0).map((s) => s.id);
     await this.membership.install(placement, held);
-    this.tenants.setShare(1 / (placement.spec.ring ?? placement.spec.members).length);
+    this.tenants.setShare(1 / placement.ringSize);
     for (const session of this.sessions) {
       const route = this.membership.route(session.spaceId);
       if (!route.local) session.close(`memory space '${session.spaceId}' moved to ${route.owner.name}; reconnect (unacknowledged observations are resent there)`);
@@ -419,86 +423,10 @@ export class Engine implements SessionContext {
     const record = this.directory.get(space);
     if (!record) return 0;
     for (const session of this.sessions) if (session.spaceId === space) session.close(`memory space '${space}' moved to another pod; reconnect`);
-    await this.quiesce(space);
-    await this.pool.release(space);
-    this.directory.remove(space);
+    await this.transfer.drop(space);
     this.membership.forget(space);
-    if (this.storage?.wal) await this.storage.snapshots.drop(space, this.storage.wal.nextLsn - 1, this.current.hnsw);
-    this.metrics.spaceVectors.remove({ memory_space: space });
     this.log.info('memory space released to its new owner', { space, vectors: record.indexed });
     return record.indexed;
-  }
-
-  /** Resolves once everything admitted for the space is indexed (or failed). */
-  async quiesce(space: string): Promise<void> {
-    while ((this.directory.get(space)?.pending ?? 0) > 0 || this.pool.hasUnindexedWork(space)) await sleep(5);
-  }
-
-  /** Every observation queued for the space from now on goes to `tap`; returns what is queued or being indexed now. */
-  tapSpace(space: string, tap: (items: readonly QueuedObservation[]) => void): { pending: QueuedObservation[]; untap: () => void } {
-    const { queued, untap } = this.queue.tap(space, tap);
-    return { pending: [...this.pool.inFlightItems(space), ...queued], untap };
-  }
-
-  /** Writes a snapshot of the space's index (for a hand-off) and reports its size and parameters. */
-  snapshotSpace(space: string, files: SnapshotTarget) {
-    return this.pool.snapshot(space, files);
-  }
-
-  digest(space: string): Promise<{ count: number; checksum: string }> {
-    return this.pool.digest(space);
-  }
-
-  get scratch(): string {
-    return this.scratchDir;
-  }
-
-  /**
-   * Takes a space's snapshot from its previous owner: written to the data directory as the
-   * space's snapshot (covering this engine's log up to now, so older records of a stale copy are
-   * not replayed over it) and loaded by a worker.
-   */
-  async installTransferred(space: string, graph: Buffer | null, state: Buffer, hnsw: HnswConfig): Promise<number> {
-    const wal = this.storage?.wal;
-    const lsn = wal ? wal.nextLsn - 1 : 0;
-    let files;
-    let commit: ((size: number) => Promise<void>) | null = null;
-    if (this.storage && wal) {
-      const prepared = await this.storage.snapshots.prepare(space);
-      files = prepared.files;
-      const { generation } = prepared;
-      commit = (size) => this.storage!.snapshots.commit({
-        space, generation, lsn, size, hnsw, graph: graph ? `${generation}.hnsw` : null, state: `${generation}.state.json`,
-      });
-    } else {
-      const base = join(this.scratchDir, `import-${process.pid}-${space}-${Date.now()}`);
-      files = { graphPath: `${base}.hnsw`, statePath: `${base}.state.json` };
-    }
-    if (graph) await writeFileDurably(files.graphPath, graph);
-    await writeFileDurably(files.statePath, state);
-    const report = await this.pool.restore(space, { graphPath: graph ? files.graphPath : null, statePath: files.statePath }, hnsw, lsn);
-    if (commit) await commit(report.size);
-    const record = this.directory.restore(space);
-    record.indexed = report.size;
-    this.metrics.spaceVectors.set({ memory_space: space }, report.size);
-    return report.size;
-  }
-
-  /** Makes transferred records durable in this engine's log and queues them for indexing. */
-  async ingestTransferred(space: string, items: QueuedObservation[]): Promise<void> {
-    if (items.length === 0) return;
-    this.queue.reserve(items.length);
-    const record = this.directory.restore(space);
-    record.pending += items.length;
-    try {
-      await this.persist(items);
-    } catch (e) {
-      this.queue.release(items.length);
-      record.pending -= items.length;
-      throw e;
-    }
-    this.queue.push(space, items, items.length);
-    this.pool.queued(space);
   }
 
   workerLoads() {

@@ -146,7 +146,13 @@ describe('scale-out: memory spaces over engine pods', () => {
     }
     const perPod = (await settledAt(2)).status?.pods?.map((p) => p.owned?.spaces ?? 0) ?? [];
     expect(perPod.reduce((a, b) => a + b, 0), 'owned spaces in the status').toBe(30);
+    const completed = (await events()).filter((e) => e.reason === 'HandoffCompleted').map((e) => /copied in ([\d.]+) s, writes paused ([\d.]+) s/.exec(e.message)).filter((m) => m !== null);
+    const sorted = (values: number[]) => values.sort((a, b) => a - b);
+    const copy = sorted(completed.map((m) => Number(m[1])));
+    const pause = sorted(completed.map((m) => Number(m[2])));
     console.log(JSON.stringify({
+      handoffs: completed.length, copySecondsMedian: copy[Math.floor(copy.length / 2)], copySecondsMax: copy.at(-1),
+      writePauseSecondsMedian: pause[Math.floor(pause.length / 2)], writePauseSecondsMax: pause.at(-1),
       resizes, acknowledged, reconnects: report.reconnects, recalls: report.recalls, recallFailures: report.recallFailures,
       longestAckGapMs: Math.max(...report.longestAckGapMs.values()),
       medianLongestAckGapMs: [...report.longestAckGapMs.values()].sort((a, b) => a - b)[Math.floor(spaces.length / 2)],

@@ -62,7 +62,7 @@ export class SpaceExport {
     if (!engine.directory.has(space)) throw new EngramError('SPACE_NOT_FOUND', `memory space '${space}' does not exist`);
     this.space = space;
     this.handoffId = handoffId;
-    const { pending, untap } = engine.tapSpace(space, (items) => {
+    const { pending, untap } = engine.transfer.tapSpace(space, (items) => {
       if (this.held) this.held.push(...items);
       else this.sendRecords(items);
     });
@@ -76,10 +76,10 @@ export class SpaceExport {
   }
 
   private async sendSnapshot(space: string): Promise<void> {
-    const base = join(this.engine.scratch, `export-${process.pid}-${space}-${Date.now()}`);
+    const base = join(this.engine.transfer.scratch, `export-${process.pid}-${space}-${Date.now()}`);
     const files = { graphPath: `${base}.hnsw`, statePath: `${base}.state.json` };
     try {
-      const report = await this.engine.snapshotSpace(space, files);
+      const report = await this.engine.transfer.snapshotSpace(space, files);
       const graph = report.size > 0 ? await readFile(files.graphPath) : null;
       const state = await readFile(files.statePath);
       this.write({ header: { size: report.size, hnswJson: JSON.stringify(report.hnsw), graphBytes: graph?.length ?? 0, stateBytes: state.length } });
@@ -107,8 +107,8 @@ export class SpaceExport {
   private async seal(): Promise<void> {
     const { engine, space } = this;
     engine.membership.fence(space, this.handoffId);
-    await engine.quiesce(space);
-    const digest = await engine.digest(space);
+    await engine.transfer.quiesce(space);
+    const digest = await engine.transfer.digest(space);
     engine.membership.seal(space);
     this.sealed = true;
     this.write({ sealed: { count: digest.count, checksum: digest.checksum } });

@@ -145,7 +145,7 @@ export class SpaceImport {
 
   private async loadSnapshot(h: { hnsw: HnswConfig; graph: Buffer[]; state: Buffer[] }): Promise<void> {
     const graph = h.graph.length > 0 ? Buffer.concat(h.graph) : null;
-    await this.engine.installTransferred(this.space, graph, Buffer.concat(h.state), h.hnsw);
+    await this.engine.transfer.installTransferred(this.space, graph, Buffer.concat(h.state), h.hnsw);
     this.phase = 'catching_up';
   }
 
@@ -160,7 +160,7 @@ export class SpaceImport {
     }));
     this.records += items.length;
     this.engine.metrics.handoffRecords.inc(items.length);
-    this.applying = this.applying.then(() => this.engine.ingestTransferred(this.space, items));
+    this.applying = this.applying.then(() => this.engine.transfer.ingestTransferred(this.space, items));
   }
 
   private async fenceWhenCaughtUp(call: grpc.ClientDuplexStream<ExportRequest, ExportChunk__Output>): Promise<void> {
@@ -175,11 +175,11 @@ export class SpaceImport {
   private async verify(sealed: { count: number; checksum: string }): Promise<void> {
     await this.applying;
     while (this.transfer.indexed < this.sequence) await new Promise((r) => setTimeout(r, 5));
-    await this.engine.quiesce(this.space);
+    await this.engine.transfer.quiesce(this.space);
     if (this.transfer.failures.length > 0) {
       throw new EngramError('HANDOFF_FAILED', `${this.transfer.failures.length} transferred records failed to index: ${this.transfer.failures[0]}`);
     }
-    this.digest = await this.engine.digest(this.space);
+    this.digest = await this.engine.transfer.digest(this.space);
     this.pauseSeconds = this.fencedAt === null ? 0 : (performance.now() - this.fencedAt) / 1000;
     if (this.digest.count !== sealed.count || this.digest.checksum !== sealed.checksum) {
       throw new EngramError('HANDOFF_FAILED',

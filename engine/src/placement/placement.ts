@@ -38,6 +38,11 @@ export class Placement {
     return this.spec.generation;
   }
 
+  /** Pods on the ring: what a tenant's rate limit is divided by. */
+  get ringSize(): number {
+    return (this.spec.ring ?? this.spec.members).length;
+  }
+
   /** The ordinal the ring alone gives a space (where it belongs once no assignment holds it). */
   ringOwner(space: string): number {
     return this.ring.lookup(`space:${space}`);

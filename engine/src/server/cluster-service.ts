@@ -11,7 +11,7 @@ import type { Peers } from '../handoff/peers.js';
 import { SpaceExport } from '../handoff/space-export.js';
 import { parsePlacement } from '../placement/placement.js';
 import { validateSpaceId } from '../tenancy/space-directory.js';
-import { toServiceError } from './grpc-errors.js';
+import { respond } from './grpc-errors.js';
 
 function topology(engine: Engine): Topology {
   const { membership } = engine;
@@ -25,15 +25,10 @@ function topology(engine: Engine): Topology {
   };
 }
 
-/** Runs `work` and answers with its result or its error. */
-function answer<T>(callback: grpc.sendUnaryData<T>, work: () => T | Promise<T>): void {
-  Promise.resolve().then(work).then((value) => callback(null, value), (e: unknown) => callback(toServiceError(e)));
-}
-
 export function clusterHandlers(engine: Engine, peers: Peers, imports: Imports): ClusterHandlers {
   return {
-    GetTopology: (_call, callback) => answer(callback, () => topology(engine)),
-    ApplyPlacement: (call, callback) => answer(callback, async () => {
+    GetTopology: (_call, callback) => respond(callback, () => topology(engine)),
+    ApplyPlacement: (call, callback) => respond(callback, async () => {
       const placement = parsePlacement(call.request.placementJson);
       await engine.applyPlacement(placement);
       peers.retain(new Set(placement.spec.members.map((m) => m.address)));
@@ -41,10 +36,10 @@ export function clusterHandlers(engine: Engine, peers: Peers, imports: Imports):
       return topology(engine);
     }),
     ExportSpace: (call: grpc.ServerDuplexStream<ExportRequest__Output, ExportChunk>) => new SpaceExport(engine, call).start(),
-    StartImport: (call, callback) => answer(callback, () => imports.start(call.request.memorySpace, call.request.sourceAddress, call.request.handoffId)),
-    GetHandoffs: (_call, callback) => answer(callback, () => ({ imports: imports.list(), sealed: engine.membership.sealed() })),
-    ReleaseSpace: (call, callback) => answer(callback, async () => ({ droppedVectors: await engine.releaseSpace(validateSpaceId(call.request.memorySpace)) })),
-    SetStreamUsage: (call, callback) => answer(callback, () => {
+    StartImport: (call, callback) => respond(callback, () => imports.start(call.request.memorySpace, call.request.sourceAddress, call.request.handoffId)),
+    GetHandoffs: (_call, callback) => respond(callback, () => ({ imports: imports.list(), sealed: engine.membership.sealed() })),
+    ReleaseSpace: (call, callback) => respond(callback, async () => ({ droppedVectors: await engine.releaseSpace(validateSpaceId(call.request.memorySpace)) })),
+    SetStreamUsage: (call, callback) => respond(callback, () => {
       const usage = new Map(Object.entries(call.request.tenants).map(([tenant, u]) => [tenant, { vectors: Number(u.vectors), spaces: u.spaces }]));
       engine.directory.setElsewhere(usage);
       return {};

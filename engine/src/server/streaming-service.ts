@@ -16,7 +16,7 @@ import { validateSpaceId } from '../tenancy/space-directory.js';
 import { checkComparable, decodeVector, encodeVector } from '../wire/vector-codec.js';
 import type { Peers } from '../handoff/peers.js';
 import { forwardUnary, remoteOwner, StreamProxy } from './forwarding.js';
-import { toServiceError } from './grpc-errors.js';
+import { respond, toServiceError } from './grpc-errors.js';
 import { malformedRequestError } from './malformed-request.js';
 
 type StreamCall = grpc.ServerDuplexStream<ClientMessage__Output, ServerMessage>;
@@ -32,31 +32,18 @@ const MAX_K = 1000;
 export function streamingHandlers(engine: Engine, limits: StreamingLimits, peers: Peers): StreamingHandlers {
   return {
     ObserveStream: (call: StreamCall) => new StreamHandler(engine, limits, peers, call).start(),
-    Recall: (call, callback) => {
-      Promise.resolve()
-        .then(() => {
-          const space = validateSpaceId(call.request.memorySpace);
-          const remote = remoteOwner(engine, space, call.metadata);
-          return remote
-            ? forwardUnary<RecallRequest__Output, RecallResponse>(engine, peers, 'Recall', space, remote, call.request, call.getDeadline())
-            : recall(engine, call.request, call);
-        })
-        .then((response) => callback(null, response))
-        .catch((e: unknown) => callback(toServiceError(e)));
-    },
-    Fetch: (call, callback) => {
-      Promise.resolve()
-        .then(() => {
-          const space = validateSpaceId(call.request.memorySpace);
-          const remote = remoteOwner(engine, space, call.metadata);
-          return remote
-            ? forwardUnary<FetchRequest__Output, FetchResponse>(engine, peers, 'Fetch', space, remote, call.request, call.getDeadline())
-            : fetch(engine, call.request);
-        })
-        .then((response) => callback(null, response))
-        .catch((e: unknown) => callback(toServiceError(e)));
-    },
+    Recall: (call, callback) => respond(callback, () => routed(engine, peers, 'Recall', call, () => recall(engine, call.request, call))),
+    Fetch: (call, callback) => respond(callback, () => routed(engine, peers, 'Fetch', call, () => fetch(engine, call.request))),
   };
+}
+
+/** Serves a unary request here when this engine owns its space, else forwards it to the owner. */
+function routed<Req extends { memorySpace: string }, Res>(
+  engine: Engine, peers: Peers, method: 'Recall' | 'Fetch', call: grpc.ServerUnaryCall<Req, Res>, local: () => Promise<Res>,
+): Promise<Res> {
+  const space = validateSpaceId(call.request.memorySpace);
+  const remote = remoteOwner(engine, space, call.metadata);
+  return remote ? forwardUnary<Req, Res>(engine, peers, method, space, remote, call.request, call.getDeadline()) : local();
 }
 
 const MAX_FETCH_IDS = 1000;
