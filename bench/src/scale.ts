@@ -105,7 +105,12 @@ async function run(pods: number, vectors: Float32Array[], query: Float32Array[])
       return loads.reduce((n, l) => n + l.indexed, 0) / ((performance.now() - started) / 1000);
     };
     const indexedPerSecond = await ingest(SPACES, false);
-    const forwardedIndexedPerSecond = pods > 1 ? await ingest(SPACES.map((s) => `fwd-${s}`), true) : indexedPerSecond;
+    // the same load again into new spaces with the same owners as the first ones, each sent through another pod
+    const twins = SPACES.map((space) => {
+      const owner = placement.ownerOf(space).ordinal;
+      for (let k = 0; ; k++) if (placement.ownerOf(`fwd-${space}-${k}`).ordinal === owner) return `fwd-${space}-${k}`;
+    });
+    const forwardedIndexedPerSecond = pods > 1 ? await ingest(twins, true) : indexedPerSecond;
     const clients = engines.map((e) => new EngramClient(e.address));
     await recallLatencies(clients, placement, query, false); // warm up
     const direct = await recallLatencies(clients, placement, query, false);
@@ -127,6 +132,12 @@ async function main(): Promise<void> {
   const query = new ClusteredVectors({ dimension: DIMENSION, seed: 6 }).take(200);
   console.log(`scale-out: ${SPACES.length} spaces x ${PER_SPACE} observations (${DIMENSION} dims), ${WORKERS} worker(s) per engine, ${RECALLS} recalls k=10 per measurement, ${RUNS} runs, medians`);
   const results: Run[] = [];
+  for (const pods of PODS) {
+    const spec = { generation: 1, members: Array.from({ length: pods }, (_, ordinal) => ({ ordinal, name: `bench-${ordinal}`, address: `x:${ordinal + 1}` })), assignments: {} };
+    const placement = new Placement(spec);
+    const counts = Array.from({ length: pods }, (_, o) => SPACES.filter((s) => placement.ownerOf(s).ordinal === o).length);
+    console.log(`${pods} engine(s): spaces per engine ${counts.join(' / ')}`);
+  }
   for (let r = 0; r < RUNS; r++) for (const pods of PODS) results.push(await run(pods, vectors, query));
   const m = (pods: number, key: Exclude<keyof Run, 'handoff'>) => median(results.filter((x) => x.pods === pods).map((x) => x[key]));
   const base = m(PODS[0]!, 'indexedPerSecond');
