@@ -85,7 +85,6 @@ export class StreamProxy {
     init: ClientMessage__Output,
   ) {
     this.upstream = peers.get(route.owner.address).streaming.ObserveStream(forwardedMetadata(engine)) as unknown as typeof this.upstream;
-    engine.metrics.forwarded.inc({ grpc_method: 'ObserveStream', result: 'ok' });
     this.upstream.on('data', (message: ServerMessage__Output) => {
       if (this.ended) return;
       if (!this.call.write(message)) {
@@ -123,12 +122,12 @@ export class StreamProxy {
   private finish(e: grpc.ServiceError | null): void {
     if (this.ended) return;
     this.ended = true;
+    this.engine.metrics.forwarded.inc({ grpc_method: 'ObserveStream', result: e ? 'error' : 'ok' });
     if (!e) {
       this.call.end();
       return;
     }
     if (e.code === grpc.status.CANCELLED) return;
-    this.engine.metrics.forwarded.inc({ grpc_method: 'ObserveStream', result: 'error' }, 1);
     this.call.emit('error', toServiceError(ownerFailure(e, this.space, this.route)));
   }
 }
