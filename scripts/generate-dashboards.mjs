@@ -156,6 +156,30 @@ const streaming = dashboard({
         q(`min by (pod) (engram_wal_writable{${ENGINE}})`, '{{pod}}'),
       ] },
     ] },
+    { row: 'Scale-out and hand-offs', panels: [
+      { title: 'Memory spaces owned per pod', description: 'Spaces each engine owns under the placement; copies held for hand-offs are dashed.', queries: [
+        q(`sum by (pod) (engram_placement_spaces_owned{${ENGINE}, owned="true"})`, '{{pod}} owned'),
+        q(`sum by (pod) (engram_placement_spaces_owned{${ENGINE}, owned="false"})`, '{{pod}} copies'),
+      ] },
+      { title: 'Forwarded requests by method', description: 'Requests for a space another pod owns, passed on to it (clients that route by themselves send none).', unit: 'ops', queries: [
+        q(`sum by (grpc_method, result) (rate(engram_forwarded_requests_total{${ENGINE}}[${RATE}]))`, '{{grpc_method}} {{result}}'),
+      ] },
+      { title: 'Hand-offs by result', description: 'Imports of memory spaces that ended with a verified copy, or failed (and start over).', unit: 'short', queries: [
+        q(`sum by (result) (increase(engram_handoffs_total{${ENGINE}}[${RATE}]))`, '{{result}}'),
+        q(`sum by (role) (engram_handoffs_active{${ENGINE}})`, 'active as {{role}}'),
+      ] },
+      { title: 'Hand-off time and write pause P99', description: 'Import start to verified copy; fence to verified copy (writes to the space are refused, retryably, meanwhile).', unit: 's', queries: [
+        q(`histogram_quantile(0.99, sum by (le) (rate(engram_handoff_duration_seconds_bucket{${ENGINE}}[${RATE}])))`, 'hand-off'),
+        q(`histogram_quantile(0.99, sum by (le) (rate(engram_handoff_write_pause_seconds_bucket{${ENGINE}}[${RATE}])))`, 'write pause'),
+      ] },
+      { title: 'Hand-off traffic', description: 'Snapshot bytes sent by old owners, log records received by new ones.', queries: [
+        q(`sum(rate(engram_handoff_snapshot_bytes_total{${ENGINE}}[${RATE}]))`, 'snapshot bytes/s'),
+        q(`sum(rate(engram_handoff_records_total{${ENGINE}}[${RATE}]))`, 'records/s'),
+      ] },
+      { title: 'Placement generation per pod', description: 'Pods on an older generation than the others have not taken the latest placement yet.', queries: [
+        q(`max by (pod) (engram_placement_generation{${ENGINE}})`, '{{pod}}'),
+      ] },
+    ] },
   ],
 });
 
@@ -198,6 +222,10 @@ const operator = dashboard({
       ] },
       { title: 'Pods: desired, ready, on the desired config', queries: [
         q(`sum by (engramstream, state) (engram_operator_stream_pods{${STREAMS}})`, '{{engramstream}} {{state}}'),
+      ] },
+      { title: 'Memory space moves', description: 'Hand-offs in progress and waiting, and the age of the oldest (EngramHandoffStuck fires past 10 minutes).', queries: [
+        q(`sum by (engramstream, state) (engram_operator_stream_space_moves{${STREAMS}})`, '{{engramstream}} {{state}}'),
+        q(`max by (engramstream) (engram_operator_stream_oldest_move_seconds{${STREAMS}})`, '{{engramstream}} oldest (s)'),
       ] },
       { type: 'table', title: 'Config applied per pod', description: 'The config hash each engine reports, and 1 where it is the hash its EngramStream resolves to.', width: 24, queries: [
         q(`max by (engramstream, pod, config_hash, profile) (engram_config_info{${ENGINE}})`, 'reported'),

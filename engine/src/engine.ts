@@ -22,6 +22,9 @@ import { SpaceDirectory } from './tenancy/space-directory.js';
 import { Tenants } from './tenancy/tenants.js';
 import type { Logger } from './log.js';
 import { WriteAheadLog } from './wal/write-ahead-log.js';
+import { Membership } from './placement/membership.js';
+import type { Placement } from './placement/placement.js';
+import { SpaceTransfer } from './handoff/space-transfer.js';
 
 const TICK_MS = 100;
 
@@ -47,6 +50,11 @@ export interface EngineOptions {
   dataDir?: string;
   /** Allows Admin.InjectFault (failure drills); off in production. */
   faultInjection?: boolean;
+  /**
+   * This engine's pod name in a multi-pod stream: it then takes a placement from the operator and
+   * serves only the memory spaces the placement gives it. Without one it owns every space.
+   */
+  memberName?: string;
 }
 
 export class Engine implements SessionContext {
@@ -55,6 +63,9 @@ export class Engine implements SessionContext {
   readonly tenants: Tenants;
   readonly directory: SpaceDirectory;
   readonly sessions = new Set<ObserveSession>();
+  readonly membership: Membership;
+  /** Copying memory spaces to and from other pods of the stream (hand-offs). */
+  readonly transfer: SpaceTransfer;
   private readonly pool: WorkerPool;
   private readonly drain = new DrainRate(() => performance.now());
   private readonly scratchDir: string;
@@ -85,6 +96,7 @@ export class Engine implements SessionContext {
     this.ownsScratch = !options.scratchDir;
     this.scratchDir = options.scratchDir ?? mkdtempSync(join(tmpdir(), 'engram-'));
     this.storage = options.dataDir ? new DurableStorage(options.dataDir) : null;
+    this.membership = new Membership(options.memberName ?? null, options.dataDir ?? null);
     this.pool = new WorkerPool({
       config: this.current, queue: this.queue, metrics: this.metrics, scratchDir: this.scratchDir,
       onBatchIndexed: (outcome) => this.batchIndexed(outcome),
@@ -97,6 +109,10 @@ export class Engine implements SessionContext {
       log: options.log,
     });
     this.memory = new MemoryGuard(() => this.current.memory, () => this.queue.memoryBytes);
+    this.transfer = new SpaceTransfer({
+      pool: this.pool, queue: this.queue, directory: this.directory, storage: this.storage, metrics: this.metrics,
+      scratchDir: this.scratchDir, hnsw: () => this.current.hnsw, persist: (items) => this.persist(items),
+    });
     this.checkpointer = this.storage
       ? new Checkpointer({ storage: this.storage, pool: this.pool, log: options.log, metrics: this.metrics, settings: () => this.current.durability })
       : null;
@@ -104,10 +120,14 @@ export class Engine implements SessionContext {
 
   /** Starts the workers and, with a data directory, recovers from it before anything is accepted. */
   async start(): Promise<void> {
+    await this.membership.load();
+    const kept = this.membership.placement;
+    if (kept) this.tenants.setShare(1 / kept.ringSize);
     await this.pool.start();
     if (this.storage) await this.recover(this.storage);
     this.pool.scheduleRebuilds();
     this.publishConfigMetrics();
+    this.initPlacementMetrics();
     this.checkMemory();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
@@ -146,6 +166,10 @@ export class Engine implements SessionContext {
     this.metrics.recovering.set(0);
   }
 
+  get log(): Logger {
+    return this.options.log;
+  }
+
   // ---- SessionContext
   config(): EngineConfig {
     return this.current;
@@ -171,6 +195,10 @@ export class Engine implements SessionContext {
 
   memoryPressure(): string | null {
     return this.memory.current.refusal;
+  }
+
+  writeRefusal(space: string): string | null {
+    return this.membership.writeRefusal(space);
   }
 
   persist(items: QueuedObservation[]): Promise<void> {
@@ -294,6 +322,19 @@ export class Engine implements SessionContext {
     return this.applied;
   }
 
+  /** Counters of scale-out events exist at 0 from the start (increase() misses a series' first event). */
+  private initPlacementMetrics(): void {
+    const m = this.metrics;
+    for (const method of ['ObserveStream', 'Recall', 'Fetch']) for (const result of ['ok', 'error']) m.forwarded.inc({ grpc_method: method, result }, 0);
+    for (const result of ['verified', 'failed']) m.handoffs.inc({ result }, 0);
+    for (const role of ['source', 'target']) {
+      m.handoffFailures.inc({ role }, 0);
+      m.handoffsActive.set({ role }, 0);
+    }
+    m.handoffBytes.inc(0);
+    m.handoffRecords.inc(0);
+  }
+
   private publishConfigMetrics(): void {
     this.metrics.configGeneration.set(this.generation);
     this.metrics.configInfo.reset();
@@ -332,6 +373,11 @@ export class Engine implements SessionContext {
       m.workerQueueDepth.set({ worker_id: String(w.id) }, w.queued);
     }
     for (const t of this.current.tenants) m.tenantVectors.set({ tenant: t.name }, this.directory.usage(t.name).vectors);
+    let owned = 0;
+    for (const s of this.directory.all()) if (this.membership.owns(s.id)) owned++;
+    m.spacesOwned.set({ owned: 'true' }, owned);
+    m.spacesOwned.set({ owned: 'false' }, this.directory.size - owned);
+    m.placementGeneration.set(this.membership.generation);
   }
 
   private checkMemory(): void {
@@ -346,6 +392,41 @@ export class Engine implements SessionContext {
 
   ownerOf(space: string): number {
     return this.pool.ownerOf(space);
+  }
+
+  // ---- placement over the pods of a stream, and hand-offs of memory spaces between them
+
+  /**
+   * Installs a placement from the operator. Sessions on spaces this engine no longer owns are
+   * closed (their clients reconnect and reach the new owner); sealed spaces now owned elsewhere
+   * are dropped: the new owner verified its copy before the operator moved them.
+   */
+  async applyPlacement(placement: Placement): Promise<void> {
+    const held = [...this.directory.all()].filter((s) => s.indexed + s.pending > 0).map((s) => s.id);
+    await this.membership.install(placement, held);
+    this.tenants.setShare(1 / placement.ringSize);
+    for (const session of this.sessions) {
+      const route = this.membership.route(session.spaceId);
+      if (!route.local) session.close(`memory space '${session.spaceId}' moved to ${route.owner.name}; reconnect (unacknowledged observations are resent there)`);
+    }
+    for (const space of this.membership.sealed()) {
+      if (!this.membership.owns(space)) await this.releaseSpace(space);
+    }
+    this.log.info('placement installed', { generation: placement.generation, members: placement.spec.members.length, assignments: Object.keys(placement.spec.assignments).length });
+  }
+
+  /** Drops a memory space this engine holds but does not own (it lives on another pod). */
+  async releaseSpace(space: string): Promise<number> {
+    if (this.membership.owns(space)) {
+      throw new EngramError('SPACE_OWNED', `memory space '${space}' is owned by this engine (placement generation ${this.membership.generation}); it cannot be released`);
+    }
+    const record = this.directory.get(space);
+    if (!record) return 0;
+    for (const session of this.sessions) if (session.spaceId === space) session.close(`memory space '${space}' moved to another pod; reconnect`);
+    await this.transfer.drop(space);
+    this.membership.forget(space);
+    this.log.info('memory space released to its new owner', { space, vectors: record.indexed });
+    return record.indexed;
   }
 
   workerLoads() {

@@ -16,6 +16,16 @@ export const ErrorCodes = {
   TENANT_MISMATCH: GrpcStatus.PERMISSION_DENIED,
   /** The data directory holds vectors of another dimension or metric than the config (refused at start). */
   DATA_SHAPE_MISMATCH: GrpcStatus.FAILED_PRECONDITION,
+  // placement over the pods of a stream
+  CLUSTER_DISABLED: GrpcStatus.FAILED_PRECONDITION,
+  PLACEMENT_STALE: GrpcStatus.FAILED_PRECONDITION,
+  PLACEMENT_ORPHANS: GrpcStatus.FAILED_PRECONDITION,
+  /** Sent to clients that route by themselves (`engram-route: direct`): another pod owns the space. */
+  SPACE_MOVED: GrpcStatus.FAILED_PRECONDITION,
+  /** The pod that owns the space cannot be reached (names both). */
+  OWNER_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  SPACE_OWNED: GrpcStatus.FAILED_PRECONDITION,
+  HANDOFF_FAILED: GrpcStatus.ABORTED,
   // capacity
   RECALL_LANE_FULL: GrpcStatus.RESOURCE_EXHAUSTED,
   SPACE_QUOTA_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
@@ -30,11 +40,14 @@ export type ErrorCode = keyof typeof ErrorCodes;
 
 export class EngramError extends Error {
   readonly code: ErrorCode;
+  /** Extra response metadata for clients that act on it (e.g. the owner's address of a moved space). */
+  readonly details: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, string> }) {
     super(message, options);
     this.name = 'EngramError';
     this.code = code;
+    this.details = options?.details ?? {};
   }
 
   get grpcStatus(): GrpcStatus {

@@ -23,6 +23,8 @@ export interface ServeOptions {
   scratchDir?: string;
   dataDir?: string;
   faultInjection?: boolean;
+  /** This engine's pod name in a multi-pod stream (takes placements from the operator). */
+  memberName?: string;
 }
 
 export interface RunningEngine {
@@ -48,6 +50,7 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
     config: options.config, log: options.log,
     ...(options.scratchDir ? { scratchDir: options.scratchDir } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     faultInjection: options.faultInjection ?? false,
+    ...(options.memberName ? { memberName: options.memberName } : {}),
   });
   // Ready only once the gRPC port takes connections: a probe that passes earlier sends traffic to
   // a port that refuses it.
@@ -60,7 +63,7 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
     http.close();
     throw e;
   }
-  const { server, health, endHealthWatches } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
+  const { server, health, endHealthWatches, closePeers } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
   const grpcPort = await bindGrpc(server, `${options.host}:${options.grpcPort}`);
   raiseFlowControlWindows(server);
   setServing(health, true);
@@ -78,6 +81,7 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
       // Streams end with CLOSED then OK as the engine closes their sessions; health watches have
       // been told NOT_SERVING: end them too, so nothing is cut by the transport.
       await engine.close(deadlineMs);
+      closePeers();
       endHealthWatches();
       await shutdownGrpc(server, 2000);
       await new Promise<void>((resolve) => http.close(() => resolve()));

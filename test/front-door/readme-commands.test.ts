@@ -94,6 +94,7 @@ describe('the README on a fresh clone', () => {
     ['node bench/dist/durable-ingest.js --help', 'usage: node bench/dist/durable-ingest.js'],
     ['node bench/dist/stress.js --help', 'usage: node bench/dist/stress.js'],
     ['node bench/dist/kill-soak.js --help', 'usage: node bench/dist/kill-soak.js'],
+    ['node bench/dist/scale.js --help', 'usage: node bench/dist/scale.js'],
   ])('answers `%s`', async (command, usage) => {
     const result = await sh(command, clone, 60_000);
     expect(result.code, result.stderr).toBe(0);

@@ -45,7 +45,7 @@ describe('dashboards and alert rules', () => {
     const rules = alertRules();
     const guide = ['HighQueueDepth', 'CriticalQueueDepth', 'WorkerDown', 'WorkerUtilizationImbalance', 'HighObservationLatency', 'HighRecallLatency',
       'FrequentBackpressure', 'PersistentBackpressure', 'HighRejectionRate', 'BatchInsertionFailures', 'LowThroughput', 'ExcessiveWorkStealing'];
-    expect(rules.map((r) => r.alert).sort()).toEqual([...guide.map((a) => `Engram${a}`), 'EngramOperatorReconcileErrors', 'EngramStreamConfigNotConverged'].sort());
+    expect(rules.map((r) => r.alert).sort()).toEqual([...guide.map((a) => `Engram${a}`), 'EngramOperatorReconcileErrors', 'EngramStreamConfigNotConverged', 'EngramHandoffStuck'].sort());
     for (const rule of rules) {
       expect(['info', 'warning', 'critical'], rule.alert).toContain(rule.labels.severity);
       expect(rule.annotations.runbook, rule.alert).toBe(`docs/runbooks/${rule.alert}.md`);

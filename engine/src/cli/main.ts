@@ -12,7 +12,7 @@ const USAGE = `usage: engram <command> [flags]
             [--port 50051] [--http-port 9464] [--max-message-bytes N] [--max-batch N]
             [--shutdown-deadline-ms 30000] [--scratch-dir DIR]
             [--data-dir DIR (default $ENGRAM_DATA_DIR or ./engram-data) | --ephemeral]
-            [--enable-fault-injection]
+            [--enable-fault-injection] [--member-name POD]
   observe   --space NAME (--generate N | --file FILE.jsonl) [--batch 256] [--seed 42] [--tenant T]
   recall    --space NAME (--vector JSON|@FILE | --random [--seed 42]) [--k 10] [--ef 0]
             [--min-similarity S] [--json]
@@ -37,6 +37,7 @@ const FLAGS = {
   'data-dir': { type: 'string' },
   ephemeral: { type: 'boolean', default: false },
   'enable-fault-injection': { type: 'boolean', default: false },
+  'member-name': { type: 'string' },
   space: { type: 'string' },
   file: { type: 'string' },
   generate: { type: 'string' },
@@ -88,6 +89,7 @@ async function main(argv: string[]): Promise<void> {
         shutdownDeadlineMs: int('shutdown-deadline-ms', f['shutdown-deadline-ms']),
         ...(f['scratch-dir'] ? { scratchDir: f['scratch-dir'] } : {}),
         dataDir: dataDir(f['data-dir'], f.ephemeral), faultInjection: f['enable-fault-injection'],
+        ...(f['member-name'] ? { memberName: f['member-name'] } : {}),
       });
     case 'observe':
       return observeCommand({

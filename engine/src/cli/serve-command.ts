@@ -20,6 +20,8 @@ export interface ServeFlags {
   /** null: no data directory (everything in memory). */
   dataDir: string | null;
   faultInjection: boolean;
+  /** This pod's name in a multi-pod stream: the engine then serves the spaces the operator's placement gives it. */
+  memberName?: string;
 }
 
 /** `a.b=value` → { a: { b: value } }; the value is JSON if it parses, else a string. */
@@ -64,6 +66,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     maxMessageBytes: flags.maxMessageBytes, maxBatch: flags.maxBatch,
     ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}), ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
     faultInjection: flags.faultInjection,
+    ...(flags.memberName ? { memberName: flags.memberName } : {}),
   });
   if (!flags.dataDir) log.warn('running without a data directory (--ephemeral): a crash loses every observation');
   const stop = (signal: string): void => {

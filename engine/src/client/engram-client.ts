@@ -2,6 +2,11 @@
 // CLI, the benchmarks, the tests and the operator all reach engines through this class.
 import * as grpc from '@grpc/grpc-js';
 import type { AdminClient } from '../generated/engram/v1/Admin.js';
+import type { ClusterClient } from '../generated/engram/v1/Cluster.js';
+import type { HandoffStatus__Output } from '../generated/engram/v1/HandoffStatus.js';
+import type { HandoffsResponse__Output } from '../generated/engram/v1/HandoffsResponse.js';
+import type { Topology__Output } from '../generated/engram/v1/Topology.js';
+import type { PlacementSpec } from '../placement/placement.js';
 import type { ConfigResponse__Output } from '../generated/engram/v1/ConfigResponse.js';
 import type { FetchResponse__Output } from '../generated/engram/v1/FetchResponse.js';
 import type { RecallResponse__Output } from '../generated/engram/v1/RecallResponse.js';
@@ -16,6 +21,33 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Default deadline for unary calls. */
   deadlineMs?: number;
+  /**
+   * Ask engines not to forward: a request for a space another pod owns fails with SPACE_MOVED and
+   * the owner's address (what RoutingClient uses to go straight to owners).
+   */
+  direct?: boolean;
+}
+
+/** One memory space's hand-off into an engine, as that engine reports it. */
+export interface HandoffView {
+  memorySpace: string;
+  handoffId: string;
+  sourceAddress: string;
+  phase: 'copying' | 'catching_up' | 'sealing' | 'verified' | 'failed';
+  bytes: number;
+  records: number;
+  error: string;
+  seconds: number;
+  writePauseSeconds: number;
+  count: number;
+  checksum: string;
+}
+
+export interface TopologyView {
+  placement: PlacementSpec | null;
+  generation: number;
+  self: string;
+  confirmed: boolean;
 }
 
 export interface StreamOptions {
@@ -59,10 +91,16 @@ function configView(r: ConfigResponse__Output): EngineConfigView {
   };
 }
 
+function handoffView(h: HandoffStatus__Output): HandoffView {
+  return { ...h, phase: h.phase as HandoffView['phase'], bytes: Number(h.bytes), records: Number(h.records), count: Number(h.count) };
+}
+
 export class EngramClient {
   private readonly streaming: StreamingClient;
   private readonly admin: AdminClient;
+  private readonly cluster: ClusterClient;
   private readonly deadlineMs: number;
+  private readonly metadata: () => grpc.Metadata;
 
   constructor(readonly address: string, options: ClientOptions = {}) {
     const proto = loadEngramProto();
@@ -73,7 +111,13 @@ export class EngramClient {
     const credentials = grpc.credentials.createInsecure();
     this.streaming = new proto.engram.v1.Streaming(address, credentials, channelOptions);
     this.admin = new proto.engram.v1.Admin(address, credentials, { ...channelOptions, channelOverride: this.streaming.getChannel() });
+    this.cluster = new proto.engram.v1.Cluster(address, credentials, { ...channelOptions, channelOverride: this.streaming.getChannel() });
     this.deadlineMs = options.deadlineMs ?? 10_000;
+    this.metadata = () => {
+      const metadata = new grpc.Metadata();
+      if (options.direct) metadata.set('engram-route', 'direct');
+      return metadata;
+    };
   }
 
   private deadline(ms?: number): grpc.CallOptions {
@@ -83,7 +127,7 @@ export class EngramClient {
   /** Opens a session on a memory space; resolves once the engine has answered init. */
   openStream(options: StreamOptions): Promise<ObservationStream> {
     const maxBatch = options.maxBatch ?? 256;
-    const call = this.streaming.ObserveStream();
+    const call = this.streaming.ObserveStream(this.metadata());
     call.write({
       init: {
         memorySpace: options.memorySpace, tenant: options.tenant ?? '', honoursBackpressure: options.honoursBackpressure ?? true,
@@ -108,12 +152,12 @@ export class EngramClient {
       memorySpace: options.memorySpace, vector: encodeVector(options.vector), k: options.k, ef: options.ef ?? 0,
       minSimilarity: options.minSimilarity ?? 0, hasMinSimilarity: options.minSimilarity !== undefined,
     };
-    return unary((cb) => this.streaming.Recall(request, this.deadline(options.deadlineMs), cb));
+    return unary((cb) => this.streaming.Recall(request, this.metadata(), this.deadline(options.deadlineMs), cb));
   }
 
   /** Exact lookup by id: the observations the space holds, and the ids it does not. */
   async fetch(memorySpace: string, ids: string[]): Promise<FetchResponse__Output> {
-    return unary((cb) => this.streaming.Fetch({ memorySpace, ids }, this.deadline(), cb));
+    return unary((cb) => this.streaming.Fetch({ memorySpace, ids }, this.metadata(), this.deadline(), cb));
   }
 
   async getConfig(): Promise<EngineConfigView> {
@@ -137,8 +181,42 @@ export class EngramClient {
     return unary((cb) => this.admin.GetStats({}, this.deadline(), cb));
   }
 
+  /** The placement this engine routes by (null for a stand-alone engine). */
+  async topology(): Promise<TopologyView> {
+    const t = await unary<Topology__Output>((cb) => this.cluster.GetTopology({}, this.deadline(), cb));
+    return { placement: t.placementJson ? JSON.parse(t.placementJson) as PlacementSpec : null, generation: Number(t.generation), self: t.self, confirmed: t.confirmed };
+  }
+
+  /** Installs a placement (the operator's job). */
+  async applyPlacement(placement: PlacementSpec): Promise<TopologyView> {
+    await unary<Topology__Output>((cb) => this.cluster.ApplyPlacement({ placementJson: JSON.stringify(placement) }, this.deadline(), cb));
+    return this.topology();
+  }
+
+  /** Asks this engine to copy a space from the pod at `sourceAddress` (idempotent per hand-off id). */
+  async startImport(memorySpace: string, sourceAddress: string, handoffId: string): Promise<HandoffView> {
+    return handoffView(await unary<HandoffStatus__Output>((cb) => this.cluster.StartImport({ memorySpace, sourceAddress, handoffId }, this.deadline(), cb)));
+  }
+
+  async handoffs(): Promise<{ imports: HandoffView[]; sealed: string[] }> {
+    const r = await unary<HandoffsResponse__Output>((cb) => this.cluster.GetHandoffs({}, this.deadline(), cb));
+    return { imports: r.imports.map(handoffView), sealed: r.sealed };
+  }
+
+  /** Tells the engine what each tenant stores on the stream's other pods (its quotas count it). */
+  async setStreamUsage(tenants: Record<string, { vectors: number; spaces: number }>): Promise<void> {
+    await unary((cb) => this.cluster.SetStreamUsage({ tenants }, this.deadline(), cb));
+  }
+
+  /** Drops a space this engine holds but no longer owns. */
+  async releaseSpace(memorySpace: string): Promise<number> {
+    const r = await unary<{ droppedVectors: number }>((cb) => this.cluster.ReleaseSpace({ memorySpace }, this.deadline(), cb));
+    return Number(r.droppedVectors);
+  }
+
   close(): void {
     this.streaming.close();
     this.admin.close();
+    this.cluster.close();
   }
 }

@@ -38,7 +38,7 @@ export interface StreamCounts {
 
 /** Final refusals that use up their sequence numbers: the next observation goes on from there. */
 const CONSUMES_SEQUENCE = new Set(['REJECT_INVALID_OBSERVATION', 'REJECT_QUOTA_EXCEEDED']);
-const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT_SHUTTING_DOWN', 'REJECT_STORAGE_UNAVAILABLE', 'REJECT_MEMORY_PRESSURE', 'REJECT_SEQUENCE_GAP']);
+const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT_SHUTTING_DOWN', 'REJECT_STORAGE_UNAVAILABLE', 'REJECT_MEMORY_PRESSURE', 'REJECT_SEQUENCE_GAP', 'REJECT_SPACE_MOVING']);
 const MAX_PAUSE_MS = 2000;
 /** The congestion window's floor and its additive step, in observations. */
 const WINDOW_STEP = 16;
@@ -84,6 +84,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
   private settledWaiters: Array<() => void> = [];
   private ended: Promise<void>;
   private failure: Error | null = null;
+  private closing = false;
   lastStatus: StreamStatus__Output | null = null;
 
   constructor(
@@ -95,7 +96,15 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     super();
     this.sendWindow = maxInFlight;
     this.ended = new Promise((resolve) => {
-      call.on('end', () => resolve());
+      call.on('end', () => {
+        // The engine ended the stream without being asked (it stopped, or the space moved to
+        // another pod): what is not accepted yet must be sent again on a new stream.
+        if (!this.closing && this.window.length > 0) {
+          this.failure = new Error(`the engine ended the stream: ${this.lastStatus?.message || 'no reason given'}`);
+          this.wakeAll();
+        }
+        resolve();
+      });
       call.on('error', (e: Error) => {
         this.failure = e;
         this.wakeAll();
@@ -112,6 +121,11 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
 
   get sessionId(): string {
     return this.init.sessionId;
+  }
+
+  /** Ids sent (or waiting to be) that the engine has not accepted: to send again after the stream fails. */
+  unacceptedIds(): string[] {
+    return this.window.map((p) => p.wire.id as string);
   }
 
   /** Queues one observation; waits while `maxInFlight` observations are unaccepted. */
@@ -263,6 +277,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
    */
   async close(options: { drain?: boolean } = {}): Promise<StreamCounts> {
     await this.settled();
+    this.closing = true;
     this.call.write({ close: { drain: options.drain ?? true } });
     this.call.end();
     await this.ended;

@@ -42,12 +42,13 @@ export async function recoverAtStart(ctx: RecoveryContext): Promise<RecoveryRepo
   const { storage, pool, queue, directory, metrics } = ctx;
   let maxLsn = 0;
   const manifests = await storage.snapshots.load();
-  for (const m of manifests) checkSnapshotShape(m.space, m.hnsw, ctx.shape, storage.dataDir);
-  for (const m of manifests) {
+  const held = manifests.filter((m) => !m.dropped);
+  for (const m of manifests) maxLsn = Math.max(maxLsn, m.lsn);
+  for (const m of held) checkSnapshotShape(m.space, m.hnsw, ctx.shape, storage.dataDir);
+  for (const m of held) {
     const snapshot = storage.snapshots.snapshotOf(m.space)!;
     directory.restore(m.space).indexed = m.size;
     await pool.restore(m.space, snapshot.files, m.hnsw, m.lsn);
-    maxLsn = Math.max(maxLsn, m.lsn);
   }
   const damaged: DamagedTail[] = [];
   const sink = new ReplaySink();
@@ -68,7 +69,7 @@ export async function recoverAtStart(ctx: RecoveryContext): Promise<RecoveryRepo
   await sink.done;
   for (const d of damaged) await cutDamagedTail(d, ctx);
   await removeEmptySegments(storage.walDir);
-  return { nextLsn: maxLsn + 1, spacesRestored: manifests.length, recordsReplayed: replayed, damaged, seconds: (performance.now() - started) / 1000 };
+  return { nextLsn: maxLsn + 1, spacesRestored: held.length, recordsReplayed: replayed, damaged, seconds: (performance.now() - started) / 1000 };
 }
 
 /**

@@ -19,12 +19,20 @@ export interface SnapshotManifest {
   /** File names inside the space's directory (graph is null for an empty space). */
   graph: string | null;
   state: string;
+  /**
+   * The space was handed to another pod at `lsn`: nothing to load, and the log's records of it up
+   * to `lsn` are not replayed.
+   */
+  dropped?: boolean;
 }
 
 const MANIFEST = 'manifest.json';
 
 export class SnapshotStore {
   private readonly manifests = new Map<string, SnapshotManifest>();
+  /** The last generation handed out per space: two snapshots prepared at once never share files. */
+  private readonly issued = new Map<string, number>();
+  private readonly committing = new Map<string, Promise<void>>();
 
   constructor(readonly dir: string) {}
 
@@ -55,24 +63,53 @@ export class SnapshotStore {
 
   /** Paths for the space's next snapshot generation. */
   async prepare(space: string): Promise<{ generation: number; files: SnapshotTarget }> {
-    const generation = (this.manifests.get(space)?.generation ?? 0) + 1;
+    const generation = Math.max(this.manifests.get(space)?.generation ?? 0, this.issued.get(space) ?? 0) + 1;
+    this.issued.set(space, generation);
     const spaceDir = join(this.dir, space);
     await mkdir(spaceDir, { recursive: true });
     return { generation, files: { graphPath: join(spaceDir, `${generation}.hnsw`), statePath: join(spaceDir, `${generation}.state.json`) } };
   }
 
-  /** Makes a written snapshot current (atomic rename of its manifest), then drops the previous one. */
-  async commit(manifest: SnapshotManifest): Promise<void> {
+  /**
+   * Makes a written snapshot current (atomic rename of its manifest), then drops the previous one.
+   * Commits of one space run one at a time (a checkpoint and a hand-off may both write one).
+   */
+  commit(manifest: SnapshotManifest): Promise<void> {
+    const run = (this.committing.get(manifest.space) ?? Promise.resolve()).then(() => this.commitNow(manifest));
+    const tail = run.catch(() => undefined);
+    this.committing.set(manifest.space, tail);
+    void tail.then(() => {
+      if (this.committing.get(manifest.space) === tail) this.committing.delete(manifest.space);
+    });
+    return run;
+  }
+
+  private async commitNow(manifest: SnapshotManifest): Promise<void> {
     const spaceDir = join(this.dir, manifest.space);
+    const previous = this.manifests.get(manifest.space);
+    // A snapshot prepared earlier but committed later is older: the newer one stays current.
+    if (previous && previous.generation > manifest.generation) {
+      for (const name of [manifest.graph, manifest.state]) if (name) await rm(join(spaceDir, name), { force: true });
+      return;
+    }
+    this.manifests.set(manifest.space, manifest);
     const tmp = join(spaceDir, `${MANIFEST}.tmp`);
     await writeFileDurably(tmp, JSON.stringify(manifest));
     await rename(tmp, join(spaceDir, MANIFEST));
     await syncDirectory(spaceDir);
-    const previous = this.manifests.get(manifest.space);
-    this.manifests.set(manifest.space, manifest);
     if (previous) {
       for (const name of [previous.graph, previous.state]) if (name) await rm(join(spaceDir, name), { force: true });
     }
+  }
+
+  /**
+   * Records that the space left this engine at `lsn` (a manifest without files): recovery then
+   * neither loads it nor replays its older log records.
+   */
+  async drop(space: string, lsn: number, hnsw: HnswConfig): Promise<void> {
+    const { generation, files } = await this.prepare(space);
+    await writeFileDurably(files.statePath, JSON.stringify({ ids: [], contents: [], metadata: [] }));
+    await this.commit({ space, generation, lsn, size: 0, hnsw, graph: null, state: `${generation}.state.json`, dropped: true });
   }
 
   /** Removes the files of a snapshot that failed before its manifest was written. */

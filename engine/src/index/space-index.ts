@@ -6,6 +6,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import hnswlib from 'hnswlib-node';
 import type { HnswConfig } from '../config/engine-config.js';
+import { digestIds, type IdDigest } from './id-digest.js';
 import type { FetchedData, RecallHitData, SpaceState } from '../pool/messages.js';
 
 const { HierarchicalNSW } = hnswlib;
@@ -72,6 +73,11 @@ export class SpaceIndex {
 
   get size(): number {
     return this.ids.length;
+  }
+
+  /** Count and checksum of the ids it holds (a hand-off compares both copies with it). */
+  digest(): IdDigest {
+    return digestIds(this.ids);
   }
 
   setEfSearch(ef: number): void {

@@ -61,6 +61,12 @@ export class RebuildScheduler {
     this.shapes.set(space, shapeOf(hnsw));
   }
 
+  /** The space left this engine: nothing to rebuild. */
+  forget(space: string): void {
+    this.shapes.delete(space);
+    this.progress.delete(space);
+  }
+
   /** A space seen for the first time is built with the current parameters. */
   noteNew(space: string): void {
     if (!this.shapes.has(space)) this.builtWith(space, this.deps.target());

@@ -62,6 +62,7 @@ export type ToWorker =
   | { type: 'rebuildSwap'; key: string; space: string; path: string; hnsw: HnswConfig }
   | { type: 'rebuildAbandon'; space: string }
   | { type: 'fetch'; key: string; space: string; ids: string[] }
+  | { type: 'digest'; key: string; space: string }
   /** Stop at the next safe point (between two inserts): end the thread cleanly, or crash it (a drill). */
   | { type: 'exit' }
   | { type: 'crash' };
@@ -76,7 +77,8 @@ export type FromWorker =
   | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string }
   | { type: 'report'; key: string; report: SpaceReport; busyMs: number }
   | { type: 'requestFailed'; key: string; reason: string }
-  | { type: 'fetched'; key: string; found: FetchedData[]; missing: string[] };
+  | { type: 'fetched'; key: string; found: FetchedData[]; missing: string[] }
+  | { type: 'digested'; key: string; count: number; checksum: string };
 
 /** What a worker thread is started with. */
 export interface WorkerData {

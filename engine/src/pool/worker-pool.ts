@@ -380,6 +380,38 @@ export class WorkerPool {
     return { found: reply.found, missing: reply.missing };
   }
 
+  /** Count and checksum of the ids the space's index holds (after any move or recovery). */
+  async digest(space: string): Promise<{ count: number; checksum: string }> {
+    await this.settled(space);
+    const slot = this.slots[this.ownerOf(space)] as WorkerSlot;
+    const key = `digest:${this.nextKey++}`;
+    const reply = await slot.request(key, { type: 'digest', key, space });
+    if (reply.type !== 'digested') throw new EngramError('INTERNAL', `unexpected reply ${reply.type}`);
+    return { count: reply.count, checksum: reply.checksum };
+  }
+
+  /** Observations of the space in batches its worker is indexing now. */
+  inFlightItems(space: string): QueuedObservation[] {
+    return [...this.inFlight.values()].filter((b) => b.space === space).flatMap((b) => b.items);
+  }
+
+  /**
+   * Forgets a space whose queue is empty (it now lives on another pod): its worker drops the
+   * index. A rebuild of it is abandoned.
+   */
+  async release(space: string): Promise<void> {
+    await this.rebuilds.waitFor(space);
+    await this.settled(space);
+    const owner = this.owner.get(space);
+    if (owner === undefined) return;
+    this.slots[owner]?.post({ type: 'drop', space });
+    this.owned.get(owner)?.delete(space);
+    this.owner.delete(space);
+    this.indexedLsn.delete(space);
+    this.movedAt.delete(space);
+    this.rebuilds.forget(space);
+  }
+
   /** Writes a snapshot of the space on its owner (what it has indexed now, and that LSN). */
   snapshot(space: string, files: SnapshotTarget): Promise<SpaceReport> {
     return this.requestOnOwner(space, (key) => ({ type: 'snapshot', key, space, files }));

@@ -105,6 +105,7 @@ export class WorkerSlot {
         return this.settle(message.key, message);
       case 'requestFailed':
       case 'fetched':
+      case 'digested':
         return this.settle(message.key, message);
     }
   }

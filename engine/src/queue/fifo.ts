@@ -21,6 +21,11 @@ export class Fifo<T> {
     this.head = 0;
   }
 
+  /** A copy of what it holds, front first. */
+  toArray(): T[] {
+    return this.items.slice(this.head);
+  }
+
   peek(): T | undefined {
     return this.items[this.head];
   }

@@ -31,8 +31,12 @@ function sizeOf(o: QueuedObservation): number {
   return o.vector.byteLength + OVERHEAD_BYTES + o.id.length * 2 + o.content.length * 2;
 }
 
+/** Sees every observation queued for one space (a hand-off copies them to the space's next owner). */
+export type QueueTap = (items: readonly QueuedObservation[]) => void;
+
 export class IngestQueue {
   private readonly bySpace = new Map<string, Fifo<QueuedObservation>>();
+  private readonly taps = new Map<string, Set<QueueTap>>();
   private observations = 0;
   /** Slots promised to observations being written to the log, not yet pushed. */
   private reserved = 0;
@@ -105,8 +109,27 @@ export class IngestQueue {
     return this.bySpace.get(space)?.peek();
   }
 
+  /**
+   * Calls `tap` with every observation pushed for `space` from now on, and returns what is queued
+   * for it now. The returned function removes the tap.
+   */
+  tap(space: string, tap: QueueTap): { queued: QueuedObservation[]; untap: () => void } {
+    let set = this.taps.get(space);
+    if (!set) {
+      set = new Set();
+      this.taps.set(space, set);
+    }
+    set.add(tap);
+    const untap = (): void => {
+      set.delete(tap);
+      if (set.size === 0 && this.taps.get(space) === set) this.taps.delete(space);
+    };
+    return { queued: this.bySpace.get(space)?.toArray() ?? [], untap };
+  }
+
   /** Appends observations already admitted (the caller checked `free`; `reserved` of them had slots held). */
   push(space: string, items: readonly QueuedObservation[], reserved = 0): void {
+    for (const tap of this.taps.get(space) ?? []) tap(items);
     const fifo = this.fifoOf(space);
     for (const item of items) {
       fifo.push(item);

@@ -38,6 +38,7 @@ export function engineStats(engine: Engine): StatsResponse {
       worker: engine.ownerOf(s.id),
       vectors: s.indexed,
       queued: queue.depthOf(s.id),
+      owned: engine.membership.owns(s.id),
     })),
     workers: loads.map((w) => ({
       worker: w.id, queued: w.queued, batches: w.batches, indexed: w.indexed,

@@ -11,8 +11,11 @@ import { toServiceError } from './grpc-errors.js';
 import { malformedRequestError, tolerateMalformedRequests } from './malformed-request.js';
 import { addReflectionService } from './reflection.js';
 import { streamingHandlers, type StreamingLimits } from './streaming-service.js';
+import { clusterHandlers } from './cluster-service.js';
+import { Imports } from '../handoff/imports.js';
+import { Peers } from '../handoff/peers.js';
 
-export const SERVICE_NAMES = ['engram.v1.Streaming', 'engram.v1.Admin'] as const;
+export const SERVICE_NAMES = ['engram.v1.Streaming', 'engram.v1.Admin', 'engram.v1.Cluster'] as const;
 
 type AnyHandler = (call: never, callback?: never) => void;
 
@@ -20,7 +23,7 @@ type AnyHandler = (call: never, callback?: never) => void;
 function instrument<T extends object>(service: string, handlers: T, metrics: EngineMetrics): T {
   const out: Record<string, AnyHandler> = {};
   for (const [method, handler] of Object.entries(handlers) as Array<[string, AnyHandler]>) {
-    const type = method === 'ObserveStream' ? 'bidi_stream' : 'unary';
+    const type = method === 'ObserveStream' || method === 'ExportSpace' ? 'bidi_stream' : 'unary';
     const labels = { grpc_service: service, grpc_method: method, grpc_type: type };
     out[method] = ((call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
@@ -60,6 +63,8 @@ export interface EngineGrpcServer {
   health: HealthImplementation;
   /** Ends every open health Watch with OK (after the last status it was sent). */
   endHealthWatches(): void;
+  /** Stops imports and closes the channels to other engines. */
+  closePeers(): void;
 }
 
 export function createGrpcServer(engine: Engine, options: GrpcServerOptions): EngineGrpcServer {
@@ -68,9 +73,12 @@ export function createGrpcServer(engine: Engine, options: GrpcServerOptions): En
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
   });
-  server.addService(tolerateMalformedRequests(proto.engram.v1.Streaming.service), instrument('engram.v1.Streaming', streamingHandlers(engine, options), engine.metrics));
+  const peers = new Peers(options.maxMessageBytes);
+  const imports = new Imports(engine, peers);
+  server.addService(tolerateMalformedRequests(proto.engram.v1.Streaming.service), instrument('engram.v1.Streaming', streamingHandlers(engine, options, peers), engine.metrics));
   server.addService(tolerateMalformedRequests(proto.engram.v1.Admin.service), instrument('engram.v1.Admin', adminHandlers(engine), engine.metrics));
-  const health = new HealthImplementation({ '': 'NOT_SERVING', 'engram.v1.Streaming': 'NOT_SERVING', 'engram.v1.Admin': 'NOT_SERVING' });
+  server.addService(tolerateMalformedRequests(proto.engram.v1.Cluster.service), instrument('engram.v1.Cluster', clusterHandlers(engine, peers, imports), engine.metrics));
+  const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'NOT_SERVING'])));
   const watches = addHealthService(server, health);
   addReflectionService(server, engramPackageDefinition());
   return {
@@ -78,6 +86,10 @@ export function createGrpcServer(engine: Engine, options: GrpcServerOptions): En
     endHealthWatches: () => {
       for (const call of watches) call.end();
       watches.clear();
+    },
+    closePeers: () => {
+      imports.close();
+      peers.close();
     },
   };
 }

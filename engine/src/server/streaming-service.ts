@@ -14,7 +14,9 @@ import type { StreamingHandlers } from '../generated/engram/v1/Streaming.js';
 import { ObserveSession } from '../session/observe-session.js';
 import { validateSpaceId } from '../tenancy/space-directory.js';
 import { checkComparable, decodeVector, encodeVector } from '../wire/vector-codec.js';
-import { toServiceError } from './grpc-errors.js';
+import type { Peers } from '../handoff/peers.js';
+import { forwardUnary, remoteOwner, StreamProxy } from './forwarding.js';
+import { respond, toServiceError } from './grpc-errors.js';
 import { malformedRequestError } from './malformed-request.js';
 
 type StreamCall = grpc.ServerDuplexStream<ClientMessage__Output, ServerMessage>;
@@ -27,20 +29,21 @@ export interface StreamingLimits {
 
 const MAX_K = 1000;
 
-export function streamingHandlers(engine: Engine, limits: StreamingLimits): StreamingHandlers {
+export function streamingHandlers(engine: Engine, limits: StreamingLimits, peers: Peers): StreamingHandlers {
   return {
-    ObserveStream: (call: StreamCall) => new StreamHandler(engine, limits, call).start(),
-    Recall: (call, callback) => {
-      recall(engine, call.request, call)
-        .then((response) => callback(null, response))
-        .catch((e: unknown) => callback(toServiceError(e)));
-    },
-    Fetch: (call, callback) => {
-      fetch(engine, call.request)
-        .then((response) => callback(null, response))
-        .catch((e: unknown) => callback(toServiceError(e)));
-    },
+    ObserveStream: (call: StreamCall) => new StreamHandler(engine, limits, peers, call).start(),
+    Recall: (call, callback) => respond(callback, () => routed(engine, peers, 'Recall', call, () => recall(engine, call.request, call))),
+    Fetch: (call, callback) => respond(callback, () => routed(engine, peers, 'Fetch', call, () => fetch(engine, call.request))),
   };
+}
+
+/** Serves a unary request here when this engine owns its space, else forwards it to the owner. */
+function routed<Req extends { memorySpace: string }, Res>(
+  engine: Engine, peers: Peers, method: 'Recall' | 'Fetch', call: grpc.ServerUnaryCall<Req, Res>, local: () => Promise<Res>,
+): Promise<Res> {
+  const space = validateSpaceId(call.request.memorySpace);
+  const remote = remoteOwner(engine, space, call.metadata);
+  return remote ? forwardUnary<Req, Res>(engine, peers, method, space, remote, call.request, call.getDeadline()) : local();
 }
 
 const MAX_FETCH_IDS = 1000;
@@ -66,23 +69,29 @@ function spaceNotFound(space: string): EngramError {
 /** Drives one ObserveStream call: init first, then batches, then close (draining if asked). */
 class StreamHandler {
   private session: ObserveSession | null = null;
+  /** Set when another pod owns the stream's space: everything goes there. */
+  private proxy: StreamProxy | null = null;
   private ended = false;
   private finishing = false;
 
-  constructor(private readonly engine: Engine, private readonly limits: StreamingLimits, private readonly call: StreamCall) {}
+  constructor(private readonly engine: Engine, private readonly limits: StreamingLimits, private readonly peers: Peers, private readonly call: StreamCall) {}
 
   start(): void {
     this.call.on('data', (message: ClientMessage__Output) => {
       try {
         const malformed = malformedRequestError(message);
         if (malformed) throw malformed;
-        this.receive(message);
+        if (this.proxy) this.proxy.send(message);
+        else this.receive(message);
       } catch (e) {
         this.fail(e);
       }
     });
-    this.call.on('end', () => void this.finish(true, 'client finished sending'));
-    this.call.on('cancelled', () => this.dispose());
+    this.call.on('end', () => (this.proxy ? this.proxy.end() : void this.finish(true, 'client finished sending')));
+    this.call.on('cancelled', () => {
+      this.proxy?.cancel();
+      this.dispose();
+    });
     this.call.on('error', () => this.dispose());
   }
 
@@ -115,6 +124,11 @@ class StreamHandler {
   private init(init: NonNullable<ClientMessage__Output['init']>): void {
     if (this.session) throw new EngramError('PROTOCOL_VIOLATION', 'init was already sent on this stream');
     const spaceId = validateSpaceId(init.memorySpace);
+    const remote = remoteOwner(this.engine, spaceId, this.call.metadata);
+    if (remote) {
+      this.proxy = new StreamProxy(this.engine, this.peers, spaceId, remote, this.call, { body: 'init', init });
+      return;
+    }
     const tenant = this.engine.tenants.tenantOf(spaceId);
     if (init.tenant && init.tenant !== tenant.name) {
       throw new EngramError('TENANT_MISMATCH', `memory space '${spaceId}' belongs to tenant '${tenant.name}', not ${quote(init.tenant)}`);
@@ -130,7 +144,7 @@ class StreamHandler {
         sessionId: session.id,
         nextSequence: 1,
         capabilities: {
-          maxObservationsPerSecond: Math.round(tenant.rateLimit),
+          maxObservationsPerSecond: Math.round(this.engine.tenants.localRate(tenant)),
           queueCapacity: this.engine.queue.observationCapacity,
           backpressure: true,
           dimension: config.hnsw.dimension,

@@ -33,6 +33,8 @@ export interface SessionContext {
   storageUnavailable(): string | null;
   /** Why the engine is too close to its memory limit to take more, or null. */
   memoryPressure(): string | null;
+  /** Why writes to the space must wait (it is being handed to another pod), or null. */
+  writeRefusal(space: string): string | null;
   /** Makes admitted observations durable (sets their LSNs); rejects if storage fails. */
   persist(items: QueuedObservation[]): Promise<void>;
 }
@@ -214,6 +216,8 @@ export class ObserveSession implements IndexSink {
     if (!this.context.accepting()) {
       return retry({ code: 'REJECT_SHUTTING_DOWN', reason: 'the engine is shutting down; reconnect to another engine', retryAfterMs: 1000 });
     }
+    const moving = this.context.writeRefusal(this.space.id);
+    if (moving) return retry({ code: 'REJECT_SPACE_MOVING', reason: moving, retryAfterMs: 200 });
     const storage = this.context.storageUnavailable();
     if (storage) return retry({ code: 'REJECT_STORAGE_UNAVAILABLE', reason: storage, retryAfterMs: 1000 });
     const memory = this.context.memoryPressure();
@@ -235,12 +239,14 @@ export class ObserveSession implements IndexSink {
       count = rate.allowed;
       refusal = {
         code: 'REJECT_RATE_LIMITED',
-        reason: `tenant '${this.tenant.name}' is limited to ${this.tenant.rateLimit} observations/s; tokens for the rest of this batch come in retry_after_ms`,
+        reason: tenants.pods > 1
+          ? `tenant '${this.tenant.name}' is limited to ${this.tenant.rateLimit} observations/s across the stream (${Number(tenants.localRate(this.tenant).toFixed(1))}/s on each of its ${tenants.pods} pods); tokens for the rest of this batch come in retry_after_ms`
+          : `tenant '${this.tenant.name}' is limited to ${this.tenant.rateLimit} observations/s; tokens for the rest of this batch come in retry_after_ms`,
         retryAfterMs: rate.retryAfterMs,
       };
     }
     if (this.tenant.maxVectors > 0) {
-      const used = directory.usage(this.tenant.name).vectors;
+      const used = directory.streamUsage(this.tenant.name).vectors;
       const left = Math.max(0, this.tenant.maxVectors - used);
       if (left < count) {
         count = left;

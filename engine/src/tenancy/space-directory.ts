@@ -31,6 +31,8 @@ export interface TenantUsage {
 
 export class SpaceDirectory {
   private readonly spaces = new Map<string, SpaceRecord>();
+  /** What each tenant stores on the stream's other pods (reported by the operator; empty alone). */
+  private elsewhere = new Map<string, TenantUsage>();
 
   constructor(private readonly tenants: Tenants) {}
 
@@ -56,7 +58,7 @@ export class SpaceDirectory {
     if (existing) return existing;
     const tenant = this.tenants.tenantOf(id);
     if (tenant.maxSpaces > 0) {
-      const used = this.usage(tenant.name).spaces;
+      const used = this.streamUsage(tenant.name).spaces;
       if (used >= tenant.maxSpaces) {
         throw new EngramError('SPACE_QUOTA_EXCEEDED', `tenant '${tenant.name}' already has ${used} of its ${tenant.maxSpaces} memory spaces; cannot create '${id}'`);
       }
@@ -74,6 +76,23 @@ export class SpaceDirectory {
       this.spaces.set(id, record);
     }
     return record;
+  }
+
+  /** Forgets a space (it was handed to another pod of the stream). */
+  remove(id: string): void {
+    this.spaces.delete(id);
+  }
+
+  /** Replaces what tenants store on the stream's other pods. */
+  setElsewhere(usage: Map<string, TenantUsage>): void {
+    this.elsewhere = usage;
+  }
+
+  /** A tenant's usage on the whole stream: here plus on the other pods (what quotas are held to). */
+  streamUsage(tenantName: string): TenantUsage {
+    const here = this.usage(tenantName);
+    const there = this.elsewhere.get(tenantName);
+    return there ? { spaces: here.spaces + there.spaces, vectors: here.vectors + there.vectors } : here;
   }
 
   /** A tenant's usage, summed over the spaces it owns under the current tenant config. */

@@ -23,9 +23,30 @@ export class Tenants {
   private tenants: TenantConfig[] = [];
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly ownerCache = new Map<string, TenantConfig>();
+  /**
+   * The share of each tenant's rate limit this engine enforces: 1 alone, 1/N as one of the N pods
+   * on its stream's ring (a tenant's spaces spread over the ring, so its traffic does too).
+   */
+  private share = 1;
 
   constructor(tenants: TenantConfig[], private readonly now: () => number) {
     this.reconfigure(tenants);
+  }
+
+  /** Sets this engine's share of every tenant's rate limit (and burst), keeping earned tokens. */
+  setShare(share: number): void {
+    if (share === this.share) return;
+    this.share = share;
+    this.reconfigure(this.tenants);
+  }
+
+  /** The observations/s this engine admits for the tenant (its rate limit times the share). */
+  localRate(tenant: TenantConfig): number {
+    return tenant.rateLimit * this.share;
+  }
+
+  get pods(): number {
+    return Math.round(1 / this.share);
   }
 
   /** Replaces the tenant list live; a tenant that stays keeps the tokens its bucket holds. */
@@ -39,10 +60,11 @@ export class Tenants {
         this.buckets.delete(t.name);
         continue;
       }
-      const burst = t.burst > 0 ? t.burst : Math.max(1, Math.ceil(t.rateLimit));
+      const rate = t.rateLimit * this.share;
+      const burst = Math.max(1, Math.ceil((t.burst > 0 ? t.burst : t.rateLimit) * this.share));
       const bucket = this.buckets.get(t.name);
-      if (bucket) bucket.reconfigure(t.rateLimit, burst);
-      else this.buckets.set(t.name, new TokenBucket(t.rateLimit, burst, this.now()));
+      if (bucket) bucket.reconfigure(rate, burst);
+      else this.buckets.set(t.name, new TokenBucket(rate, burst, this.now()));
     }
   }
 

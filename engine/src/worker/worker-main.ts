@@ -62,6 +62,10 @@ class IndexWorker {
       case 'rebuildAbandon':
         return void this.spaces.get(message.space)?.abandonRebuild();
       case 'fetch': return this.fetch(message);
+      case 'digest': {
+        const digest = this.spaces.get(message.space)?.digest() ?? { count: 0, checksum: '0'.repeat(16) };
+        return this.post({ type: 'digested', key: message.key, ...digest });
+      }
       case 'exit':
       case 'crash': return this.stop(message.type);
     }

@@ -10,6 +10,8 @@ export const ConditionType = {
   Degraded: 'Degraded',
   /** Every ready engine reports the hash of the desired config and serves it (no index rebuild left). */
   ConfigApplied: 'ConfigApplied',
+  /** Memory spaces are being moved between pods after a change of replicas (or wait to be). */
+  Rebalancing: 'Rebalancing',
   /** Set only when spec.rollout is: whether this release acts on it (it does not yet). */
   RolloutPolicySupported: 'RolloutPolicySupported',
 } as const;
@@ -35,6 +37,12 @@ export const Reason = {
   NoEngineRunning: 'NoEngineRunning',
   /** The engines run the new config, and rebuild their indexes for its hnsw.m / efConstruction. */
   IndexRebuilding: 'IndexRebuilding',
+  /** Hand-offs of memory spaces are running. */
+  MovingSpaces: 'MovingSpaces',
+  /** A resize waits: new pods not ready yet, or a scale-in whose pods are not drained yet (the message says which). */
+  ResizePending: 'ResizePending',
+  /** Every memory space is on the pod the ring gives it. */
+  Balanced: 'Balanced',
   /** spec.rollout is set, and canary rollouts are not built yet: changes reach every pod at once. */
   RolloutNotImplemented: 'RolloutNotImplemented',
 } as const;

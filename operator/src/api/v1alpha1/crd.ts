@@ -47,8 +47,6 @@ const quantityMap = (description: string): Schema => ({
   additionalProperties: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
 });
 
-const MAX_REPLICAS_MESSAGE = 'replicas: at most 1 until memory spaces are sharded over pods (one pod holds every memory space, so a second pod would split a space\'s data)';
-
 const tenant = object('A tenant: the memory spaces it owns and the limits it is held to.', {
   name: string('Tenant name, a DNS label unique among tenants.', { maxLength: 63, pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
   spaces: {
@@ -63,9 +61,7 @@ const tenant = object('A tenant: the memory spaces it owns and the limits it is 
 
 const spec = object('The desired engine workload. Every field left out takes the profile\'s preset; every field set overrides it.', {
   profile: oneOf('Workload profile from the streaming tuning guide: the preset for every pool knob not set here. Changes live.', PROFILES, { default: 'Balanced' }),
-  replicas: integer('Engine pods. At most 1 until memory spaces are sharded over pods; 0 stops the engine and keeps its data.', 0, undefined, {
-    default: 1, 'x-kubernetes-validations': [{ rule: 'self <= 1', message: MAX_REPLICAS_MESSAGE }],
-  }),
+  replicas: integer('Engine pods. Memory spaces are spread over them by a consistent-hash ring and moved (copied, verified, then switched) when this changes; a scale-in moves every space off the leaving pods before they stop. 0 stops the engines and keeps their data.', 0, 64, { default: 1 }),
   workers: integer('Worker threads per engine (indexing and recall). Changes live.', 1, 32),
   batch: object('Adaptive batch size bounds: batches grow toward max as the queue deepens and shrink toward min as it drains. Change live.', {
     min: integer('Smallest batch a worker takes.', 1, 10_000),
@@ -149,8 +145,33 @@ const status = object('What the operator observed, rebuilt from the cluster and 
         spacesTotal: integer('Memory spaces the engine holds.', 0),
         currentProgress: number('Share of the space being rebuilt now that is done.', 0, 1),
       }),
+      owned: object('The memory spaces the engine owns under the placement.', {
+        spaces: integer('Memory spaces it owns.', 0),
+        vectors: integer('Vectors in them.', 0),
+        copies: integer('Copies it holds but does not own (hand-offs in progress, or about to be released).', 0),
+      }),
     }, { required: ['name'] }),
   },
+  placement: object('Where memory spaces live: the placement the engines route by, and the resize under way.', {
+    generation: integer('Generation of the placement (stored in the <stream>-placement ConfigMap, pushed to every engine).', 0),
+    ring: integer('Pods on the consistent-hash ring now.', 0),
+    desiredRing: integer('Pods spec.replicas asks for.', 0),
+    movesInProgress: integer('Memory spaces being handed over now.', 0),
+    movesPending: integer('Memory spaces still to move after those.', 0),
+    moves: {
+      type: 'array', description: 'Hand-offs in progress.',
+      items: object('One memory space moving between pods.', {
+        space: string('Memory space.'),
+        from: integer('Ordinal of the pod that owns it until the flip.', 0),
+        to: integer('Ordinal of the pod taking it.', 0),
+        attempts: integer('Attempts so far (a broken hand-off starts over).', 0),
+        phase: string('The new owner\'s phase: starting, copying, catching_up, sealing, verified, failed.'),
+        startedAt: string('When the move started.', { format: 'date-time' }),
+        lastError: string('Why the previous attempt failed.'),
+      }, { required: ['space', 'from', 'to'] }),
+    },
+    waiting: string('What the resize waits for (pods to be ready, a drain before a scale-in), if anything.'),
+  }),
   conditions: {
     type: 'array', description: 'Ready, Progressing, Degraded, ConfigApplied, and RolloutPolicySupported when spec.rollout is set.', items: condition,
     'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'],

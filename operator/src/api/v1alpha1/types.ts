@@ -50,6 +50,42 @@ export interface PodConfigStatus {
   configGeneration: number;
   /** Present while the engine rebuilds indexes for a new hnsw.m / efConstruction in the background. */
   indexRebuild?: { spacesPending: number; spacesTotal: number; currentProgress: number };
+  /** Memory spaces and vectors the engine owns (multi-pod placement). */
+  owned?: PodSpaces;
+}
+
+/** The memory spaces one engine pod owns (and copies it holds for hand-offs). */
+export interface PodSpaces {
+  spaces: number;
+  vectors: number;
+  /** Copies held but not owned: hand-offs in progress, or left to be released. */
+  copies: number;
+}
+
+/** One memory space being moved between pods. */
+export interface SpaceMove {
+  space: string;
+  from: number;
+  to: number;
+  attempts: number;
+  /** The new owner's import phase: starting, copying, catching_up, sealing, verified, failed. */
+  phase: string;
+  startedAt: string;
+  lastError?: string;
+}
+
+/** Where the stream's memory spaces live, and the resize under way. */
+export interface PlacementStatus {
+  /** Generation of the placement the engines route by (stored in the <stream>-placement ConfigMap). */
+  generation: number;
+  /** Pods on the hash ring now, and how many spec.replicas asks for. */
+  ring: number;
+  desiredRing: number;
+  movesInProgress: number;
+  movesPending: number;
+  moves: SpaceMove[];
+  /** What the resize waits for, if anything. */
+  waiting?: string;
 }
 
 export type Phase = 'Pending' | 'Running' | 'Updating' | 'Degraded' | 'Stopped';
@@ -68,6 +104,7 @@ export interface EngramStreamStatus {
   /** Hash of the engine config this spec resolves to. */
   desiredConfigHash?: string;
   pods?: PodConfigStatus[];
+  placement?: PlacementStatus;
   conditions?: V1Condition[];
 }
 

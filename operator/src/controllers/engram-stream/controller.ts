@@ -10,6 +10,7 @@ import type { EventRecorder } from '../../runtime/event-recorder.js';
 import { Informer, objectKey } from '../../runtime/informer.js';
 import type { Logger } from '@engram/engine/log';
 import { EngineFleet } from './engine-fleet.js';
+import { Rebalancer } from './placement/rebalancer.js';
 import { FIELD_MANAGER, labelSelector, MANAGED_BY, STREAM_LABEL } from './names.js';
 import { EngramStreamReconciler } from './reconciler.js';
 import type { StreamMetrics } from './stream-metrics.js';
@@ -45,8 +46,10 @@ export class EngramStreamController {
     const pods = new Informer<k8s.V1Pod>(kc, { apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: managed, ...common }, log);
     this.informers = [streams, statefulSets, pods] as Array<Informer<k8s.KubernetesObject>>;
 
+    const applier = new Applier(kc, FIELD_MANAGER);
+    const rebalancer = new Rebalancer({ applier, client: (address) => this.fleet.client(address), now: () => new Date() });
     const reconciler = new EngramStreamReconciler({
-      streams, pods, applier: new Applier(kc, FIELD_MANAGER), fleet: this.fleet, recorder: options.recorder, metrics: options.streamMetrics,
+      streams, pods, statefulSets, applier, fleet: this.fleet, rebalancer, recorder: options.recorder, metrics: options.streamMetrics,
       crdInstalled: crdChecker(kc), defaultImage: options.defaultImage, now: () => new Date(),
     });
     this.controller = new Controller({ name: CONTROLLER_NAME, concurrency: options.concurrency }, reconciler.reconcile, options.metrics, log);

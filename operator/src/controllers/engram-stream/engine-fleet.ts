@@ -43,7 +43,8 @@ export class EngineFleet {
 
   constructor(private readonly deadlineMs = 5000) {}
 
-  private client(address: string): EngramClient {
+  /** The client of the engine at `address` (shared by config pushes and placement). */
+  client(address: string): EngramClient {
     let client = this.clients.get(address);
     if (!client) {
       client = new EngramClient(address, { deadlineMs: this.deadlineMs });

@@ -19,12 +19,15 @@ import type { EngineFleet, EngineReport } from './engine-fleet.js';
 import { selectorString, STREAM_LABEL, streamNames } from './names.js';
 import { calculateStatus, isWarning } from './status.js';
 import type { StreamMetrics } from './stream-metrics.js';
+import type { Rebalancer, RebalanceOutcome } from './placement/rebalancer.js';
 
 export interface ReconcilerDeps {
   streams: Informer<EngramStream>;
   pods: Informer<V1Pod>;
+  statefulSets: Informer<V1StatefulSet>;
   applier: Applier;
   fleet: EngineFleet;
+  rebalancer: Rebalancer;
   recorder: EventRecorder;
   metrics: StreamMetrics;
   /** Whether a CRD is installed (cached by the caller). */
@@ -34,7 +37,7 @@ export interface ReconcilerDeps {
 }
 
 /** How soon to look again when nothing else will wake the key up. */
-const REQUEUE = { converging: 5_000, degraded: 30_000, steady: 60_000 } as const;
+const REQUEUE = { rebalancing: 300, sharedQuotas: 5_000, converging: 5_000, degraded: 30_000, steady: 60_000 } as const;
 
 export class EngramStreamReconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -61,22 +64,42 @@ export class EngramStreamReconciler {
 
     let statefulSet: V1StatefulSet | undefined;
     let reconcileError: string | null = null;
+    const existingPods = this.currentReplicas(stream);
+    let placement: RebalanceOutcome | undefined;
     try {
-      statefulSet = await this.applyOwnedObjects(stream, desired, engines);
+      placement = await deps.rebalancer.reconcile(stream, pods, enginePorts(stream).grpc, existingPods);
     } catch (e) {
-      reconcileError = e instanceof Error ? e.message : String(e);
+      reconcileError = `placement: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    try {
+      // Without a placement pass the StatefulSet keeps its size: a resize is never taken blind.
+      statefulSet = await this.applyOwnedObjects(stream, desired, engines, placement?.statefulSetReplicas ?? (existingPods || (stream.spec.replicas ?? 1)));
+    } catch (e) {
+      reconcileError ??= e instanceof Error ? e.message : String(e);
     }
     const status = calculateStatus({
       stream, statefulSet, pods, engines, selector: selectorString(stream), desiredHash: desired?.hash ?? null, configError,
       workers: desired?.config.workers, reconcileError,
+      ...(placement ? { placement: { status: placement.placement, podSpaces: placement.podSpaces, busy: placement.busy } } : {}),
     }, deps.now());
+    for (const e of placement?.events ?? []) deps.recorder.event(stream, e.type, e.reason, e.message);
     this.recordEvents(stream, engines, status);
     deps.metrics.record(stream.metadata.namespace!, stream.metadata.name!, status);
     await this.syncStatus(stream, status);
     if (reconcileError !== null) throw new Error(reconcileError);
+    if (placement?.busy) return { requeueAfterMs: REQUEUE.rebalancing };
+    // Quotas over several pods are only as fresh as the usage each pass shares between them.
+    const quotas = stream.spec.tenants?.some((t) => (t.maxVectors ?? 0) > 0 || (t.maxSpaces ?? 0) > 0) ?? false;
+    if (quotas && (placement?.placement.ring ?? 1) > 1) return { requeueAfterMs: REQUEUE.sharedQuotas };
     if (status.conditions?.some((c) => c.type === ConditionType.Degraded && c.status === 'True')) return { requeueAfterMs: REQUEUE.degraded };
     return { requeueAfterMs: status.phase === 'Running' || status.phase === 'Stopped' ? REQUEUE.steady : REQUEUE.converging };
   };
+
+  /** The StatefulSet's replicas as last written (0 before it exists). */
+  private currentReplicas(stream: EngramStream): number {
+    const set = this.deps.statefulSets.get(`${stream.metadata.namespace}/${streamNames(stream).statefulSet}`);
+    return set?.spec?.replicas ?? 0;
+  }
 
   private podsOf(stream: EngramStream): V1Pod[] {
     return this.deps.pods.list()
@@ -89,7 +112,7 @@ export class EngramStreamReconciler {
    * one, so a restarting pod does not come back with a config its data cannot take). Without any
    * config to start from, no StatefulSet is created.
    */
-  private async applyOwnedObjects(stream: EngramStream, desired: DesiredEngineConfig | null, engines: EngineReport[]): Promise<V1StatefulSet | undefined> {
+  private async applyOwnedObjects(stream: EngramStream, desired: DesiredEngineConfig | null, engines: EngineReport[], replicas: number): Promise<V1StatefulSet | undefined> {
     const { applier } = this.deps;
     const names = streamNames(stream);
     const namespace = stream.metadata.namespace!;
@@ -101,7 +124,7 @@ export class EngramStreamReconciler {
     await applier.apply(buildConfigMap(stream, startConfig.config, startConfig.hash));
     await applier.apply(buildHeadlessService(stream));
     await applier.apply(buildClientService(stream));
-    const statefulSet = await applier.apply(buildStatefulSet(stream, this.deps.defaultImage));
+    const statefulSet = await applier.apply(buildStatefulSet(stream, this.deps.defaultImage, replicas));
     await applier.apply(buildPodDisruptionBudget(stream));
     if (await this.deps.crdInstalled(SERVICE_MONITOR_CRD)) await applier.apply(buildServiceMonitor(stream));
     return statefulSet;

@@ -3,7 +3,7 @@
 // unchanged condition's lastTransitionTime.
 import type { V1Condition, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
-import type { EngramStream, EngramStreamStatus, Phase } from '../../api/v1alpha1/types.js';
+import type { EngramStream, EngramStreamStatus, Phase, PlacementStatus, PodSpaces } from '../../api/v1alpha1/types.js';
 import type { EngineReport } from './engine-fleet.js';
 
 /** What a pass found out, the input of calculateStatus. */
@@ -19,6 +19,8 @@ export interface Observation {
   workers: number | undefined;
   /** An error that stopped the pass (it will be retried). */
   reconcileError: string | null;
+  /** The placement pass: where spaces live and the resize under way (absent when it could not run). */
+  placement?: { status: PlacementStatus; podSpaces: Map<string, PodSpaces>; busy: boolean };
 }
 
 type ConditionInput = Pick<V1Condition, 'type' | 'status' | 'reason' | 'message'>;
@@ -63,6 +65,8 @@ function progressing(o: Observation, desiredReplicas: number, readyReplicas: num
   if (revisions?.currentRevision && revisions.updateRevision && revisions.currentRevision !== revisions.updateRevision) {
     return condition(ConditionType.Progressing, true, Reason.RollingUpdate, `rolling engine pods from revision ${revisions.currentRevision} to ${revisions.updateRevision}`);
   }
+  const resize = o.placement ? rebalancing(o.placement.status) : null;
+  if (resize?.status === 'True') return { ...resize, type: ConditionType.Progressing };
   if (readyReplicas !== desiredReplicas || o.pods.length !== desiredReplicas) {
     return condition(ConditionType.Progressing, true, Reason.PodsNotReady, `${readyReplicas} of ${desiredReplicas} engine pods ready`);
   }
@@ -85,6 +89,19 @@ function rolloutPolicy(): ConditionInput {
     'spec.rollout is accepted but not acted on in this release: every change reaches every engine pod at once (canary rollouts come in a later release)');
 }
 
+function rebalancing(placement: PlacementStatus): ConditionInput {
+  const moving = placement.movesInProgress + placement.movesPending;
+  if (placement.waiting) return condition(ConditionType.Rebalancing, true, Reason.ResizePending, placement.waiting);
+  if (moving > 0) {
+    return condition(ConditionType.Rebalancing, true, Reason.MovingSpaces,
+      `${placement.movesInProgress} memory space(s) being handed over, ${placement.movesPending} waiting; ring ${placement.ring} of ${placement.desiredRing} pod(s)`);
+  }
+  if (placement.ring !== placement.desiredRing && placement.desiredRing > 0) {
+    return condition(ConditionType.Rebalancing, true, Reason.ResizePending, `ring ${placement.ring} of ${placement.desiredRing} pod(s)`);
+  }
+  return condition(ConditionType.Rebalancing, false, Reason.Balanced, `every memory space is on its ring owner (placement generation ${placement.generation})`);
+}
+
 /** Conditions that are reported as Warning Events when they turn to this status. */
 export function isWarning(c: Pick<V1Condition, 'type' | 'status'>): boolean {
   return (c.type === ConditionType.Degraded && c.status === 'True') || (c.type === ConditionType.RolloutPolicySupported && c.status === 'False');
@@ -103,14 +120,16 @@ export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
   const applied = configApplied(o, desiredReplicas);
   const progress = progressing(o, desiredReplicas, readyReplicas);
   const degrade = degraded(o, applied);
-  const isReady = desiredReplicas > 0 && readyReplicas === desiredReplicas && applied.status === 'True';
+  // A scale-in keeps its leaving pods serving until they are drained: more ready pods than desired is ready.
+  const isReady = desiredReplicas > 0 && readyReplicas >= desiredReplicas && applied.status === 'True';
   const ready = desiredReplicas === 0
     ? condition(ConditionType.Ready, false, Reason.ScaledToZero, 'scaled to zero: no engine serves; its data is kept')
     : isReady ? condition(ConditionType.Ready, true, Reason.AllPodsReady, `${readyReplicas} engine(s) ready with the desired config`)
-      : condition(ConditionType.Ready, false, readyReplicas === desiredReplicas ? applied.reason as Reason : Reason.PodsNotReady,
-        readyReplicas === desiredReplicas ? applied.message! : `${readyReplicas} of ${desiredReplicas} engine pods ready`);
+      : condition(ConditionType.Ready, false, readyReplicas >= desiredReplicas ? applied.reason as Reason : Reason.PodsNotReady,
+        readyReplicas >= desiredReplicas ? applied.message! : `${readyReplicas} of ${desiredReplicas} engine pods ready`);
   const generation = o.stream.metadata.generation ?? 0;
   const conditions = [ready, progress, degrade, applied];
+  if (o.placement) conditions.push(rebalancing(o.placement.status));
   if (o.stream.spec.rollout !== undefined) conditions.push(rolloutPolicy());
   return {
     observedGeneration: generation,
@@ -121,9 +140,11 @@ export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
     selector: o.selector,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.desiredHash !== null ? { desiredConfigHash: o.desiredHash } : {}),
-    pods: o.engines.map(({ name, uid, ready: podReady, configHash, configGeneration, indexRebuild }) => ({
-      name, uid, ready: podReady, configHash, configGeneration, ...(indexRebuild ? { indexRebuild } : {}),
-    })),
+    pods: o.engines.map(({ name, uid, ready: podReady, configHash, configGeneration, indexRebuild }) => {
+      const owned = o.placement?.podSpaces.get(name);
+      return { name, uid, ready: podReady, configHash, configGeneration, ...(indexRebuild ? { indexRebuild } : {}), ...(owned ? { owned } : {}) };
+    }),
+    ...(o.placement ? { placement: o.placement.status } : {}),
     conditions: mergeConditions(o.stream.status?.conditions, conditions, generation, now),
   };
 }

@@ -13,6 +13,9 @@ export class StreamMetrics {
   private readonly condition: Gauge<StreamLabels | 'type'>;
   private readonly desiredConfig: Gauge<StreamLabels | 'config_hash'>;
   private readonly pods: Gauge<StreamLabels | 'state'>;
+  private readonly moves: Gauge<StreamLabels | 'state'>;
+  private readonly oldestMove: Gauge<StreamLabels>;
+  private readonly placementGeneration: Gauge<StreamLabels>;
   /** The hash last exported per stream, to drop its series when it changes. */
   private readonly hashes = new Map<string, string>();
 
@@ -30,9 +33,21 @@ export class StreamMetrics {
       name: 'engram_operator_stream_pods', registers, labelNames: ['namespace', 'engramstream', 'state'],
       help: 'Engine pods of an EngramStream: desired, ready, and config_applied (ready and running the desired config)',
     });
+    this.moves = new Gauge({
+      name: 'engram_operator_stream_space_moves', registers, labelNames: ['namespace', 'engramstream', 'state'],
+      help: 'Memory spaces of an EngramStream being handed to another pod (in_progress) or waiting to be (pending)',
+    });
+    this.oldestMove = new Gauge({
+      name: 'engram_operator_stream_oldest_move_seconds', registers, labelNames: ['namespace', 'engramstream'],
+      help: 'Age of the oldest hand-off in progress (0 when none runs): a stuck hand-off keeps growing it',
+    });
+    this.placementGeneration = new Gauge({
+      name: 'engram_operator_stream_placement_generation', registers, labelNames: ['namespace', 'engramstream'],
+      help: 'Generation of the placement of memory spaces over the stream\'s pods, as stored by the operator',
+    });
   }
 
-  record(namespace: string, name: string, status: EngramStreamStatus): void {
+  record(namespace: string, name: string, status: EngramStreamStatus, now = Date.now()): void {
     const labels = { namespace, engramstream: name };
     for (const type of Object.values(ConditionType)) {
       const condition = status.conditions?.find((c) => c.type === type);
@@ -51,6 +66,12 @@ export class StreamMetrics {
     this.pods.set({ ...labels, state: 'desired' }, status.replicas ?? 0);
     this.pods.set({ ...labels, state: 'ready' }, status.readyReplicas ?? 0);
     this.pods.set({ ...labels, state: 'config_applied' }, (status.pods ?? []).filter((p) => p.ready && hash !== undefined && p.configHash === hash).length);
+    const placement = status.placement;
+    this.moves.set({ ...labels, state: 'in_progress' }, placement?.movesInProgress ?? 0);
+    this.moves.set({ ...labels, state: 'pending' }, placement?.movesPending ?? 0);
+    const started = (placement?.moves ?? []).map((m) => Date.parse(m.startedAt)).filter((t) => Number.isFinite(t));
+    this.oldestMove.set(labels, started.length > 0 ? Math.max(0, (now - Math.min(...started)) / 1000) : 0);
+    if (placement) this.placementGeneration.set(labels, placement.generation);
   }
 
   /** The stream is gone: its series go too. */
@@ -58,6 +79,9 @@ export class StreamMetrics {
     const labels = { namespace, engramstream: name };
     for (const type of Object.values(ConditionType)) this.condition.remove({ ...labels, type });
     for (const state of ['desired', 'ready', 'config_applied']) this.pods.remove({ ...labels, state });
+    for (const state of ['in_progress', 'pending']) this.moves.remove({ ...labels, state });
+    this.oldestMove.remove(labels);
+    this.placementGeneration.remove(labels);
     const hash = this.hashes.get(`${namespace}/${name}`);
     if (hash) this.desiredConfig.remove({ ...labels, config_hash: hash });
     this.hashes.delete(`${namespace}/${name}`);

@@ -26,9 +26,10 @@ function engineContainer(stream: EngramStream, defaultImage: string): V1Containe
     args: [
       'serve', '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`, '--host', '0.0.0.0', '--port', String(ports.grpc),
       '--http-port', String(ports.metrics), '--data-dir', DATA_MOUNT, '--scratch-dir', SCRATCH_MOUNT,
-      '--shutdown-deadline-ms', String(ENGINE_SHUTDOWN_DEADLINE_MS),
+      '--shutdown-deadline-ms', String(ENGINE_SHUTDOWN_DEADLINE_MS), '--member-name', '$(POD_NAME)',
     ],
-    env: [{ name: 'TMPDIR', value: SCRATCH_MOUNT }],
+    // The pod name is the engine's identity in the stream's placement (its ordinal is its place on the ring).
+    env: [{ name: 'TMPDIR', value: SCRATCH_MOUNT }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
     ports: [{ name: 'grpc', containerPort: ports.grpc, protocol: 'TCP' }, { name: 'metrics', containerPort: ports.metrics, protocol: 'TCP' }],
     // Ready once recovery has replayed the log; alive as soon as the HTTP server answers.
     readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 2, failureThreshold: 3 },
@@ -43,14 +44,15 @@ function engineContainer(stream: EngramStream, defaultImage: string): V1Containe
   };
 }
 
-export function buildStatefulSet(stream: EngramStream, defaultImage: string): V1StatefulSet {
+/** `replicas`: the current step of a resize (the placement decides it; see placement/rebalancer.ts). */
+export function buildStatefulSet(stream: EngramStream, defaultImage: string, replicas: number): V1StatefulSet {
   const names = streamNames(stream);
   const storage = stream.spec.storage ?? {};
   return {
     apiVersion: 'apps/v1', kind: 'StatefulSet',
     metadata: { name: names.statefulSet, namespace: stream.metadata.namespace!, labels: commonLabels(stream), ownerReferences: [ownerReference(stream)] },
     spec: {
-      replicas: stream.spec.replicas ?? 1,
+      replicas,
       serviceName: names.headlessService,
       selector: { matchLabels: selectorLabels(stream) },
       podManagementPolicy: 'OrderedReady',

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { Placement, type EngramClient } from '@engram/engine/client';
+import type { EngramStream } from '../../../api/v1alpha1/types.js';
+import type { Applier } from '../../../runtime/apply.js';
+import type { PlacementRecord } from './placement-record.js';
+import { ResizePass, type Endpoint, type EngineView } from './resize-pass.js';
+
+const stream = { apiVersion: 'engram.io/v1alpha1', kind: 'EngramStream', metadata: { name: 's', namespace: 'ns', uid: 'u' }, spec: {} } as EngramStream;
+const member = (ordinal: number) => ({ ordinal, name: `s-${ordinal}`, address: `10.0.0.${ordinal}:50051` });
+const endpoint = (ordinal: number, ready = true): Endpoint => ({ ...member(ordinal), ready });
+const view = (ordinal: number, held: string[]): EngineView => ({
+  endpoint: { ...member(ordinal), ready: true }, client: {} as EngramClient, generation: 1, confirmed: true, imports: [], sealed: [],
+  held: held.map((space) => ({ space, tenant: 'default', vectors: 10, owned: true })),
+});
+const spaces = Array.from({ length: 40 }, (_, i) => `space-${i}`);
+
+function pass(record: PlacementRecord, views: EngineView[], endpoints: Endpoint[]): ResizePass {
+  const deps = { applier: {} as Applier, client: () => ({}) as EngramClient, now: () => new Date(0) };
+  return new ResizePass(deps, stream, record, true, new Map(endpoints.map((e) => [e.ordinal, e])), new Map(views.map((v) => [v.endpoint.ordinal, v])));
+}
+
+describe('ResizePass', () => {
+  it('takes new pods into the ring only once they are ready, pinning every held space the new ring would move', () => {
+    const record: PlacementRecord = { generation: 1, members: [member(0)], ring: [0], assignments: {}, moves: {} };
+    const waiting = pass(structuredClone(record), [view(0, spaces), view(1, [])], [endpoint(0), endpoint(1), endpoint(2, false)]);
+    waiting.resizeRing(3, 1);
+    expect(waiting.record.ring).toEqual([0]);
+    expect(waiting.waiting).toEqual(['waiting for engine pod(s) s-2 to be ready before the ring takes them in']);
+
+    const grown = pass(structuredClone(record), [view(0, spaces), view(1, []), view(2, [])], [endpoint(0), endpoint(1), endpoint(2)]);
+    grown.refreshMembers(3);
+    grown.resizeRing(3, 3);
+    expect(grown.record.ring).toEqual([0, 1, 2]);
+    const ring = new Placement({ generation: 1, members: [0, 1, 2].map(member), assignments: {} });
+    const moving = spaces.filter((s) => ring.ownerOf(s).ordinal !== 0);
+    expect(Object.keys(grown.record.assignments).sort()).toEqual(moving.sort());
+    expect(Object.values(grown.record.assignments).every((o) => o === 0)).toBe(true);
+    expect(grown.pinnedAway()).toEqual(moving.sort());
+  });
+
+  it('keeps leaving pods until they hold nothing, saying why, then drops them from the members', () => {
+    const record: PlacementRecord = { generation: 5, members: [0, 1, 2].map(member), ring: [0, 1], assignments: { 'space-1': 2 }, moves: {} };
+    const blocked = pass(structuredClone(record), [view(0, []), view(1, []), view(2, ['space-1'])], [0, 1, 2].map((o) => endpoint(o)));
+    expect(blocked.statefulSetReplicas(2, 3)).toBe(3);
+    expect(blocked.waiting[0]).toBe('scale-in to 2 waits until the leaving pods are drained (1 memory space(s) still to move off: space-1 on pod 2)');
+
+    const drained = pass({ ...structuredClone(record), assignments: {} }, [view(0, ['space-1']), view(1, []), view(2, [])], [0, 1, 2].map((o) => endpoint(o)));
+    expect(drained.statefulSetReplicas(2, 3)).toBe(2);
+    expect(drained.record.members.map((m) => m.ordinal)).toEqual([0, 1]);
+    expect(drained.statefulSetReplicas(0, 2)).toBe(0); // scaling to zero moves nothing
+  });
+});
