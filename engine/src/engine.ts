@@ -197,6 +197,11 @@ export class Engine implements SessionContext {
     return this.memory.current.refusal;
   }
 
+  /** Bytes this engine may still take in under its memory watermark (null: no limit). */
+  memoryHeadroom(): number | null {
+    return this.memory.headroom();
+  }
+
   writeRefusal(space: string): string | null {
     return this.membership.writeRefusal(space);
   }

@@ -26,6 +26,8 @@ export const ErrorCodes = {
   OWNER_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   SPACE_OWNED: GrpcStatus.FAILED_PRECONDITION,
   HANDOFF_FAILED: GrpcStatus.ABORTED,
+  /** A memory space cannot be taken in: this engine lacks the memory for it (the message gives the figures). */
+  INSUFFICIENT_MEMORY: GrpcStatus.RESOURCE_EXHAUSTED,
   // capacity
   RECALL_LANE_FULL: GrpcStatus.RESOURCE_EXHAUSTED,
   SPACE_QUOTA_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,

@@ -122,6 +122,22 @@ describe('placement, forwarding and hand-off between engines', () => {
     expect(older).toBe('placement generation 1 is older than the installed 2');
   });
 
+  it('refuses to take in a space it has no memory for, saying how much it needs and has', async () => {
+    const space = Array.from({ length: 50 }, (_, i) => `pl-mem-${i}`).find((s) => owner(s) === 0)!;
+    await write(engines[0]!, space, 0, 200);
+    const target = client(engines[1]!);
+    await target.applyConfig({ memory: { limitBytes: 32 * 1024 * 1024 } }); // below what the engine already uses
+    await new Promise((r) => setTimeout(r, 600)); // the guard reads memory every 200 ms
+    await target.startImport(space, engines[0]!.address, 'mem-1');
+    const failed = await eventually('the import to fail', async () => {
+      const h = (await target.handoffs()).imports.find((i) => i.handoffId === 'mem-1');
+      return h?.phase === 'failed' ? h : undefined;
+    });
+    expect(failed.error).toMatch(new RegExp(`^not enough memory on pl-1 for memory space '${space}': its snapshot is [\\d.]+ MiB and 0\\.0 MiB are left under the engine's memory watermark; raise the pods' memory limit, or keep more pods$`));
+    await target.applyConfig({ memory: { limitBytes: 0 } });
+    expect((await client(engines[0]!).handoffs()).sealed).toEqual([]); // the source was never fenced for good
+  });
+
   it('hands a space over under writes: verified copy, flip, the old owner drops it and a restart does not bring it back', async () => {
     const space = SPACES.find((s) => owner(s) === 0)!;
     const [source, target] = [engines[0]!, engines[1]!];

@@ -54,6 +54,8 @@ export class SpaceImport {
   private sequence = 0;
   /** Records received and made durable, in arrival order. */
   private applying: Promise<void> = Promise.resolve();
+  /** Why records could not be made durable here (the import then fails). */
+  private applyError: unknown = null;
   readonly done: Promise<void>;
 
   constructor(
@@ -120,6 +122,7 @@ export class SpaceImport {
           const h = chunk.header;
           header = { hnsw: JSON.parse(h.hnswJson) as HnswConfig, graph: [], state: [], graphBytes: h.graphBytes, stateBytes: h.stateBytes, received: 0 };
           if (h.graphBytes + h.stateBytes === 0) throw new EngramError('HANDOFF_FAILED', 'the snapshot header announced no state file');
+          this.checkMemory(h.graphBytes + h.stateBytes);
         } else if (chunk.body === 'data' && chunk.data && header) {
           (chunk.data.graph ? header.graph : header.state).push(chunk.data.data);
           header.received += chunk.data.data.length;
@@ -136,11 +139,27 @@ export class SpaceImport {
           throw new EngramError('HANDOFF_FAILED', `unexpected export message ${chunk.body ?? 'without a body'}`);
         }
       }
+    } catch (e) {
+      if (this.applyError) throw this.durabilityFailure();
+      throw e;
     } finally {
       call.end();
     }
     if (!sealed) throw new EngramError('HANDOFF_FAILED', `the export from ${this.sourceAddress} ended before the space was sealed`);
     await this.verify(sealed);
+  }
+
+  /**
+   * A loaded snapshot takes about its size in memory: refuse a space this engine has no room for,
+   * so a resize waits (saying why) instead of pushing the engine into its memory limit.
+   */
+  private checkMemory(snapshotBytes: number): void {
+    const headroom = this.engine.memoryHeadroom();
+    if (headroom === null || headroom >= snapshotBytes) return;
+    const MiB = 1024 * 1024;
+    throw new EngramError('INSUFFICIENT_MEMORY',
+      `not enough memory on ${this.engine.membership.self ?? 'this engine'} for memory space '${this.space}': its snapshot is ${(snapshotBytes / MiB).toFixed(1)} MiB and `
+      + `${(Math.max(0, headroom) / MiB).toFixed(1)} MiB are left under the engine's memory watermark; raise the pods' memory limit, or keep more pods`);
   }
 
   private async loadSnapshot(h: { hnsw: HnswConfig; graph: Buffer[]; state: Buffer[] }): Promise<void> {
@@ -160,20 +179,30 @@ export class SpaceImport {
     }));
     this.records += items.length;
     this.engine.metrics.handoffRecords.inc(items.length);
-    this.applying = this.applying.then(() => this.engine.transfer.ingestTransferred(this.space, items));
+    this.applying = this.applying
+      .then(() => (this.applyError ? undefined : this.engine.transfer.ingestTransferred(this.space, items)))
+      .catch((e: unknown) => {
+        this.applyError ??= e;
+        this.call?.cancel(); // the export would go on streaming: end it, the import fails with this cause
+      });
   }
 
   private async fenceWhenCaughtUp(call: grpc.ClientDuplexStream<ExportRequest, ExportChunk__Output>): Promise<void> {
-    while (this.sequence - this.transfer.indexed > CATCH_UP_LAG && !this.finished) await new Promise((r) => setTimeout(r, 10));
-    if (this.finished) return;
+    while (this.sequence - this.transfer.indexed > CATCH_UP_LAG && !this.finished && !this.applyError) await new Promise((r) => setTimeout(r, 10));
+    if (this.finished || this.applyError) return;
     this.phase = 'sealing';
     this.fencedAt = performance.now();
     call.write({ fence: {} });
   }
 
+  private durabilityFailure(): EngramError {
+    return new EngramError('HANDOFF_FAILED', `records could not be made durable here: ${toEngramError(this.applyError).message}`);
+  }
+
   /** Everything received is indexed here: the two copies must hold the same ids. */
   private async verify(sealed: { count: number; checksum: string }): Promise<void> {
     await this.applying;
+    if (this.applyError) throw this.durabilityFailure();
     while (this.transfer.indexed < this.sequence) await new Promise((r) => setTimeout(r, 5));
     await this.engine.transfer.quiesce(this.space);
     if (this.transfer.failures.length > 0) {

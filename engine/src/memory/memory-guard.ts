@@ -70,6 +70,12 @@ export class MemoryGuard {
     return this.reading;
   }
 
+  /** Bytes left under the high watermark at the last check (null: no limit); negative when over. */
+  headroom(): number | null {
+    const { limitBytes } = this.reading;
+    return limitBytes === null ? null : this.settings().highWatermark * limitBytes - this.reading.projectedBytes;
+  }
+
   /** Reads the limit and the resident set again (called about once a second). */
   check(): MemoryReading {
     const { limitBytes, highWatermark } = this.settings();

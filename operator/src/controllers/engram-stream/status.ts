@@ -93,8 +93,10 @@ function rebalancing(placement: PlacementStatus): ConditionInput {
   const moving = placement.movesInProgress + placement.movesPending;
   if (placement.waiting) return condition(ConditionType.Rebalancing, true, Reason.ResizePending, placement.waiting);
   if (moving > 0) {
+    const failing = placement.moves.find((m) => m.lastError);
+    const lastFailure = failing ? `; '${failing.space}' failed ${failing.attempts - 1} time(s), last: ${failing.lastError}` : '';
     return condition(ConditionType.Rebalancing, true, Reason.MovingSpaces,
-      `${placement.movesInProgress} memory space(s) being handed over, ${placement.movesPending} waiting; ring ${placement.ring} of ${placement.desiredRing} pod(s)`);
+      `${placement.movesInProgress} memory space(s) being handed over, ${placement.movesPending} waiting; ring ${placement.ring} of ${placement.desiredRing} pod(s)${lastFailure}`);
   }
   if (placement.ring !== placement.desiredRing && placement.desiredRing > 0) {
     return condition(ConditionType.Rebalancing, true, Reason.ResizePending, `ring ${placement.ring} of ${placement.desiredRing} pod(s)`);

@@ -210,7 +210,10 @@ export class ResizePass {
     }
     const active = pinned.filter((s) => this.record.moves[s]);
     const next = pinned.filter((s) => !this.record.moves[s]).slice(0, Math.max(0, CONCURRENT_MOVES - active.length));
-    for (const space of [...active, ...next]) await this.advance(space);
+    for (const space of [...active, ...next]) {
+      // One move's trouble (an engine refusing, or not answering) must not stop the others.
+      await this.advance(space).catch((e: unknown) => this.waiting.push(`moving '${space}': ${message(e)}`));
+    }
   }
 
   private async advance(space: string): Promise<void> {
@@ -287,7 +290,11 @@ export class ResizePass {
         if (owned || this.record.moves[space]?.to === view.endpoint.ordinal) continue;
         const owner = this.views.get(placement.ownerOf(space).ordinal);
         if (!owner?.held.some((h) => h.space === space && h.owned)) continue;
-        const dropped = await view.client.releaseSpace(space);
+        const dropped = await view.client.releaseSpace(space).catch((e: unknown) => {
+          this.waiting.push(`releasing the copy of '${space}' on pod ${view.endpoint.name}: ${message(e)}`);
+          return null;
+        });
+        if (dropped === null) continue;
         this.events.push({ type: 'Normal', reason: 'StaleCopyReleased', message: `pod ${view.endpoint.name} dropped its copy of '${space}' (${dropped} vectors); pod ${owner.endpoint.name} owns it` });
       }
     }
