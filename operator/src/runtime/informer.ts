@@ -177,7 +177,10 @@ export class Informer<T extends k8s.KubernetesObject> {
     } else {
       this.failures = 0;
     }
-    if (gone || !this.resourceVersion) {
+    // After a failure, list again instead of resuming from the last resourceVersion: an API server
+    // that restarted meanwhile may not replay what changed while its watch cache was filling (a
+    // stream patched just then was never seen, until the next periodic relist).
+    if (gone || err || !this.resourceVersion) {
       while (!this.stopped && !(await this.relist())) await this.sleepBackoff();
     }
     void this.startWatch();
