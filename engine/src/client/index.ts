@@ -4,3 +4,4 @@ export { encodeVector, decodeVector } from '../wire/vector-codec.js';
 export { RoutingClient } from './routing-client.js';
 export { type HandoffView, type TopologyView } from './engram-client.js';
 export { Placement, parsePlacement, type PlacementMember, type PlacementSpec } from '../placement/placement.js';
+export { ORPHANS_HEADER } from '../placement/membership.js';

@@ -20,6 +20,8 @@ interface Fence {
 }
 
 const FILE = 'placement.json';
+/** Response metadata of a PLACEMENT_ORPHANS refusal: the spaces, comma-separated, for the operator to pin. */
+export const ORPHANS_HEADER = 'engram-orphaned-spaces';
 
 export class Membership {
   private installed: Placement | null = null;
@@ -78,7 +80,9 @@ export class Membership {
     }
     const orphaned = held.filter((space) => this.owns(space) && !this.fences.get(space)?.sealed && next.ownerOf(space).name !== this.self);
     if (orphaned.length > 0) {
-      throw new EngramError('PLACEMENT_ORPHANS', `placement generation ${next.generation} gives memory spaces this engine holds to other pods without a hand-off: ${orphaned.join(', ')}`);
+      throw new EngramError('PLACEMENT_ORPHANS', `placement generation ${next.generation} gives memory spaces this engine holds to other pods without a hand-off: ${orphaned.join(', ')}`, {
+        details: { [ORPHANS_HEADER]: orphaned.join(',') },
+      });
     }
     if (this.dataDir) {
       const tmp = join(this.dataDir, `${FILE}.tmp`);

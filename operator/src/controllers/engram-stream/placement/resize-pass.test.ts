@@ -1,5 +1,6 @@
+import { Metadata } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { Placement, type EngramClient } from '@engram/engine/client';
+import { ORPHANS_HEADER, Placement, type EngramClient, type PlacementSpec } from '@engram/engine/client';
 import type { EngramStream } from '../../../api/v1alpha1/types.js';
 import type { Applier } from '../../../runtime/apply.js';
 import type { PlacementRecord } from './placement-record.js';
@@ -48,5 +49,33 @@ describe('ResizePass', () => {
     expect(drained.statefulSetReplicas(2, 3)).toBe(2);
     expect(drained.record.members.map((m) => m.ordinal)).toEqual([0, 1]);
     expect(drained.statefulSetReplicas(0, 2)).toBe(0); // scaling to zero moves nothing
+  });
+
+  it('pins the spaces an engine refuses to give away without a hand-off, and pushes again at a new generation', async () => {
+    const pushed: PlacementSpec[] = [];
+    const client = {
+      applyPlacement: async (spec: PlacementSpec) => {
+        pushed.push(spec);
+        if (spec.assignments['space-7'] === undefined) {
+          const metadata = new Metadata();
+          metadata.set('engram-error-code', 'PLACEMENT_ORPHANS');
+          metadata.set(ORPHANS_HEADER, 'space-7,space-9');
+          throw Object.assign(new Error('refused'), { code: 9, details: 'refused', metadata });
+        }
+        return { placement: spec, generation: spec.generation, self: 's-0', confirmed: true };
+      },
+    } as unknown as EngramClient;
+    const stored: unknown[] = [];
+    const deps = { applier: { apply: async (o: unknown) => stored.push(o) } as unknown as Applier, client: () => client, now: () => new Date(0) };
+    const engine = { ...view(0, []), client, generation: 0, confirmed: false };
+    const record: PlacementRecord = { generation: 3, members: [member(0), member(1)], ring: [0, 1], assignments: {}, moves: {} };
+    const p = new ResizePass(deps, stream, record, true, new Map([[0, endpoint(0)]]), new Map([[0, engine]]));
+    p.change();
+    await p.save();
+    expect(pushed.map((s) => s.generation)).toEqual([4, 5]);
+    expect(p.record.assignments).toEqual({ 'space-7': 0, 'space-9': 0 });
+    expect(p.record.generation).toBe(5);
+    expect(stored).toHaveLength(2); // the new generation, then the one with the pins
+    expect(p.waiting).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // One reconcile pass over a stream's placement (see rebalancer.ts for the resize it drives): the
 // stored record, what every ready engine reported, and each step a pass can take, in order.
-import { Placement, type EngramClient, type HandoffView, type PlacementMember } from '@engram/engine/client';
+import { ORPHANS_HEADER, Placement, type EngramClient, type HandoffView, type PlacementMember } from '@engram/engine/client';
 import type { EngramStream, PlacementStatus, PodSpaces } from '../../../api/v1alpha1/types.js';
 import type { Applier } from '../../../runtime/apply.js';
 import { streamNames } from '../names.js';
@@ -68,6 +68,13 @@ function message(e: unknown): string {
   return (e as { details?: string }).details ?? (e instanceof Error ? e.message : String(e));
 }
 
+/** The spaces an engine refused to give away without a hand-off (PLACEMENT_ORPHANS), or null. */
+function orphansOf(e: unknown): string[] | null {
+  const metadata = (e as { metadata?: { get(key: string): unknown[] } }).metadata;
+  if (metadata?.get('engram-error-code')[0] !== 'PLACEMENT_ORPHANS') return null;
+  return String(metadata.get(ORPHANS_HEADER)[0] ?? '').split(',').filter((s) => s !== '');
+}
+
 /** One reconcile pass over a stream's placement. */
 export class ResizePass {
   readonly events: RebalanceEvent[] = [];
@@ -124,8 +131,8 @@ export class ResizePass {
           view.generation = this.record.generation;
           view.confirmed = true;
         } catch (e) {
-          const listed = /without a hand-off: (.*)$/.exec(message(e));
-          if (listed) for (const space of listed[1]!.split(', ')) orphans.set(space, view.endpoint.ordinal);
+          const listed = orphansOf(e);
+          if (listed) for (const space of listed) orphans.set(space, view.endpoint.ordinal);
           else this.waiting.push(`pod ${view.endpoint.name} did not take placement generation ${this.record.generation}: ${message(e)}`);
         }
       }
