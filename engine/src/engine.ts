@@ -378,11 +378,15 @@ export class Engine implements SessionContext {
       m.workerQueueDepth.set({ worker_id: String(w.id) }, w.queued);
     }
     for (const t of this.current.tenants) m.tenantVectors.set({ tenant: t.name }, this.directory.usage(t.name).vectors);
+    if (this.ticks % 10 === 1) this.publishPlacementMetrics(); // every second: it walks every space
+  }
+
+  private publishPlacementMetrics(): void {
     let owned = 0;
     for (const s of this.directory.all()) if (this.membership.owns(s.id)) owned++;
-    m.spacesOwned.set({ owned: 'true' }, owned);
-    m.spacesOwned.set({ owned: 'false' }, this.directory.size - owned);
-    m.placementGeneration.set(this.membership.generation);
+    this.metrics.spacesOwned.set({ owned: 'true' }, owned);
+    this.metrics.spacesOwned.set({ owned: 'false' }, this.directory.size - owned);
+    this.metrics.placementGeneration.set(this.membership.generation);
   }
 
   private checkMemory(): void {

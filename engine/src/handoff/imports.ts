@@ -3,6 +3,7 @@
 import type { Engine } from '../engine.js';
 import { EngramError } from '../errors.js';
 import type { HandoffStatus } from '../generated/engram/v1/HandoffStatus.js';
+import { isHostPort } from '../placement/placement.js';
 import { validateSpaceId } from '../tenancy/space-directory.js';
 import type { Peers } from './peers.js';
 import { SpaceImport } from './space-import.js';
@@ -17,7 +18,7 @@ export class Imports {
 
   start(spaceId: string, sourceAddress: string, handoffId: string): HandoffStatus {
     const space = validateSpaceId(spaceId);
-    if (!/^[^\s:]+:\d+$/.test(sourceAddress)) throw new EngramError('INVALID_ARGUMENT', `source_address must be host:port, got '${sourceAddress.slice(0, 64)}'`);
+    if (!isHostPort(sourceAddress)) throw new EngramError('INVALID_ARGUMENT', `source_address must be host:port, got '${sourceAddress.slice(0, 64)}'`);
     if (!handoffId) throw new EngramError('INVALID_ARGUMENT', 'handoff_id must be set');
     if (this.engine.membership.owns(space) && this.engine.membership.placement) {
       throw new EngramError('SPACE_OWNED', `memory space '${space}' is already owned by this engine (placement generation ${this.engine.membership.generation})`);

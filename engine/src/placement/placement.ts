@@ -63,6 +63,11 @@ export class Placement {
   }
 }
 
+/** A gRPC address as placements and hand-offs carry it: host:port. */
+export function isHostPort(address: unknown): boolean {
+  return typeof address === 'string' && /^[^\s:]+:\d+$/.test(address);
+}
+
 /** Parses and checks a placement sent as JSON (every problem listed at once). */
 export function parsePlacement(json: string): Placement {
   let raw: unknown;
@@ -83,7 +88,7 @@ export function parsePlacement(json: string): Placement {
     else if (ordinals.has(m.ordinal)) problems.push(`members[${i}].ordinal ${m.ordinal} is listed twice`);
     ordinals.add(m?.ordinal);
     if (typeof m?.name !== 'string' || m.name === '') problems.push(`members[${i}].name must be a pod name`);
-    if (typeof m?.address !== 'string' || !/^[^\s:]+:\d+$/.test(m.address)) problems.push(`members[${i}].address must be host:port`);
+    if (!isHostPort(m?.address)) problems.push(`members[${i}].address must be host:port`);
   });
   if (spec.ring !== undefined) {
     if (!Array.isArray(spec.ring) || spec.ring.length === 0) problems.push('ring must list at least one ordinal');
