@@ -180,6 +180,27 @@ const streaming = dashboard({
         q(`max by (pod) (engram_placement_generation{${ENGINE}})`, '{{pod}}'),
       ] },
     ] },
+    { row: 'Canary rollout: stable and canary side by side', panels: [
+      { title: 'Observation latency P99 by track', description: 'Accepted to searchable. During a rollout canary pods serve a cohort of memory spaces with the new version (track="canary"); the rest is stable.', unit: 's', queries: [
+        q(`histogram_quantile(0.99, sum by (le, track) (rate(engram_streaming_observation_latency_seconds_bucket{${ENGINE}}[${RATE}])))`, '{{track}}'),
+      ] },
+      { title: 'Recall latency P99 by track', unit: 's', queries: [
+        q(`histogram_quantile(0.99, sum by (le, track) (rate(engram_streaming_recall_latency_seconds_bucket{${ENGINE}}[${RATE}])))`, '{{track}}'),
+      ] },
+      { title: 'Recall@k by track', description: 'Sampled recalls checked against an exact search of the same space (quality.sampleRate): what the recall gate of an analysis measures.', unit: 'percentunit', queries: [
+        q(`sum by (track) (rate(engram_recall_quality_hits_total{${ENGINE}}[${RATE}])) / sum by (track) (rate(engram_recall_quality_expected_total{${ENGINE}}[${RATE}]))`, '{{track}}'),
+      ] },
+      { title: 'Observations/s and rejections by track', description: 'The canary\'s share of traffic, and of refusals.', unit: 'ops', queries: [
+        q(`sum by (track) (rate(engram_streaming_observations_total{${ENGINE}}[${RATE}]))`, '{{track}} accepted'),
+        q(`sum by (track) (rate(engram_streaming_observations_rejected_total{${ENGINE}}[${RATE}]))`, '{{track}} rejected'),
+      ] },
+      { title: 'Memory spaces by track', description: 'Owned memory spaces on stable and canary pods: the rollout\'s actual weight.', queries: [
+        q(`sum by (track) (engram_placement_spaces_owned{${ENGINE}, owned="true"})`, '{{track}}'),
+      ] },
+      { title: 'Server error ratio by track', description: 'RPCs answered UNKNOWN, INTERNAL, DATA_LOSS, UNIMPLEMENTED or DEADLINE_EXCEEDED, over all (the errorRate of an analysis).', unit: 'percentunit', queries: [
+        q(`(sum by (track) (rate(grpc_server_handled_total{${ENGINE}, grpc_code=~"UNKNOWN|INTERNAL|DATA_LOSS|UNIMPLEMENTED|DEADLINE_EXCEEDED"}[${RATE}])) or 0 * sum by (track) (rate(grpc_server_handled_total{${ENGINE}}[${RATE}]))) / sum by (track) (rate(grpc_server_handled_total{${ENGINE}}[${RATE}]))`, '{{track}}'),
+      ] },
+    ] },
   ],
 });
 

@@ -123,6 +123,7 @@ export class Engine implements SessionContext {
     await this.membership.load();
     const kept = this.membership.placement;
     if (kept) this.tenants.setShare(1 / kept.ringSize);
+    this.metrics.registry.setDefaultLabels({ track: this.track });
     await this.pool.start();
     if (this.storage) await this.recover(this.storage);
     this.pool.scheduleRebuilds();
@@ -389,6 +390,12 @@ export class Engine implements SessionContext {
     this.metrics.placementGeneration.set(this.membership.generation);
   }
 
+  /** The rollout track this engine serves (a label on every metric it exports). */
+  get track(): 'stable' | 'canary' {
+    const { placement, self } = this.membership;
+    return placement && self ? placement.trackOf(self) : 'stable';
+  }
+
   private checkMemory(): void {
     const before = this.memory.current.refusal;
     const reading = this.memory.check();
@@ -414,6 +421,7 @@ export class Engine implements SessionContext {
     const held = [...this.directory.all()].filter((s) => s.indexed + s.pending > 0).map((s) => s.id);
     await this.membership.install(placement, held);
     this.tenants.setShare(1 / placement.ringSize);
+    this.metrics.registry.setDefaultLabels({ track: this.track });
     for (const session of this.sessions) {
       const route = this.membership.route(session.spaceId);
       if (!route.local) session.close(`memory space '${session.spaceId}' moved to ${route.owner.name}; reconnect (unacknowledged observations are resent there)`);

@@ -52,7 +52,7 @@ describe('the engram-operator chart', () => {
     expect(pod.containers[0]!.args).toContain('--engine-image=engram.io/engine:0.1.0');
   });
 
-  it('grants least privilege: no wildcards, no secrets, nothing cluster-admin; the operator deletes nothing, the hooks only their own objects', async () => {
+  it('grants least privilege: no wildcards, no secrets, nothing cluster-admin; the operator deletes only pods, the hooks only their own objects', async () => {
     for (const values of CI_VALUES) {
       const objects = await render(values);
       const roles = [...only(objects, 'ClusterRole'), ...only(objects, 'Role')] as unknown as Array<K8sObject & { rules: Rule[] }>;
@@ -63,7 +63,11 @@ describe('the engram-operator chart', () => {
           expect([...rule.verbs, ...rule.resources, ...rule.apiGroups]).not.toContain('*');
           expect(rule.resources).not.toContain('secrets');
           if (!rule.verbs.includes('delete')) continue;
-          expect(hook, `${values} ${role.metadata.name} deletes`).toBe(true);
+          // the operator deletes only pods: a canary pod stuck on a reverted revision (kubernetes#67250)
+          if (!hook) {
+            expect(rule.resources, `${values} ${role.metadata.name} deletes`).toEqual(['pods']);
+            continue;
+          }
           // helm test deletes the scratch EngramStream it made; the pre-delete hook the operator's own Lease by name
           const scratch = rule.resources.join() === 'engramstreams';
           const lease = rule.resources.join() === 'leases' && rule.resourceNames?.join() === 'engram-operator';

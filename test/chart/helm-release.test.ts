@@ -82,7 +82,8 @@ describe('helm install of the engram-operator chart', () => {
     expect(await can('watch', 'engramstreams.engram.io', '--all-namespaces')).toBe('yes');
     expect(await can('patch', 'statefulsets.apps', '-n', 'default')).toBe('yes');
     expect(await can('patch', 'engramstreams.engram.io', '--subresource=status', '-n', 'default')).toBe('yes');
-    expect(await can('delete', 'pods', '-n', 'default')).toBe('no');
+    expect(await can('delete', 'pods', '-n', 'default')).toBe('yes'); // a canary pod stuck on a reverted revision
+    expect(await can('create', 'pods', '-n', 'default')).toBe('no');
     expect(await can('get', 'secrets', '-n', NS)).toBe('no');
     expect(await can('update', 'leases.coordination.k8s.io', '-n', 'default')).toBe('no');
     expect(await can('update', 'leases.coordination.k8s.io', '-n', NS)).toBe('yes');

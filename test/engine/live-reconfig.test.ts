@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashRing } from '../../engine/dist/pool/hash-ring.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { clusteredObservations } from '../helpers/vectors.js';
+import { clusteredObservations, metricValue } from '../helpers/vectors.js';
 
 const SPACES = ['live-a', 'live-b', 'live-c', 'live-d', 'live-e', 'live-f'];
 const PER_SPACE = 700;
@@ -101,7 +101,7 @@ describe('live reconfiguration under a continuous stream', () => {
     expect(config).toMatchObject({ workers: 3, batch: { min: 20, max: 200 }, queue: { capacity: 20_000, highPriorityRatio: 0.2 }, idleSleepMs: 0 });
     expect((config.hnsw as { efSearch: number }).efSearch).toBe(128);
     const metrics = await engine.metrics();
-    expect(metrics).toContain('engram_streaming_workers 3');
-    expect(metrics).toContain('engram_config_generation 5');
+    expect(metricValue(metrics, 'engram_streaming_workers')).toBe(3);
+    expect(metricValue(metrics, 'engram_config_generation')).toBe(5);
   });
 });

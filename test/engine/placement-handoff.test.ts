@@ -79,6 +79,22 @@ describe('placement, forwarding and hand-off between engines', () => {
     expect(total).toBe(SPACES.filter((space, i) => owner(space) !== i % 2).length); // the streams sent to the non-owner
   });
 
+  it('ends a forwarded stream when its owner shuts down under it: the client\'s close settles, never waits forever', async () => {
+    const space = SPACES.find((sp) => owner(sp) === 1)!;
+    const stream = await client(engines[0]!).openStream({ memorySpace: space, maxBatch: 10 });
+    stream.on('error', () => undefined);
+    for (const o of clusteredObservations(space, 110, DIM).slice(100)) await stream.send(o);
+    // the owner stops (as a canary pod scaled away does): the forwarded leg ends under the proxy
+    await engines[1]!.stop();
+    const outcome = await Promise.race([
+      stream.close({ drain: false }).then(() => 'closed', (e: { code?: number }) => `failed with ${e.code ?? 'an error'}`),
+      new Promise<string>((r) => setTimeout(() => r('still waiting after 15 s'), 15_000)),
+    ]);
+    expect(outcome).not.toBe('still waiting after 15 s');
+    engines[1] = await startEngine({ 'hnsw.dimension': DIM, workers: 1 }, ['--member-name', 'pl-1', '--data-dir', dataDirs[1]!]);
+    await install({ ...spec, members: members(), generation: spec.generation + 1 });
+  });
+
   it('holds a tenant to its quota over the whole stream, with what the operator says it stores elsewhere', async () => {
     for (const e of engines) await client(e).applyConfig({ tenants: [{ name: 'acme', spaces: ['acme-*'], maxVectors: 150, rateLimit: 1000 }] });
     const space = ['acme-1', 'acme-2', 'acme-3', 'acme-4'].find((s) => owner(s) === 1)!;
@@ -105,7 +121,7 @@ describe('placement, forwarding and hand-off between engines', () => {
     expect(error?.code).toBe(9);
     expect(error?.metadata.get('engram-error-code')).toEqual(['SPACE_MOVED']);
     expect(error?.metadata.get('engram-owner-address')).toEqual([engines[1]!.address]);
-    expect(error?.details).toBe(`memory space '${space}' is owned by pl-1 at ${engines[1]!.address} (placement generation 1)`);
+    expect(error?.details).toBe(`memory space '${space}' is owned by pl-1 at ${engines[1]!.address} (placement generation ${spec.generation})`);
     const routing = new RoutingClient(engines[0]!.address);
     const hit = await routing.recall({ memorySpace: space, vector: clusteredObservations(space, 5, DIM)[4]!.embedding, k: 1 });
     expect(hit.hits[0]?.id).toBe(`${space}-4`);

@@ -18,6 +18,8 @@ export interface SpaceLoadOptions {
   ratePerSpace: number;
   /** Recalls per second over all spaces. */
   recallsPerSecond: number;
+  /** k of each recall (default 5). */
+  recallK?: number;
 }
 
 export interface SpaceLoadReport {
@@ -28,6 +30,8 @@ export interface SpaceLoadReport {
   recallFailures: Record<string, number>;
   /** Longest gap between two acknowledgements of one space, in ms, per space. */
   longestAckGapMs: Map<string, number>;
+  /** Writers that had not finished when stop() gave up on them, with what each was doing. */
+  stuck: Record<string, string>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,9 +41,16 @@ export class SpaceLoad {
   private running = true;
   private readonly clients = new Map<string, EngramClient>();
   private readonly tasks: Array<Promise<void>> = [];
+  /** Every vector sent, by id (to check what a recall returns). */
+  private readonly vectors = new Map<string, Float32Array>();
   readonly report: SpaceLoadReport = {
-    acknowledged: new Map(), sent: new Map(), reconnects: 0, recalls: 0, recallFailures: {}, longestAckGapMs: new Map(),
+    acknowledged: new Map(), sent: new Map(), reconnects: 0, recalls: 0, recallFailures: {}, longestAckGapMs: new Map(), stuck: {},
   };
+  /** What each writer does now (reported for a writer that does not finish). */
+  private readonly doing = new Map<string, string>();
+  private readonly streams = new Map<string, ObservationStream>();
+  private abandoned = false;
+  private stopping: Promise<SpaceLoadReport> | null = null;
 
   constructor(private readonly options: SpaceLoadOptions) {
     for (const space of options.spaces) {
@@ -62,7 +73,7 @@ export class SpaceLoad {
 
   private async write(space: string): Promise<void> {
     const vectors = new ClusteredVectors({ dimension: this.options.dimension, seed: space.length * 7919 + space.charCodeAt(space.length - 1) });
-    const cache = new Map<string, Float32Array>();
+    const cache = this.vectors;
     const acked = this.report.acknowledged.get(space)!;
     const sent = this.report.sent.get(space)!;
     let resend: string[] = [];
@@ -74,10 +85,13 @@ export class SpaceLoad {
       lastAck = now;
     };
     const interval = 1000 / this.options.ratePerSpace;
-    while (this.running || resend.length > 0) {
+    while ((this.running || resend.length > 0) && !this.abandoned) {
       let stream: ObservationStream;
+      const address = pick(await this.options.addresses());
       try {
-        stream = await this.client(pick(await this.options.addresses())).openStream({ memorySpace: space, maxBatch: 16, maxInFlight: 64 });
+        this.doing.set(space, `opening a stream to ${address}`);
+        stream = await this.client(address).openStream({ memorySpace: space, maxBatch: 16, maxInFlight: 64 });
+        this.streams.set(space, stream);
       } catch {
         this.report.reconnects++;
         await sleep(100);
@@ -95,11 +109,13 @@ export class SpaceLoad {
       });
       stream.on('error', () => undefined);
       try {
+        this.doing.set(space, `resending ${resend.length} to ${address}`);
         for (const id of resend) {
           bySequence.push(id);
           await stream.send({ id, embedding: cache.get(id)! });
         }
         resend = [];
+        this.doing.set(space, `sending to ${address}`);
         while (this.running) {
           const id = `${space}-${n++}`;
           const vector = vectors.next();
@@ -109,7 +125,9 @@ export class SpaceLoad {
           await stream.send({ id, embedding: vector });
           await sleep(interval);
         }
+        this.doing.set(space, `closing the stream to ${address}`);
         await stream.close({ drain: false });
+        this.doing.delete(space);
       } catch {
         this.report.reconnects++;
         resend = stream.unacceptedIds();
@@ -127,7 +145,7 @@ export class SpaceLoad {
       const space = pick(this.options.spaces.filter((s) => this.report.acknowledged.get(s)!.size > 0));
       if (!space) continue;
       try {
-        await this.client(pick(await this.options.addresses())).recall({ memorySpace: space, vector: query.next(), k: 5 });
+        await this.client(pick(await this.options.addresses())).recall({ memorySpace: space, vector: query.next(), k: this.options.recallK ?? 5 });
         this.report.recalls++;
       } catch (e) {
         const code = String((e as { code?: number }).code ?? 'none');
@@ -136,10 +154,29 @@ export class SpaceLoad {
     }
   }
 
-  /** Stops sending; resolves once every writer has its last observations acknowledged or given up. */
-  async stop(): Promise<SpaceLoadReport> {
+  vectorOf(id: string): Float32Array | undefined {
+    return this.vectors.get(id);
+  }
+
+  /**
+   * Stops sending; resolves once every writer has its last observations acknowledged or given up.
+   * A writer still busy after `deadlineMs` is cancelled and listed in `stuck` with what it was doing.
+   */
+  stop(deadlineMs = 60_000): Promise<SpaceLoadReport> {
+    this.stopping ??= this.stopWriters(deadlineMs);
+    return this.stopping;
+  }
+
+  private async stopWriters(deadlineMs: number): Promise<SpaceLoadReport> {
     this.running = false;
-    await Promise.all(this.tasks);
+    const all = Promise.all(this.tasks);
+    const finished = await Promise.race([all.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs))]);
+    if (!finished) {
+      for (const [space, what] of this.doing) this.report.stuck[space] = what;
+      this.abandoned = true;
+      for (const space of Object.keys(this.report.stuck)) this.streams.get(space)?.cancel();
+      await Promise.race([all, new Promise((r) => setTimeout(r, 5000))]);
+    }
     for (const c of this.clients.values()) c.close();
     return this.report;
   }

@@ -26,14 +26,21 @@ export interface PrometheusServer {
 }
 
 
-export async function startPrometheus(targets: ScrapeTarget[], ruleFiles: string[], scrapeIntervalS = 1): Promise<PrometheusServer> {
+/**
+ * `fileTargets`: a job whose targets come from a file the test rewrites as pods come and go (file
+ * service discovery, as a ServiceMonitor's endpoints would change).
+ */
+export async function startPrometheus(targets: ScrapeTarget[], ruleFiles: string[], scrapeIntervalS = 1, fileTargets?: { job: string; file: string }): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), 'engram-prometheus-'));
   const config = {
     global: { scrape_interval: `${scrapeIntervalS}s`, evaluation_interval: `${scrapeIntervalS}s`, scrape_timeout: `${scrapeIntervalS}s` },
     rule_files: ruleFiles,
-    scrape_configs: targets.map((t) => ({
-      job_name: t.job, honor_labels: t.honorLabels ?? false, static_configs: [{ targets: [t.address], labels: t.labels }],
-    })),
+    scrape_configs: [
+      ...targets.map((t) => ({
+        job_name: t.job, honor_labels: t.honorLabels ?? false, static_configs: [{ targets: [t.address], labels: t.labels }],
+      })),
+      ...(fileTargets ? [{ job_name: fileTargets.job, file_sd_configs: [{ files: [fileTargets.file], refresh_interval: '1s' }] }] : []),
+    ],
   };
   writeFileSync(join(dir, 'prometheus.yml'), yaml.dump(config));
   const port = await freePort();

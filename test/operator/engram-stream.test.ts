@@ -188,21 +188,23 @@ describe('EngramStream operator', () => {
     await expectStored(client, 'acme-live', streamed);
   });
 
-  it('says spec.rollout is not acted on: a condition and a Warning Event, gone when the field is', async () => {
-    await patch('memory', { spec: { rollout: { canary: { steps: [{ setWeight: 20 }] } } } });
-    const flagged = await eventually('RolloutPolicySupported=False', async () => {
-      const s = await stream('memory');
-      return condition(s, 'RolloutPolicySupported')?.status === 'False' ? s : undefined;
-    });
-    expect(condition(flagged, 'RolloutPolicySupported')).toMatchObject({ reason: 'RolloutNotImplemented' });
-    expect(condition(flagged, 'RolloutPolicySupported')?.message).toContain('every change reaches every engine pod at once');
-    const events = await eventually('a Warning event', async () => {
-      const types = await kubectl('get', 'events', '--field-selector', 'involvedObject.name=memory,reason=RolloutNotImplemented', '-o', 'jsonpath={.items[*].type}');
-      return types.includes('Warning') ? types : undefined;
-    });
-    expect(events).toContain('Warning');
-    await patch('memory', { spec: { rollout: null } });
-    await eventually('the condition to go', async () => (condition(await stream('memory'), 'RolloutPolicySupported') ? undefined : true));
+  it('refuses a rollout policy it could not follow, naming the rule', async () => {
+    const template = { name: 'quality', metric: 'recallAtK', minDifference: -0.02 };
+    const refusals: Array<[Record<string, unknown>, string]> = [
+      [{ steps: [{ setWeight: 5, pause: {} }] }, 'a step has exactly one of setWeight, pause, analysis'],
+      [{ steps: [{ setWeight: 105 }] }, 'should be less than or equal to 100'],
+      [{ steps: [{ analysis: { templates: ['latency'] } }], analysisTemplates: [template] }, 'every analysis step must name templates listed in analysisTemplates'],
+      [{ steps: [{ setWeight: 5 }], analysisTemplates: [{ name: 'q', metric: 'recallAtK' }] }, 'needs at least one of maxRatio'],
+      [{ steps: [{ setWeight: 5 }], analysisTemplates: [{ ...template, metric: 'recall' }] }, 'must be one of observationLatencyP99'],
+      [{ steps: [{ pause: { duration: 'soon' } }] }, 'spec.rollout.steps[0].pause.duration'],
+      [{ steps: [] }, 'spec.rollout.steps'],
+      [{ steps: [{ setWeight: 5 }], analysisTemplates: [template] }, 'an analysis of recallAtK needs quality.sampleRate above 0'],
+    ];
+    for (const [rollout, message] of refusals) {
+      const refused = await patch('memory', { spec: { rollout } }).then(() => '', (e: Error) => e.message);
+      expect(refused, JSON.stringify(rollout)).toContain(message);
+    }
+    expect((await stream('memory')).spec.rollout).toBeUndefined();
   });
 
   it('never pushes a spec the engine\'s validation refuses: Degraded InvalidConfig, the engine keeps its config', async () => {

@@ -40,10 +40,11 @@ export interface OperatorCluster {
 /** Fast lease timing, so failover tests take seconds. */
 const LEASE_ARGS = ['--lease-duration-ms', '3000', '--renew-deadline-ms', '2000', '--retry-period-ms', '500'];
 
-export async function startOperatorCluster(): Promise<OperatorCluster> {
+/** `images`: more image repositories the node agent runs (a test's broken image, say). */
+export async function startOperatorCluster(images: Record<string, string[]> = {}): Promise<OperatorCluster> {
   const cluster = await startControlPlane();
   const dir = mkdtempSync(join(tmpdir(), 'engram-operator-test-'));
-  const agent = new NodeAgent({ kubeconfig: cluster.kubeconfig, nodeName: 'engram-node-0', rootDir: join(dir, 'node'), images: localImages(REPO_ROOT) });
+  const agent = new NodeAgent({ kubeconfig: cluster.kubeconfig, nodeName: 'engram-node-0', rootDir: join(dir, 'node'), images: { ...localImages(REPO_ROOT), ...images } });
   await agent.start();
   await cluster.kubectl(['apply', '-f', join(REPO_ROOT, 'crds')]);
   await cluster.kubectl(['wait', '--for=condition=Established', 'crd/engramstreams.engram.io', '--timeout=30s']);

@@ -55,6 +55,12 @@ export interface MemoryConfig {
   highWatermark: number;
 }
 
+/** Shadow recalls that measure recall quality (see index/recall-quality.ts). */
+export interface QualityConfig {
+  /** Share of recalls also answered by an exact search over the space, to measure recall@k. */
+  sampleRate: number;
+}
+
 export interface EngineConfig {
   profile: ProfileName;
   workers: number;
@@ -68,6 +74,7 @@ export interface EngineConfig {
   tenants: TenantConfig[];
   durability: DurabilityConfig;
   memory: MemoryConfig;
+  quality: QualityConfig;
 }
 
 export const DEFAULT_HNSW: Readonly<HnswConfig> = {
@@ -87,6 +94,8 @@ export function configForProfile(profile: ProfileName): EngineConfig {
     tenants: [],
     durability: { ...DEFAULT_DURABILITY },
     memory: { limitBytes: 0, highWatermark: 0.9 },
+    // Off unless asked for: each measured recall reads the whole space (see index/space-index.ts).
+    quality: { sampleRate: 0 },
   };
 }
 

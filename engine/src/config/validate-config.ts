@@ -3,47 +3,23 @@
 import { EngramError, quote } from '../errors.js';
 import { configForProfile, type EngineConfig, type TenantConfig } from './engine-config.js';
 import { parseProfileName, PROFILE_NAMES } from './profiles.js';
+import { CONFIG_FIELDS, MAX_TENANT_SPACES, MAX_TENANTS, SPACE_PATTERN, TENANT_LIMITS, TENANT_NAME, type FieldKind } from './config-schema.js';
 
-type FieldKind = 'int' | 'number' | 'string' | 'tenants';
 interface Schema { [key: string]: FieldKind | Schema }
 
-const SCHEMA: Schema = {
-  profile: 'string',
-  workers: 'int',
-  batch: { min: 'int', max: 'int' },
-  idleSleepMs: 'int',
-  queue: { capacity: 'int', highPriorityRatio: 'number' },
-  stealThreshold: 'int',
-  hnsw: { dimension: 'int', m: 'int', efConstruction: 'int', efSearch: 'int', metric: 'string' },
-  tenants: 'tenants',
-  durability: { syncPolicy: 'string', syncIntervalMs: 'int', snapshotIntervalMs: 'int', snapshotLogBytes: 'int', segmentBytes: 'int' },
-  memory: { limitBytes: 'int', highWatermark: 'number' },
-};
+/** CONFIG_FIELDS as a tree, for walking a patch key by key. */
+const SCHEMA: Schema = (() => {
+  const root: Schema = {};
+  for (const [path, rule] of Object.entries(CONFIG_FIELDS)) {
+    const keys = path.split('.');
+    let node = root;
+    for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Schema;
+    node[keys.at(-1)!] = rule.kind;
+  }
+  return root;
+})();
 
-/** Inclusive ranges; the guide's recommended ranges, widened where a user could sensibly go further. */
-const RANGES: Array<[path: string, min: number, max: number]> = [
-  ['workers', 1, 32],
-  ['batch.min', 1, 10_000],
-  ['batch.max', 1, 10_000],
-  ['idleSleepMs', 0, 1000],
-  ['queue.capacity', 10, 2_000_000],
-  ['queue.highPriorityRatio', 0.01, 0.5],
-  ['stealThreshold', 0, 10_000_000],
-  ['hnsw.dimension', 2, 4096],
-  ['hnsw.m', 2, 128],
-  ['hnsw.efConstruction', 8, 4096],
-  ['hnsw.efSearch', 1, 4096],
-  ['durability.syncIntervalMs', 1, 60_000],
-  ['durability.snapshotIntervalMs', 1000, 86_400_000],
-  ['durability.snapshotLogBytes', 1024 * 1024, 1024 ** 4],
-  ['durability.segmentBytes', 64 * 1024, 1024 ** 3],
-  ['memory.limitBytes', 0, 2 ** 50],
-  ['memory.highWatermark', 0.1, 1],
-];
-
-const TENANT_KEYS = new Set(['name', 'spaces', 'rateLimit', 'burst', 'maxVectors', 'maxSpaces']);
-const TENANT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const SPACE_PATTERN = /^[a-z0-9_-]{1,64}\*?$/;
+const TENANT_KEYS = new Set(['name', 'spaces', ...Object.keys(TENANT_LIMITS)]);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -99,12 +75,17 @@ function parseTenant(raw: unknown, index: number, problems: string[]): TenantCon
   const spaces = raw.spaces === undefined || (Array.isArray(raw.spaces) && raw.spaces.length === 0) ? [`${String(name)}-*`] : raw.spaces;
   if (!Array.isArray(spaces) || spaces.some((s) => typeof s !== 'string' || !SPACE_PATTERN.test(s))) {
     problems.push(`'${at}.spaces' must list memory space ids or prefixes ending in '*' (1-64 characters of [a-z0-9_-]), got ${quote(spaces)}`);
+  } else if (spaces.length > MAX_TENANT_SPACES) {
+    problems.push(`'${at}.spaces' may list at most ${MAX_TENANT_SPACES} entries, got ${spaces.length}`);
   }
   const limits: Record<string, number> = {};
-  for (const key of ['rateLimit', 'burst', 'maxVectors', 'maxSpaces'] as const) {
+  for (const [key, rule] of Object.entries(TENANT_LIMITS)) {
     const v = raw[key] ?? 0;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (key !== 'rateLimit' && !Number.isInteger(v))) {
-      problems.push(`'${at}.${key}' must be a non-negative ${key === 'rateLimit' ? 'number' : 'integer'}, got ${quote(v)}`);
+    const integer = rule.kind === 'int';
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+      problems.push(`'${at}.${key}' must be a non-negative ${integer ? 'integer' : 'number'}, got ${quote(v)}`);
+    } else if (v > rule.max!) {
+      problems.push(`'${at}.${key}' must be in [${rule.min}, ${rule.max}], got ${v}`);
     }
     limits[key] = typeof v === 'number' ? v : 0;
   }
@@ -119,18 +100,17 @@ function parseTenant(raw: unknown, index: number, problems: string[]): TenantCon
 }
 
 function checkRanges(config: EngineConfig, problems: string[]): void {
-  for (const [path, min, max] of RANGES) {
+  for (const [path, rule] of Object.entries(CONFIG_FIELDS)) {
     const v = get(config, path);
-    if (typeof v === 'number' && (v < min || v > max)) problems.push(`'${path}' must be in [${min}, ${max}], got ${v}`);
+    if (typeof v === 'number' && rule.min !== undefined && rule.max !== undefined && (v < rule.min || v > rule.max)) {
+      problems.push(`'${path}' must be in [${rule.min}, ${rule.max}], got ${v}`);
+    }
+    if (rule.values && !rule.values.includes(v as string)) {
+      problems.push(`'${path}' must be one of ${rule.values.join(', ')}; got ${quote(v)}`);
+    }
   }
   if (config.batch.min > config.batch.max) {
     problems.push(`'batch.min' (${config.batch.min}) must not exceed 'batch.max' (${config.batch.max})`);
-  }
-  if (!['cosine', 'l2', 'ip'].includes(config.hnsw.metric)) {
-    problems.push(`'hnsw.metric' must be one of cosine, l2, ip; got ${quote(config.hnsw.metric)}`);
-  }
-  if (!['batch', 'interval', 'none'].includes(config.durability.syncPolicy)) {
-    problems.push(`'durability.syncPolicy' must be one of batch, interval, none; got ${quote(config.durability.syncPolicy)}`);
   }
 }
 
@@ -149,11 +129,12 @@ export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineC
   if (patch.profile !== undefined) {
     const profile = parseProfileName(patch.profile);
     if (profile === undefined) problems.push(profileProblem(patch.profile));
-    else base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants, durability: current.durability, memory: current.memory };
+    else base = { ...configForProfile(profile), hnsw: current.hnsw, tenants: current.tenants, durability: current.durability, memory: current.memory, quality: current.quality };
   }
   const { profile: _profile, tenants: rawTenants, ...rest } = patch;
   const merged = deepMerge(base, knownKeys(rest, SCHEMA));
   if (Array.isArray(rawTenants)) {
+    if (rawTenants.length > MAX_TENANTS) problems.push(`'tenants' may list at most ${MAX_TENANTS} tenants, got ${rawTenants.length}`);
     merged.tenants = rawTenants.map((t, i) => parseTenant(t, i, problems)).filter((t): t is TenantConfig => !!t);
     const seen = new Set<string>();
     for (const t of merged.tenants) {

@@ -106,6 +106,37 @@ export class SpaceIndex {
     }
   }
 
+  /**
+   * The ids of the k nearest vectors by exhaustive search (the truth a recall's answer is measured
+   * against). Costs one distance per vector: used on a sampled share of recalls only.
+   */
+  exactSearch(vector: Float32Array, k: number): string[] {
+    const { metric, dimension } = this.hnsw;
+    const query = Array.from(vector);
+    if (metric === 'cosine') {
+      // hnswlib stores cosine vectors normalised; the query is normalised the same way.
+      const norm = Math.sqrt(query.reduce((s, x) => s + x * x, 0)) || 1;
+      for (let i = 0; i < dimension; i++) query[i] = (query[i] as number) / norm;
+    }
+    const best: Array<{ label: number; distance: number }> = [];
+    for (let label = 0; label < this.ids.length; label++) {
+      const point = this.index.getPoint(label);
+      let d = 0;
+      if (metric === 'l2') {
+        for (let i = 0; i < dimension; i++) d += ((point[i] as number) - (query[i] as number)) ** 2;
+      } else {
+        for (let i = 0; i < dimension; i++) d += (point[i] as number) * (query[i] as number);
+        d = 1 - d;
+      }
+      if (best.length < k || d < best[best.length - 1]!.distance) {
+        best.push({ label, distance: d });
+        best.sort((a, b) => a.distance - b.distance);
+        if (best.length > k) best.pop();
+      }
+    }
+    return best.map((b) => this.ids[b.label] as string);
+  }
+
   search(vector: Float32Array, k: number, ef: number): RecallHitData[] {
     const n = Math.min(k, this.ids.length);
     if (n === 0) return [];

@@ -39,6 +39,8 @@ export function createEngineMetrics(registry = new Registry()) {
     configInfo: new Gauge({ ...r, name: 'engram_config_info', help: 'The config in effect (value 1), by hash and profile', labelNames: ['config_hash', 'profile'] }),
     observationLatency: new Histogram({ ...r, name: 'engram_streaming_observation_latency_seconds', help: 'Time from acceptance to searchable, by memory space', labelNames: ['memory_space'], buckets: LATENCY_BUCKETS }),
     recallLatency: new Histogram({ ...r, name: 'engram_streaming_recall_latency_seconds', help: 'Time to answer a recall that reached an index (refused recalls are counted by grpc_server_handled_total)', buckets: FAST_BUCKETS }),
+    recallQualityHits: new Counter({ ...r, name: 'engram_recall_quality_hits_total', help: 'Of the exact k nearest neighbours of sampled recalls (shadow exact searches), how many the HNSW answer found; recall@k = rate of this / rate of engram_recall_quality_expected_total' }),
+    recallQualityExpected: new Counter({ ...r, name: 'engram_recall_quality_expected_total', help: 'Exact k nearest neighbours of sampled recalls (the denominator of recall@k)' }),
     batchSize: new Histogram({ ...r, name: 'engram_streaming_batch_size', help: 'Observations per indexed batch, by worker', labelNames: ['worker_id'], buckets: BATCH_BUCKETS }),
     queueWait: new Histogram({ ...r, name: 'engram_streaming_queue_wait_time_seconds', help: 'Time waiting in the queue before a worker takes the work, by lane', labelNames: ['priority'], buckets: LATENCY_BUCKETS }),
     workerRestarts: new Counter({ ...r, name: 'engram_streaming_worker_restarts_total', help: 'Worker threads that died and were replaced, by worker', labelNames: ['worker_id'] }),

@@ -23,6 +23,8 @@ export interface PlacementSpec {
   ring?: number[];
   /** Spaces placed away from their ring owner (being moved, or waiting to be), by owner ordinal. */
   assignments: Record<string, number>;
+  /** Members running a canary rollout's new version (their metrics carry track="canary"). */
+  canary?: number[];
 }
 
 export class Placement {
@@ -60,6 +62,12 @@ export class Placement {
 
   memberNamed(name: string): PlacementMember | undefined {
     return this.spec.members.find((m) => m.name === name);
+  }
+
+  /** The rollout track a member runs: canary while it serves a rollout's cohort, else stable. */
+  trackOf(name: string): 'stable' | 'canary' {
+    const member = this.memberNamed(name);
+    return member && this.spec.canary?.includes(member.ordinal) ? 'canary' : 'stable';
   }
 }
 
@@ -101,8 +109,12 @@ export function parsePlacement(json: string): Placement {
       if (!ordinals.has(ordinal)) problems.push(`assignments.${space} names ordinal ${String(ordinal)}, which is not a member`);
     }
   }
+  if (spec.canary !== undefined && (!Array.isArray(spec.canary) || spec.canary.some((o) => !ordinals.has(o)))) {
+    problems.push('canary must list ordinals of members');
+  }
   if (problems.length > 0) throw new EngramError('INVALID_ARGUMENT', `invalid placement: ${problems.join('; ')}`);
   return new Placement({
     generation: spec.generation as number, members, assignments: assignments as Record<string, number>, ...(spec.ring ? { ring: spec.ring } : {}),
+    ...(spec.canary && spec.canary.length > 0 ? { canary: spec.canary } : {}),
   });
 }

@@ -49,7 +49,8 @@ export interface SpaceReport {
 
 export type ToWorker =
   | { type: 'batch'; batchId: number; space: string; ids: string[]; vectors: Float32Array; contents: string[]; metadata: Array<Record<string, string> | null>; lastLsn: number }
-  | { type: 'recall'; requestId: number; space: string; vector: Float32Array; k: number; ef: number }
+  /** `measureQuality`: after answering, also search the space exactly and report recall@k (a `recallQuality`). */
+  | { type: 'recall'; requestId: number; space: string; vector: Float32Array; k: number; ef: number; measureQuality: boolean }
   | { type: 'configure'; hnsw: HnswConfig }
   | { type: 'export'; space: string; path: string }
   | { type: 'import'; space: string; path: string; state: SpaceState | null }
@@ -72,6 +73,8 @@ export type FromWorker =
   | { type: 'batchDone'; batchId: number; space: string; busyMs: number; spaceSize: number; failures: Array<{ index: number; reason: string }> }
   | { type: 'recallDone'; requestId: number; hits: RecallHitData[]; spaceSize: number; busyMs: number }
   | { type: 'recallFailed'; requestId: number; reason: string }
+  /** A shadow recall: how many of the exact k nearest the HNSW answer found. */
+  | { type: 'recallQuality'; hits: number; expected: number; busyMs: number }
   | { type: 'exported'; space: string; state: SpaceState | null; busyMs: number }
   | { type: 'imported'; space: string; spaceSize: number; busyMs: number }
   | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string }

@@ -67,6 +67,8 @@ export interface RecallResult {
 
 export class WorkerPool {
   private config: EngineConfig;
+  /** Shares of a shadow recall accumulated (see sampleQuality). */
+  private qualityCredit = 0;
   private slots: WorkerSlot[] = [];
   private ring!: HashRing;
   private readonly owner = new Map<string, number>();
@@ -124,7 +126,11 @@ export class WorkerPool {
     metrics.workerRestarts.inc({ worker_id: String(id) }, 0);
     return new WorkerSlot(id, this.config.hnsw, this.script,
       (slot, message) => this.batchDone(slot, message),
-      (slot, error) => this.workerFailed(slot, error));
+      (slot, error) => this.workerFailed(slot, error),
+      (quality) => {
+        metrics.recallQualityHits.inc(quality.hits);
+        metrics.recallQualityExpected.inc(quality.expected);
+      });
   }
 
   /** Crashes a worker thread (a failure drill); false if there is no such live worker. */
@@ -339,13 +345,24 @@ export class WorkerPool {
     const onAbort = (): void => slot.forget(key);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const reply = await slot.request(key, { type: 'recall', requestId, space, vector, k, ef });
+      const reply = await slot.request(key, { type: 'recall', requestId, space, vector, k, ef, measureQuality: this.sampleQuality() });
       if (reply.type === 'recallFailed') throw new EngramError('INTERNAL', `recall failed in worker ${slot.id}: ${reply.reason}`);
       if (reply.type !== 'recallDone') throw new EngramError('INTERNAL', `unexpected reply ${reply.type}`);
       return { hits: reply.hits, spaceSize: reply.spaceSize };
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Whether this recall is also measured against an exact search: every 1/sampleRate-th recall,
+   * counted rather than drawn at random, so a rate gives the same share on every engine.
+   */
+  private sampleQuality(): boolean {
+    this.qualityCredit += this.config.quality.sampleRate;
+    if (this.qualityCredit < 1) return false;
+    this.qualityCredit -= 1;
+    return true;
   }
 
   /** Resolves once the space is neither moving nor recovering. */

@@ -9,6 +9,7 @@ import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 const WORKER_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
 
 type BatchDone = Extract<FromWorker, { type: 'batchDone' }>;
+type RecallQuality = Extract<FromWorker, { type: 'recallQuality' }>;
 
 interface Waiter {
   resolve(message: FromWorker): void;
@@ -38,6 +39,7 @@ export class WorkerSlot {
     script: URL,
     private readonly onBatchDone: (slot: WorkerSlot, message: BatchDone) => void,
     private readonly onFailure: (slot: WorkerSlot, error: Error) => void,
+    private readonly onRecallQuality: (message: RecallQuality) => void,
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -92,6 +94,9 @@ export class WorkerSlot {
       case 'recallFailed':
         if (message.type === 'recallDone') this.busyMs += message.busyMs;
         return this.settle(`recall:${message.requestId}`, message);
+      case 'recallQuality':
+        this.busyMs += message.busyMs;
+        return this.onRecallQuality(message);
       case 'exported':
         this.busyMs += message.busyMs;
         return this.settle(`export:${message.space}`, message);

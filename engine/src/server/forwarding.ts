@@ -127,7 +127,12 @@ export class StreamProxy {
       this.call.end();
       return;
     }
-    if (e.code === grpc.status.CANCELLED) return;
-    this.call.emit('error', toServiceError(ownerFailure(e, this.space, this.route)));
+    // The client's own cancel ended the proxy before this (`ended`): a CANCELLED here is the owner's
+    // leg closed under it (its channel closed when the owner left the placement, say). The client
+    // is told to reconnect; left without an answer, its stream would wait forever.
+    const failure = e.code === grpc.status.CANCELLED
+      ? new EngramError('OWNER_UNAVAILABLE', `the connection to ${this.route.owner.name} (${this.route.owner.address}), owner of memory space '${this.space}', was closed: ${e.details}; reconnect`)
+      : ownerFailure(e, this.space, this.route);
+    this.call.emit('error', toServiceError(failure));
   }
 }

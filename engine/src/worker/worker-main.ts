@@ -9,6 +9,13 @@ import type { HnswConfig } from '../config/engine-config.js';
 import { SpaceIndex } from '../index/space-index.js';
 import type { FetchedData, FromWorker, ToWorker, WorkerData } from '../pool/messages.js';
 
+/**
+ * Spaces up to this size get sampled recalls checked by an exact search (one distance per vector,
+ * each vector read out of hnswlib as a JS array): beyond it the check would cost the worker more
+ * than the recall. Larger spaces are not measured (docs/canary.md).
+ */
+const QUALITY_MAX_VECTORS = 20_000;
+
 type BatchMessage = Extract<ToWorker, { type: 'batch' }>;
 type RecallMessage = Extract<ToWorker, { type: 'recall' }>;
 
@@ -162,9 +169,19 @@ class IndexWorker {
     try {
       const hits = index ? index.search(message.vector, message.k, message.ef) : [];
       this.post({ type: 'recallDone', requestId: message.requestId, hits, spaceSize: index?.size ?? 0, busyMs: performance.now() - started });
+      if (message.measureQuality && index && hits.length > 0 && index.size <= QUALITY_MAX_VECTORS) this.measureQuality(index, message, hits.map((h) => h.id));
     } catch (e) {
       this.post({ type: 'recallFailed', requestId: message.requestId, reason: e instanceof Error ? e.message : String(e) });
     }
+  }
+
+  /** After the answer went out: the exact k nearest, and how many of them the answer had. */
+  private measureQuality(index: SpaceIndex, message: RecallMessage, found: string[]): void {
+    const started = performance.now();
+    const exact = index.exactSearch(message.vector, message.k);
+    const answered = new Set(found);
+    const hits = exact.filter((id) => answered.has(id)).length;
+    this.post({ type: 'recallQuality', hits, expected: exact.length, busyMs: performance.now() - started });
   }
 
   private configure(hnsw: HnswConfig): void {

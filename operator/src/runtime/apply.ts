@@ -23,6 +23,13 @@ export class Applier {
     });
   }
 
+  /** Deletes an object; one already gone is not an error. */
+  async delete(object: k8s.KubernetesObject): Promise<void> {
+    await this.objects.delete(object).catch((e: unknown) => {
+      if ((e as { code?: number }).code !== 404) throw e;
+    });
+  }
+
   patchStatus(group: string, version: string, plural: string, namespace: string, name: string, status: unknown): Promise<unknown> {
     return this.custom.patchNamespacedCustomObjectStatus(
       { group, version, plural, namespace, name, body: { status }, fieldManager: this.fieldManager },

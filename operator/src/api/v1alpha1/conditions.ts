@@ -12,8 +12,8 @@ export const ConditionType = {
   ConfigApplied: 'ConfigApplied',
   /** Memory spaces are being moved between pods after a change of replicas (or wait to be). */
   Rebalancing: 'Rebalancing',
-  /** Set only when spec.rollout is: whether this release acts on it (it does not yet). */
-  RolloutPolicySupported: 'RolloutPolicySupported',
+  /** Set only when spec.rollout is: True while a canary rollout runs; the reason is its phase. */
+  Rollout: 'Rollout',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -43,7 +43,17 @@ export const Reason = {
   ResizePending: 'ResizePending',
   /** Every memory space is on the pod the ring gives it. */
   Balanced: 'Balanced',
-  /** spec.rollout is set, and canary rollouts are not built yet: changes reach every pod at once. */
-  RolloutNotImplemented: 'RolloutNotImplemented',
+  /** Every engine runs one version; nothing to roll out. */
+  RolloutHealthy: 'RolloutHealthy',
+  /** Canary pods serve a cohort of memory spaces; steps run. */
+  RolloutProgressing: 'RolloutProgressing',
+  /** Waiting for promote (a pause step, or an Inconclusive analysis with onInconclusive: Pause). */
+  RolloutPaused: 'RolloutPaused',
+  /** The canary version goes to every pod; the cohort moves back to the ring. */
+  RolloutPromoting: 'RolloutPromoting',
+  /** Rolling back: the cohort moves back to the stable pods. */
+  RolloutAborting: 'RolloutAborting',
+  /** Rolled back: every engine runs the stable version (the message says why). */
+  RolloutAborted: 'RolloutAborted',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -1,8 +1,8 @@
 // The EngramStream CustomResourceDefinition, built from small schema helpers that require a
 // description on every field (so `kubectl explain` reads well). write-crd.ts writes it to
 // crds/; a test keeps the file and this code identical.
-import { DEFAULT_HNSW } from '@engram/engine/config';
-import { GROUP, KIND, PLURAL, PROFILES, VERSION } from './types.js';
+import { DEFAULT_HNSW, MAX_TENANT_SPACES, MAX_TENANTS, rangeOf, SPACE_PATTERN, TENANT_NAME, valuesOf } from '@engram/engine/config';
+import { GROUP, KIND, PLURAL, PROFILES, ROLLOUT_METRICS, VERSION } from './types.js';
 
 /**
  * An OpenAPI v3 schema as the API server reads it. (client-node's V1JSONSchemaProps renames
@@ -23,6 +23,9 @@ type Rule = { rule: string; message: string; fieldPath?: string; reason?: string
 const integer = (description: string, minimum: number, maximum?: number, extra: Schema = {}): Schema =>
   ({ type: 'integer', description, minimum, ...(maximum !== undefined ? { maximum } : {}), ...extra });
 const number = (description: string, minimum: number, maximum: number): Schema => ({ type: 'number', description, minimum, maximum });
+/** An integer or number key of the engine's config: its kind and bounds come from the engine's schema. */
+const configInt = (path: string, description: string, extra: Schema = {}): Schema => integer(description, ...rangeOf(path), extra);
+const configNumber = (path: string, description: string): Schema => number(description, ...rangeOf(path));
 const string = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
 const object = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema =>
   ({ type: 'object', description, properties, ...extra });
@@ -47,47 +50,94 @@ const quantityMap = (description: string): Schema => ({
   additionalProperties: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' },
 });
 
+const DURATION = '^([0-9]+(ms|s|m|h))+$';
+const duration = (description: string): Schema => string(`${description} A duration such as 500ms, 30s, 5m or 1h30m.`, { maxLength: 32, pattern: DURATION });
+
+const analysisTemplate = object('What an analysis measures, how it judges each measurement, and how many it takes.', {
+  name: string('Name the steps refer to.', { maxLength: 63, pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
+  metric: oneOf('What is measured, per track, over each interval: p99 of observation latency (accepted to searchable) or of recall latency (seconds), share of observations rejected, share of RPCs failed with a server error, or recall@k of sampled shadow recalls against an exact search (needs quality.sampleRate > 0).', ROLLOUT_METRICS),
+  maxRatio: { type: 'number', description: 'Fails when canary / stable is above this (e.g. 1.5: at most 50% worse).', minimum: 0 },
+  minRatio: { type: 'number', description: 'Fails when canary / stable is below this.', minimum: 0 },
+  maxDifference: { type: 'number', description: 'Fails when canary - stable is above this.' },
+  minDifference: { type: 'number', description: 'Fails when canary - stable is below this (recall@k: -0.02 fails a drop of more than 2 points).' },
+  max: { type: 'number', description: 'Fails when the canary\'s value is above this.' },
+  min: { type: 'number', description: 'Fails when the canary\'s value is below this.' },
+  interval: duration('Time between measurements, and the window each one covers (default 10s).'),
+  initialDelay: duration('Wait this long after the step starts before the first window (default 0): lets the moves of the weight step settle.'),
+  count: integer('Measurements in a run (default 3).', 1, 100),
+  failureLimit: integer('Failed measurements a run tolerates (default 0).', 0, 100),
+  inconclusiveLimit: integer('Inconclusive measurements a run tolerates before it is Inconclusive (default 0).', 0, 100),
+  consecutiveErrorLimit: integer('Measurements in a row that could not be taken before the run errs and the rollout aborts (default 4).', 0, 100),
+  minSamples: integer('Events each track needs in a window (observations, recalls or checked neighbours); fewer make the measurement Inconclusive (default 20).', 0, 1_000_000),
+}, {
+  required: ['name', 'metric'],
+  'x-kubernetes-validations': [{ rule: 'has(self.maxRatio) || has(self.minRatio) || has(self.maxDifference) || has(self.minDifference) || has(self.max) || has(self.min)', message: 'an analysis template needs at least one of maxRatio, minRatio, maxDifference, minDifference, max, min' }],
+});
+
+const rolloutStep = object('One step: exactly one of setWeight, pause, analysis.', {
+  setWeight: integer('Percent of memory spaces served by canary pods: a sticky cohort chosen by a hash of the space name, rounded up to whole spaces.', 0, 100),
+  pause: object('Wait for a duration, or (without one) until promoted.', { duration: duration('How long to wait.') }),
+  analysis: object('Run analysis templates; the step ends when every one succeeds.', {
+    templates: { type: 'array', description: 'Names of analysis templates.', minItems: 1, maxItems: 10, items: string('A template name.', { maxLength: 63 }) },
+  }, { required: ['templates'] }),
+}, { 'x-kubernetes-validations': [{ rule: '[has(self.setWeight), has(self.pause), has(self.analysis)].filter(x, x).size() == 1', message: 'a step has exactly one of setWeight, pause, analysis' }] });
+
+const rollout = object('Roll every change out as a canary: canary pods take a sticky cohort of memory spaces (moved by verified hand-off), by steps, analysed and then promoted, or rolled back. Without it a change reaches every engine at once.', {
+  steps: { type: 'array', description: 'The steps, in order. After the last the change is promoted to every pod.', minItems: 1, maxItems: 40, items: rolloutStep },
+  analysisTemplates: { type: 'array', description: 'Analyses the steps can run.', maxItems: 20, items: analysisTemplate,
+    'x-kubernetes-validations': [{ rule: 'self.all(t, self.exists_one(u, u.name == t.name))', message: 'analysis template names must be unique' }] },
+  prometheus: object('Read metrics from this Prometheus instead of the engines.', { url: string('Base URL, e.g. http://prometheus.monitoring:9090.', { maxLength: 512, pattern: '^https?://' }) }, { required: ['url'] }),
+  onInconclusive: oneOf('What an Inconclusive analysis (too few samples) does: Wait measures again; Pause waits for promote or abort.', ['Wait', 'Pause'], { default: 'Wait' }),
+  canaryReadyDeadlineSeconds: integer('Canary pods not ready this long abort the rollout (default 120).', 10, 3600),
+}, {
+  required: ['steps'],
+  'x-kubernetes-validations': [{ rule: 'self.steps.all(s, !has(s.analysis) || s.analysis.templates.all(n, has(self.analysisTemplates) && self.analysisTemplates.exists(t, t.name == n)))', message: 'every analysis step must name templates listed in analysisTemplates' }],
+});
+
 const tenant = object('A tenant: the memory spaces it owns and the limits it is held to.', {
-  name: string('Tenant name, a DNS label unique among tenants.', { maxLength: 63, pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' }),
+  name: string('Tenant name, a DNS label unique among tenants.', { maxLength: 63, pattern: TENANT_NAME.source }),
   spaces: {
-    type: 'array', description: 'Memory spaces the tenant owns: exact ids, or prefixes ending in `*` (`acme-*`).', maxItems: 64,
-    items: string('A memory space id, or a prefix ending in `*`.', { maxLength: 65, pattern: '^[a-z0-9_-]{1,64}\\*?$' }),
+    type: 'array', description: 'Memory spaces the tenant owns: exact ids, or prefixes ending in `*` (`acme-*`).', maxItems: MAX_TENANT_SPACES,
+    items: string('A memory space id, or a prefix ending in `*`.', { maxLength: 65, pattern: SPACE_PATTERN.source }),
   },
-  rateLimit: number('Observations per second the tenant may send (token bucket); 0 means unlimited. Changes live.', 0, 10_000_000),
-  burst: integer('Token bucket size; 0 means one second\'s worth of rateLimit. Changes live.', 0, 100_000_000),
-  maxVectors: integer('Vectors the tenant may store across its memory spaces; 0 means unlimited. Changes live.', 0),
-  maxSpaces: integer('Memory spaces the tenant may create; 0 means unlimited. Changes live.', 0, 1_000_000),
+  rateLimit: configNumber('rateLimit', 'Observations per second the tenant may send (token bucket); 0 means unlimited. Changes live.'),
+  burst: configInt('burst', 'Token bucket size; 0 means one second\'s worth of rateLimit. Changes live.'),
+  maxVectors: configInt('maxVectors', 'Vectors the tenant may store across its memory spaces; 0 means unlimited. Changes live.'),
+  maxSpaces: configInt('maxSpaces', 'Memory spaces the tenant may create; 0 means unlimited. Changes live.'),
 }, { required: ['name'] });
 
 const spec = object('The desired engine workload. Every field left out takes the profile\'s preset; every field set overrides it.', {
   profile: oneOf('Workload profile from the streaming tuning guide: the preset for every pool knob not set here. Changes live.', PROFILES, { default: 'Balanced' }),
   replicas: integer('Engine pods. Memory spaces are spread over them by a consistent-hash ring and moved (copied, verified, then switched) when this changes; a scale-in moves every space off the leaving pods before they stop. 0 stops the engines and keeps their data.', 0, 64, { default: 1 }),
-  workers: integer('Worker threads per engine (indexing and recall). Changes live.', 1, 32),
+  workers: configInt('workers', 'Worker threads per engine (indexing and recall). Changes live.'),
   batch: object('Adaptive batch size bounds: batches grow toward max as the queue deepens and shrink toward min as it drains. Change live.', {
-    min: integer('Smallest batch a worker takes.', 1, 10_000),
-    max: integer('Largest batch a worker takes.', 1, 10_000),
+    min: configInt('batch.min', 'Smallest batch a worker takes.'),
+    max: configInt('batch.max', 'Largest batch a worker takes.'),
   }, { 'x-kubernetes-validations': [{ rule: '!has(self.min) || !has(self.max) || self.min <= self.max', message: 'batch.min must not exceed batch.max' }] }),
-  idleSleepMs: integer('How long a worker with less than batch.min waiting lingers for more. Changes live.', 0, 1000),
+  idleSleepMs: configInt('idleSleepMs', 'How long a worker with less than batch.min waiting lingers for more. Changes live.'),
   queue: object('The engine\'s ingest queue. Changes live.', {
-    capacity: integer('Observations queued before clients are pushed back.', 10, 2_000_000),
-    highPriorityRatio: number('Share of capacity reserved for the recall lane, 0.01 to 0.5.', 0.01, 0.5),
+    capacity: configInt('queue.capacity', 'Observations queued before clients are pushed back.'),
+    highPriorityRatio: configNumber('queue.highPriorityRatio', 'Share of capacity reserved for the recall lane.'),
   }),
-  stealThreshold: integer('Queue depth over which an idle worker takes a memory space off a busy one; 0 never. Changes live.', 0, 10_000_000),
+  stealThreshold: configInt('stealThreshold', 'Queue depth over which an idle worker takes a memory space off a busy one; 0 never. Changes live.'),
   hnsw: object('HNSW index parameters.', {
     dimension: immutable(
-      integer('Embedding dimension (default 768). Immutable: every stored vector has it (removing the field sets the default again, which must equal it).', 2, 4096, { default: DEFAULT_HNSW.dimension }),
+      configInt('hnsw.dimension', 'Embedding dimension (default 768). Immutable: every stored vector has it (removing the field sets the default again, which must equal it).', { default: DEFAULT_HNSW.dimension }),
       'hnsw.dimension is immutable: every stored vector has this dimension; create a new EngramStream for another',
     ),
-    m: integer('Graph degree (M). A change rebuilds every index in the background.', 2, 128),
-    efConstruction: integer('Candidate list size while inserting. A change rebuilds every index in the background.', 8, 4096),
-    efSearch: integer('Candidate list size while recalling. Changes live.', 1, 4096),
+    m: configInt('hnsw.m', 'Graph degree (M). A change rebuilds every index in the background.'),
+    efConstruction: configInt('hnsw.efConstruction', 'Candidate list size while inserting. A change rebuilds every index in the background.'),
+    efSearch: configInt('hnsw.efSearch', 'Candidate list size while recalling. Changes live.'),
     metric: immutable(
-      oneOf('Distance metric (default cosine). Immutable: every index was built for it.', ['cosine', 'l2', 'ip'], { default: DEFAULT_HNSW.metric }),
+      oneOf('Distance metric (default cosine). Immutable: every index was built for it.', valuesOf('hnsw.metric'), { default: DEFAULT_HNSW.metric }),
       'hnsw.metric is immutable: every index was built for it; create a new EngramStream for another',
     ),
   }, { default: {} }),
+  quality: object('Recall quality measurement: a sampled share of recalls is also answered by an exact search over the memory space, and recall@k is exported (engram_recall_quality_*), for canary analysis and dashboards. Changes live.', {
+    sampleRate: configNumber('quality.sampleRate', 'Share of recalls measured (default 0: none). Each measured recall reads its whole memory space, and spaces above 20,000 vectors are not measured.'),
+  }),
   tenants: {
-    type: 'array', description: 'Tenants, their memory spaces and limits. Change live.', maxItems: 100, items: tenant,
+    type: 'array', description: 'Tenants, their memory spaces and limits. Change live.', maxItems: MAX_TENANTS, items: tenant,
     'x-kubernetes-validations': [{ rule: 'self.all(t, self.exists_one(u, u.name == t.name))', message: 'tenant names must be unique' }],
   },
   image: string('Engine container image. Defaults to the image the operator was built with. A change rolls the pods.', { maxLength: 512 }),
@@ -111,17 +161,25 @@ const spec = object('The desired engine workload. Every field left out takes the
       message: 'storage.size and storage.className are immutable: a StatefulSet cannot change its volume claims',
     }],
   }),
-  rollout: object('Reserved for canary rollouts (a later release). Accepted and not acted on yet: a stream that sets it gets the condition RolloutPolicySupported=False and a Warning Event.', {}, { 'x-kubernetes-preserve-unknown-fields': true }),
+  rollout,
 });
 
 const condition = object('A condition in the Kubernetes convention.', {
-  type: string('Ready, Progressing, Degraded, ConfigApplied, or RolloutPolicySupported (only when spec.rollout is set).'),
+  type: string('Ready, Progressing, Degraded, ConfigApplied, Rebalancing, or Rollout (only when spec.rollout is set).'),
   status: string('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
   reason: string('A CamelCase reason, stable for matching.'),
   message: string('What happened, for people.'),
   observedGeneration: integer('The generation the condition was computed for.', 0),
   lastTransitionTime: string('When the status last changed.', { format: 'date-time' }),
 }, { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] });
+
+function revisionStatus(description: string): Schema {
+  return object(description, {
+    hash: string('Hash of the version (engine config and pod template).'),
+    configHash: string('Hash of its engine config.'),
+    image: string('Its engine image.'),
+  });
+}
 
 const status = object('What the operator observed, rebuilt from the cluster and the engines on every pass.', {
   observedGeneration: integer('The spec generation this status was computed for.', 0),
@@ -145,6 +203,7 @@ const status = object('What the operator observed, rebuilt from the cluster and 
         spacesTotal: integer('Memory spaces the engine holds.', 0),
         currentProgress: number('Share of the space being rebuilt now that is done.', 0, 1),
       }),
+      track: string('stable, or canary while the pod serves a rollout\'s cohort with the canary version.'),
       owned: object('The memory spaces the engine owns under the placement.', {
         spaces: integer('Memory spaces it owns.', 0),
         vectors: integer('Vectors in them.', 0),
@@ -172,8 +231,45 @@ const status = object('What the operator observed, rebuilt from the cluster and 
     },
     waiting: string('What the resize waits for (pods to be ready, a drain before a scale-in), if anything.'),
   }),
+  rollout: object('The canary rollout: its step, requested and actual weight, the two versions, and the last analysis.', {
+    phase: string('Healthy, Progressing, Paused, Promoting, Aborting or Aborted.'),
+    stepIndex: integer('The step running now (steps once all are done).', 0),
+    steps: integer('Steps in spec.rollout.', 0),
+    stable: revisionStatus('The version every pod outside the canary runs.'),
+    canary: revisionStatus('The version being rolled out.'),
+    requestedWeight: integer('Percent of memory spaces the steps so far ask for.', 0, 100),
+    actualWeight: object('What the canary serves now.', {
+      spaces: integer('Memory spaces on canary pods.', 0),
+      totalSpaces: integer('Memory spaces in the stream.', 0),
+      percent: number('spaces / totalSpaces, in percent.', 0, 100),
+      trafficPercent: number('Share of observations the canary took in the last minute, in percent.', 0, 100),
+    }),
+    canaryPods: integer('Canary pods (StatefulSet ordinals after the ring).', 0),
+    analysis: {
+      type: 'array', description: 'The analysis runs of the current (or last) analysis step.',
+      items: object('One template\'s run.', {
+        template: string('Template name.'),
+        phase: string('Running, Successful, Failed, Inconclusive or Error.'),
+        message: string('Why it ended so.'),
+        measurements: {
+          type: 'array', description: 'Measurements so far, oldest first.',
+          items: object('One measurement.', {
+            at: string('When it was taken.', { format: 'date-time' }),
+            phase: string('Successful, Failed, Inconclusive or Error.'),
+            canary: { type: 'number', description: 'The canary track\'s value.' },
+            stable: { type: 'number', description: 'The stable track\'s value.' },
+            canarySamples: integer('Events the canary value is computed from.', 0),
+            stableSamples: integer('Events the stable value is computed from.', 0),
+            message: string('Why it failed, or could not be taken.'),
+          }),
+        },
+      }),
+    },
+    message: string('What the rollout does or waits for now.'),
+    abortReason: string('Why the last rollout was aborted.'),
+  }),
   conditions: {
-    type: 'array', description: 'Ready, Progressing, Degraded, ConfigApplied, and RolloutPolicySupported when spec.rollout is set.', items: condition,
+    type: 'array', description: 'Ready, Progressing, Degraded, ConfigApplied, Rebalancing, and Rollout when spec.rollout is set.', items: condition,
     'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'],
   },
 });
@@ -195,7 +291,13 @@ export function buildCrd(): Record<string, unknown> {
             apiVersion: string('APIVersion of this object.'),
             kind: string('Kind of this object.'),
             metadata: { type: 'object' },
-            spec: { ...spec, default: {} },
+            spec: {
+              ...spec, default: {},
+              'x-kubernetes-validations': [{
+                rule: "!has(self.rollout) || !has(self.rollout.analysisTemplates) || !self.rollout.analysisTemplates.exists(t, t.metric == 'recallAtK') || (has(self.quality) && has(self.quality.sampleRate) && self.quality.sampleRate > 0.0)",
+                message: 'an analysis of recallAtK needs quality.sampleRate above 0 (the share of recalls checked against an exact search)',
+              }],
+            },
             status,
           }),
         },
@@ -206,6 +308,8 @@ export function buildCrd(): Record<string, unknown> {
           { name: 'Ready', type: 'string', jsonPath: '.status.ready', description: 'Ready pods over desired pods.' },
           { name: 'Config-Applied', type: 'string', jsonPath: '.status.conditions[?(@.type=="ConfigApplied")].status', description: 'Whether every ready engine runs the desired config.' },
           { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Running, Updating, Degraded or Stopped.' },
+          { name: 'Rollout', type: 'string', jsonPath: '.status.rollout.phase', description: 'Canary rollout phase.', priority: 1 },
+          { name: 'Canary-Weight', type: 'integer', jsonPath: '.status.rollout.requestedWeight', description: 'Requested canary weight, percent.', priority: 1 },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
         ],
       }],

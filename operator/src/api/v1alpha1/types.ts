@@ -30,13 +30,63 @@ export interface EngramStreamSpec {
   stealThreshold?: number;
   hnsw?: { dimension?: number; m?: number; efConstruction?: number; efSearch?: number; metric?: 'cosine' | 'l2' | 'ip' };
   tenants?: TenantSpec[];
+  quality?: { sampleRate?: number };
   image?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   ports?: { grpc?: number; metrics?: number };
   resources?: V1ResourceRequirements;
   storage?: { size?: string; className?: string; retainOnDelete?: boolean };
-  /** Reserved for canary rollouts (a later issue): accepted, reported as not acted on (a condition and a Warning Event). */
-  rollout?: Record<string, unknown>;
+  /** How changes reach the engines: absent, at once; set, as a canary by steps (see docs/canary.md). */
+  rollout?: RolloutSpec;
+}
+
+/** One step of a rollout: exactly one of its fields. */
+export interface RolloutStep {
+  /** Percent of memory spaces (a sticky cohort by hash of the space name) served by canary pods. */
+  setWeight?: number;
+  /** Wait `duration` (e.g. 30s, 5m), or without one until promoted. */
+  pause?: { duration?: string };
+  /** Run these analysis templates; the step ends when all succeed. */
+  analysis?: { templates: string[] };
+}
+
+export const ROLLOUT_METRICS = ['observationLatencyP99', 'recallLatencyP99', 'rejectionRate', 'errorRate', 'recallAtK'] as const;
+export type RolloutMetric = (typeof ROLLOUT_METRICS)[number];
+
+export interface AnalysisTemplate {
+  name: string;
+  metric: RolloutMetric;
+  /** Bounds of canary / stable (both tracks measured in the same window). */
+  maxRatio?: number;
+  minRatio?: number;
+  /** Bounds of canary - stable. */
+  maxDifference?: number;
+  minDifference?: number;
+  /** Bounds of the canary's value alone. */
+  max?: number;
+  min?: number;
+  /** Time between measurements, and each measurement's window (default 10s). */
+  interval?: string;
+  /** Wait this long after the step starts before the first window (default 0). */
+  initialDelay?: string;
+  /** Measurements in a run (default 3). */
+  count?: number;
+  failureLimit?: number;
+  inconclusiveLimit?: number;
+  consecutiveErrorLimit?: number;
+  /** Events (observations, recalls, checked neighbours) a track needs in a window, or the measurement is Inconclusive (default 20). */
+  minSamples?: number;
+}
+
+export interface RolloutSpec {
+  steps: RolloutStep[];
+  analysisTemplates?: AnalysisTemplate[];
+  /** Where analysis reads metrics; absent: the engines' own /metrics, per track. */
+  prometheus?: { url: string };
+  /** An Inconclusive analysis: Wait (measure again) or Pause (until promoted or aborted). */
+  onInconclusive?: 'Wait' | 'Pause';
+  /** Canary pods not ready this long abort the rollout (default 120). */
+  canaryReadyDeadlineSeconds?: number;
 }
 
 /** What one engine pod reports about itself, read from the engine (never assumed). */
@@ -52,6 +102,8 @@ export interface PodConfigStatus {
   indexRebuild?: { spacesPending: number; spacesTotal: number; currentProgress: number };
   /** Memory spaces and vectors the engine owns (multi-pod placement). */
   owned?: PodSpaces;
+  /** canary while the pod serves a rollout's cohort with the canary version. */
+  track?: 'stable' | 'canary';
 }
 
 /** The memory spaces one engine pod owns (and copies it holds for hand-offs). */
@@ -90,6 +142,50 @@ export interface PlacementStatus {
 
 export type Phase = 'Pending' | 'Running' | 'Updating' | 'Degraded' | 'Stopped';
 
+export type RolloutPhase = 'Healthy' | 'Progressing' | 'Paused' | 'Promoting' | 'Aborting' | 'Aborted';
+export type MeasurementPhase = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
+
+export interface Measurement {
+  at: string;
+  phase: MeasurementPhase;
+  canary?: number;
+  stable?: number;
+  canarySamples?: number;
+  stableSamples?: number;
+  message?: string;
+}
+
+export interface AnalysisRunStatus {
+  template: string;
+  phase: 'Running' | 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
+  measurements: Measurement[];
+  message?: string;
+}
+
+/** One engine version: its config hash and image. */
+export interface RevisionStatus {
+  hash: string;
+  configHash: string;
+  image: string;
+}
+
+export interface RolloutStatus {
+  phase: RolloutPhase;
+  /** Index of the step running now (steps.length once every step is done). */
+  stepIndex: number;
+  steps: number;
+  stable: RevisionStatus;
+  canary?: RevisionStatus;
+  requestedWeight: number;
+  /** Memory spaces served by canary pods, of those the stream holds. */
+  actualWeight: { spaces: number; totalSpaces: number; percent: number; trafficPercent?: number };
+  canaryPods: number;
+  analysis?: AnalysisRunStatus[];
+  message?: string;
+  /** Why the last rollout was aborted. */
+  abortReason?: string;
+}
+
 export interface EngramStreamStatus {
   observedGeneration?: number;
   phase?: Phase;
@@ -105,6 +201,7 @@ export interface EngramStreamStatus {
   desiredConfigHash?: string;
   pods?: PodConfigStatus[];
   placement?: PlacementStatus;
+  rollout?: RolloutStatus;
   conditions?: V1Condition[];
 }
 

@@ -12,6 +12,7 @@ import type { Logger } from '@engram/engine/log';
 import { EngineFleet } from './engine-fleet.js';
 import { Rebalancer } from './placement/rebalancer.js';
 import { FIELD_MANAGER, labelSelector, MANAGED_BY, STREAM_LABEL } from './names.js';
+import { RolloutDriver } from './rollout/rollout-driver.js';
 import { EngramStreamReconciler } from './reconciler.js';
 import type { StreamMetrics } from './stream-metrics.js';
 
@@ -32,6 +33,12 @@ export interface EngramStreamControllerOptions {
 
 const CRD_CHECK_TTL_MS = 30_000;
 
+async function fetchText(url: string, signal: AbortSignal): Promise<string> {
+  const response = await fetch(url, { signal });
+  if (!response.ok) throw new Error(`GET ${url}: ${response.status}`);
+  return response.text();
+}
+
 export class EngramStreamController {
   readonly informers: Array<Informer<k8s.KubernetesObject>>;
   private readonly controller: Controller;
@@ -48,8 +55,9 @@ export class EngramStreamController {
 
     const applier = new Applier(kc, FIELD_MANAGER);
     const rebalancer = new Rebalancer({ applier, client: (address) => this.fleet.client(address), now: () => new Date() });
+    const rollouts = new RolloutDriver({ applier, defaultImage: options.defaultImage, httpGet: fetchText });
     const reconciler = new EngramStreamReconciler({
-      streams, pods, statefulSets, applier, fleet: this.fleet, rebalancer, recorder: options.recorder, metrics: options.streamMetrics,
+      streams, pods, statefulSets, applier, fleet: this.fleet, rebalancer, rollouts, recorder: options.recorder, metrics: options.streamMetrics,
       crdInstalled: crdChecker(kc), defaultImage: options.defaultImage, now: () => new Date(),
     });
     this.controller = new Controller({ name: CONTROLLER_NAME, concurrency: options.concurrency }, reconciler.reconcile, options.metrics, log);

@@ -5,23 +5,24 @@ import { configHash, resolveStartConfig, type EngineConfig } from '@engram/engin
 import type { EngramStreamSpec } from '../../api/v1alpha1/types.js';
 
 /** How a change to a spec field reaches a running engine. */
-export type ChangeClass = 'live' | 'rebuild' | 'restart' | 'scale' | 'immutable' | 'reserved';
+export type ChangeClass = 'live' | 'rebuild' | 'restart' | 'scale' | 'immutable' | 'policy';
 
 /**
  * Every spec field and its class (documented in operator/README.md; a test checks the table covers
  * every field of the CRD). live: pushed to every ready engine through Admin.ApplyConfig; rebuild:
  * pushed the same way, and the engine rebuilds each index in the background; restart: part of the
  * pod template, so the StatefulSet rolls its pods; scale: the StatefulSet's replicas; immutable:
- * refused by the CRD's rules once set; reserved: accepted, acted on by a later release.
+ * refused by the CRD's rules once set; policy: how the other classes roll out (with spec.rollout, live,
+ * rebuild and restart changes go to canary pods first; scale and storage never do).
  */
 export const FIELD_CLASSES: Readonly<Record<string, ChangeClass>> = {
   profile: 'live', workers: 'live', batch: 'live', idleSleepMs: 'live', queue: 'live', stealThreshold: 'live',
-  'hnsw.efSearch': 'live', tenants: 'live',
+  'hnsw.efSearch': 'live', tenants: 'live', quality: 'live',
   'hnsw.m': 'rebuild', 'hnsw.efConstruction': 'rebuild',
   'hnsw.dimension': 'immutable', 'hnsw.metric': 'immutable',
   image: 'restart', imagePullPolicy: 'restart', ports: 'restart', resources: 'restart',
   'storage.size': 'immutable', 'storage.className': 'immutable', 'storage.retainOnDelete': 'live',
-  replicas: 'scale', rollout: 'reserved',
+  replicas: 'scale', rollout: 'policy',
 };
 
 export interface DesiredEngineConfig {
@@ -32,7 +33,7 @@ export interface DesiredEngineConfig {
 /** The engine config patch a spec spells out: its profile and every field it sets. */
 export function engineConfigPatch(spec: EngramStreamSpec): Record<string, unknown> {
   const patch: Record<string, unknown> = { profile: spec.profile ?? 'Balanced' };
-  const copy = ['workers', 'batch', 'idleSleepMs', 'queue', 'stealThreshold', 'hnsw', 'tenants'] as const;
+  const copy = ['workers', 'batch', 'idleSleepMs', 'queue', 'stealThreshold', 'hnsw', 'tenants', 'quality'] as const;
   for (const key of copy) if (spec[key] !== undefined) patch[key] = structuredClone(spec[key]);
   return patch;
 }

@@ -14,6 +14,13 @@ export interface EngineReport extends PodConfigStatus {
   unreachable?: string;
   /** The config was pushed to it in this pass. */
   pushed: boolean;
+  /** Hash of the config it should run (a rollout gives canary pods another than the rest). */
+  expectedHash?: string;
+}
+
+export interface DesiredConfig {
+  config: EngineConfig;
+  hash: string;
 }
 
 export function isPodReady(pod: V1Pod): boolean {
@@ -57,10 +64,12 @@ export class EngineFleet {
    * Asks every ready pod for its config; pushes `desired` to each that runs another. A refusal
    * leaves that engine on its config (the engine applies a config whole or not at all).
    */
-  async converge(streamKey: string, pods: V1Pod[], grpcPort: number, desired: { config: EngineConfig; hash: string } | null): Promise<EngineReport[]> {
+  async converge(streamKey: string, pods: V1Pod[], grpcPort: number, desiredFor: ((pod: V1Pod) => DesiredConfig) | null): Promise<EngineReport[]> {
     this.useAddresses(streamKey, new Set(pods.filter((p) => p.status?.podIP).map((p) => `${p.status!.podIP}:${grpcPort}`)));
     return Promise.all(pods.map(async (pod): Promise<EngineReport> => {
-      const base = { name: pod.metadata!.name!, uid: pod.metadata!.uid!, ready: isPodReady(pod), configHash: '', configGeneration: 0, pushed: false };
+      const base: EngineReport = { name: pod.metadata!.name!, uid: pod.metadata!.uid!, ready: isPodReady(pod), configHash: '', configGeneration: 0, pushed: false };
+      const desired = desiredFor?.(pod) ?? null;
+      if (desired) base.expectedHash = desired.hash;
       if (!base.ready || !pod.status?.podIP) return base;
       const client = this.client(`${pod.status.podIP}:${grpcPort}`);
       try {

@@ -40,12 +40,18 @@ describe('calculateStatus', () => {
     expect(s.pods?.[0]).toMatchObject({ indexRebuild });
   });
 
-  it('says spec.rollout is not acted on, only when it is set', () => {
-    expect(cond(calculateStatus(observe(), NOW), 'RolloutPolicySupported')).toBeUndefined();
-    const withRollout = observe({ stream: { ...stream(), spec: { replicas: 1, rollout: { canary: { steps: [10, 50] } } } } });
-    const s = calculateStatus(withRollout, NOW);
-    expect(cond(s, 'RolloutPolicySupported')).toMatchObject({ status: 'False', reason: 'RolloutNotImplemented' });
-    expect(s.phase).toBe('Running');
+  it('has a Rollout condition only when a rollout is reported, True while one runs', () => {
+    expect(cond(calculateStatus(observe(), NOW), 'Rollout')).toBeUndefined();
+    const rollout = {
+      phase: 'Progressing' as const, stepIndex: 1, steps: 4, stable: { hash: 'a', configHash: 'ca', image: 'i' }, canary: { hash: 'b', configHash: 'cb', image: 'i' },
+      requestedWeight: 25, actualWeight: { spaces: 5, totalSpaces: 20, percent: 25 }, canaryPods: 1, message: 'analysing',
+    };
+    const s = calculateStatus(observe({ rollout }), NOW);
+    expect(cond(s, 'Rollout')).toMatchObject({ status: 'True', reason: 'RolloutProgressing' });
+    expect(cond(s, 'Rollout')?.message).toBe('step 2 of 4, weight 25% requested, 5 of 20 memory spaces on canary pods: analysing');
+    expect(s.rollout).toEqual(rollout);
+    const aborted = calculateStatus(observe({ rollout: { ...rollout, phase: 'Aborted', message: 'rolled back' } }), NOW);
+    expect(cond(aborted, 'Rollout')).toMatchObject({ status: 'False', reason: 'RolloutAborted', message: 'rolled back' });
   });
 
   it('turns an engine refusal into Degraded carrying the engine message', () => {
@@ -85,5 +91,23 @@ describe('mergeConditions', () => {
       [{ type: 'Ready', status: 'True', reason: 'C', message: 'x' }, { type: 'Degraded', status: 'True', reason: 'D', message: 'y' }], 7, NOW);
     expect(merged[0]).toMatchObject({ lastTransitionTime: earlier, reason: 'C', observedGeneration: 7 });
     expect(merged[1]!.lastTransitionTime).toEqual(new Date('2026-11-27T12:00:00Z'));
+  });
+});
+
+describe('a pod template not rolled out yet', () => {
+  const set = (over: { generation?: number; observedGeneration?: number; updatedReplicas?: number; partition?: number; replicas?: number }) => ({
+    metadata: { generation: over.generation ?? 2 },
+    spec: { replicas: over.replicas ?? 1, updateStrategy: { rollingUpdate: { partition: over.partition ?? 0 } } },
+    status: { observedGeneration: over.observedGeneration ?? 2, replicas: over.replicas ?? 1, updatedReplicas: over.updatedReplicas ?? 1, currentRevision: 'a', updateRevision: 'b' },
+  }) as unknown as import('@kubernetes/client-node').V1StatefulSet;
+
+  it.each([
+    ['the controller has not taken the new template', set({ generation: 3 }), 'RollingUpdate'],
+    ['a pod still runs the old revision', set({ updatedReplicas: 0 }), 'RollingUpdate'],
+    ['canary pods above the partition run the new revision', set({ replicas: 3, partition: 2, updatedReplicas: 1 }), 'AllPodsReady'],
+    ['every pod runs the template', set({}), 'AllPodsReady'],
+  ])('is Ready only once every pod runs the template: %s', (_name, statefulSet, reason) => {
+    const s = calculateStatus(observe({ statefulSet }), NOW);
+    expect(cond(s, 'Ready')?.reason).toBe(reason);
   });
 });

@@ -3,7 +3,7 @@
 // unchanged condition's lastTransitionTime.
 import type { V1Condition, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
-import type { EngramStream, EngramStreamStatus, Phase, PlacementStatus, PodSpaces } from '../../api/v1alpha1/types.js';
+import type { EngramStream, EngramStreamStatus, Phase, PlacementStatus, PodSpaces, RolloutStatus } from '../../api/v1alpha1/types.js';
 import type { EngineReport } from './engine-fleet.js';
 
 /** What a pass found out, the input of calculateStatus. */
@@ -21,6 +21,10 @@ export interface Observation {
   reconcileError: string | null;
   /** The placement pass: where spaces live and the resize under way (absent when it could not run). */
   placement?: { status: PlacementStatus; podSpaces: Map<string, PodSpaces>; busy: boolean };
+  /** The canary rollout (absent when spec.rollout is not set and none drains). */
+  rollout?: RolloutStatus | undefined;
+  /** Names of the pods serving the canary version. */
+  canaryPods?: Set<string>;
 }
 
 type ConditionInput = Pick<V1Condition, 'type' | 'status' | 'reason' | 'message'>;
@@ -46,12 +50,13 @@ function configApplied(o: Observation, desiredReplicas: number): ConditionInput 
   const ready = o.engines.filter((e) => e.ready);
   if (desiredReplicas === 0) return condition(ConditionType.ConfigApplied, false, Reason.NoEngineRunning, 'no engine runs (replicas: 0)');
   if (ready.length === 0) return condition(ConditionType.ConfigApplied, false, Reason.NoEngineRunning, 'no engine is ready yet');
-  const stale = ready.filter((e) => e.configHash !== o.desiredHash);
-  if (stale.length > 0) return condition(ConditionType.ConfigApplied, false, Reason.ConfigOutOfSync, `${stale.map((e) => `${e.name} runs ${e.configHash}`).join(', ')}; desired ${o.desiredHash}`);
+  const stale = ready.filter((e) => e.configHash !== (e.expectedHash ?? o.desiredHash));
+  if (stale.length > 0) return condition(ConditionType.ConfigApplied, false, Reason.ConfigOutOfSync, stale.map((e) => `${e.name} runs ${e.configHash}, desired ${e.expectedHash ?? o.desiredHash}`).join('; '));
   // Applied means served: recalls on a graph still built with the old M / efConstruction are not.
   const rebuilding = ready.filter((e) => e.indexRebuild);
   if (rebuilding.length > 0) return condition(ConditionType.ConfigApplied, false, Reason.IndexRebuilding, rebuilding.map(describeRebuild).join('; '));
-  return condition(ConditionType.ConfigApplied, true, Reason.ConfigInSync, `${ready.length} ready engine(s) run config ${o.desiredHash}`);
+  const hashes = [...new Set(ready.map((e) => e.configHash))];
+  return condition(ConditionType.ConfigApplied, true, Reason.ConfigInSync, `${ready.length} ready engine(s) run config ${hashes.join(' and ')}`);
 }
 
 function describeRebuild(e: EngineReport): string {
@@ -59,12 +64,25 @@ function describeRebuild(e: EngineReport): string {
   return `engine ${e.name} runs config ${e.configHash} and rebuilds its indexes in the background: ${r.spacesPending} of ${r.spacesTotal} memory spaces left, the current one ${Math.round(r.currentProgress * 100)}% done`;
 }
 
+/**
+ * Why the StatefulSet's pods do not all run its template yet, or null: its controller has not seen
+ * the latest template, or pods above the partition (all of them outside a canary) still run an
+ * older revision.
+ */
+function rollPending(set: V1StatefulSet | undefined): string | null {
+  if (!set?.status) return null;
+  const { currentRevision, updateRevision, updatedReplicas = 0 } = set.status;
+  if ((set.metadata?.generation ?? 0) > (set.status.observedGeneration ?? 0)) return 'the StatefulSet controller has not taken the new pod template yet';
+  // Pods being created (a scale-out) are PodsNotReady, not a roll: count only the pods that exist.
+  const toUpdate = Math.min(set.spec?.replicas ?? set.status.replicas ?? 0, set.status.replicas ?? 0) - (set.spec?.updateStrategy?.rollingUpdate?.partition ?? 0);
+  if (updateRevision && updatedReplicas < toUpdate) return `rolling engine pods from revision ${currentRevision ?? '?'} to ${updateRevision} (${updatedReplicas} of ${toUpdate} updated)`;
+  return null;
+}
+
 function progressing(o: Observation, desiredReplicas: number, readyReplicas: number): ConditionInput {
   // A roll is two revisions at once; a StatefulSet still creating its first pods is PodsNotReady below.
-  const revisions = o.statefulSet?.status;
-  if (revisions?.currentRevision && revisions.updateRevision && revisions.currentRevision !== revisions.updateRevision) {
-    return condition(ConditionType.Progressing, true, Reason.RollingUpdate, `rolling engine pods from revision ${revisions.currentRevision} to ${revisions.updateRevision}`);
-  }
+  const roll = o.pods.length > 0 ? rollPending(o.statefulSet) : null;
+  if (roll) return condition(ConditionType.Progressing, true, Reason.RollingUpdate, roll);
   const resize = o.placement ? rebalancing(o.placement.status) : null;
   if (resize?.status === 'True') return { ...resize, type: ConditionType.Progressing };
   if (readyReplicas !== desiredReplicas || o.pods.length !== desiredReplicas) {
@@ -83,10 +101,12 @@ function degraded(o: Observation, applied: ConditionInput): ConditionInput {
   return condition(ConditionType.Degraded, false, Reason.AsExpected, 'reconciled');
 }
 
-/** spec.rollout is accepted for forward compatibility; until canaries exist, the stream says it is not acted on. */
-function rolloutPolicy(): ConditionInput {
-  return condition(ConditionType.RolloutPolicySupported, false, Reason.RolloutNotImplemented,
-    'spec.rollout is accepted but not acted on in this release: every change reaches every engine pod at once (canary rollouts come in a later release)');
+/** True while a canary rollout runs; its reason is the rollout's phase. */
+function rolloutCondition(rollout: RolloutStatus): ConditionInput {
+  const running = rollout.phase !== 'Healthy' && rollout.phase !== 'Aborted';
+  const reason = { Healthy: Reason.RolloutHealthy, Progressing: Reason.RolloutProgressing, Paused: Reason.RolloutPaused, Promoting: Reason.RolloutPromoting, Aborting: Reason.RolloutAborting, Aborted: Reason.RolloutAborted }[rollout.phase];
+  const where = running ? `step ${Math.min(rollout.stepIndex + 1, rollout.steps)} of ${rollout.steps}, weight ${rollout.requestedWeight}% requested, ${rollout.actualWeight.spaces} of ${rollout.actualWeight.totalSpaces} memory spaces on canary pods: ` : '';
+  return condition(ConditionType.Rollout, running, reason, `${where}${rollout.message ?? `every engine runs ${rollout.stable.hash}`}`);
 }
 
 function rebalancing(placement: PlacementStatus): ConditionInput {
@@ -105,8 +125,8 @@ function rebalancing(placement: PlacementStatus): ConditionInput {
 }
 
 /** Conditions that are reported as Warning Events when they turn to this status. */
-export function isWarning(c: Pick<V1Condition, 'type' | 'status'>): boolean {
-  return (c.type === ConditionType.Degraded && c.status === 'True') || (c.type === ConditionType.RolloutPolicySupported && c.status === 'False');
+export function isWarning(c: Pick<V1Condition, 'type' | 'status' | 'reason'>): boolean {
+  return (c.type === ConditionType.Degraded && c.status === 'True') || (c.type === ConditionType.Rollout && (c.reason === Reason.RolloutAborting || c.reason === Reason.RolloutAborted));
 }
 
 function phaseOf(desiredReplicas: number, ready: boolean, isDegraded: boolean, isProgressing: boolean): Phase {
@@ -123,16 +143,19 @@ export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
   const progress = progressing(o, desiredReplicas, readyReplicas);
   const degrade = degraded(o, applied);
   // A scale-in keeps its leaving pods serving until they are drained: more ready pods than desired is ready.
-  const isReady = desiredReplicas > 0 && readyReplicas >= desiredReplicas && applied.status === 'True';
+  // Pods that still run an older template (image, resources) do not serve the desired spec either.
+  const roll = o.pods.length > 0 ? rollPending(o.statefulSet) : null;
+  const isReady = desiredReplicas > 0 && readyReplicas >= desiredReplicas && applied.status === 'True' && roll === null;
   const ready = desiredReplicas === 0
     ? condition(ConditionType.Ready, false, Reason.ScaledToZero, 'scaled to zero: no engine serves; its data is kept')
     : isReady ? condition(ConditionType.Ready, true, Reason.AllPodsReady, `${readyReplicas} engine(s) ready with the desired config`)
+      : roll !== null && readyReplicas >= desiredReplicas && applied.status === 'True' ? condition(ConditionType.Ready, false, Reason.RollingUpdate, roll)
       : condition(ConditionType.Ready, false, readyReplicas >= desiredReplicas ? applied.reason as Reason : Reason.PodsNotReady,
         readyReplicas >= desiredReplicas ? applied.message! : `${readyReplicas} of ${desiredReplicas} engine pods ready`);
   const generation = o.stream.metadata.generation ?? 0;
   const conditions = [ready, progress, degrade, applied];
   if (o.placement) conditions.push(rebalancing(o.placement.status));
-  if (o.stream.spec.rollout !== undefined) conditions.push(rolloutPolicy());
+  if (o.rollout) conditions.push(rolloutCondition(o.rollout));
   return {
     observedGeneration: generation,
     phase: phaseOf(desiredReplicas, isReady, degrade.status === 'True', progress.status === 'True'),
@@ -144,9 +167,11 @@ export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
     ...(o.desiredHash !== null ? { desiredConfigHash: o.desiredHash } : {}),
     pods: o.engines.map(({ name, uid, ready: podReady, configHash, configGeneration, indexRebuild }) => {
       const owned = o.placement?.podSpaces.get(name);
-      return { name, uid, ready: podReady, configHash, configGeneration, ...(indexRebuild ? { indexRebuild } : {}), ...(owned ? { owned } : {}) };
+      const track = o.canaryPods?.has(name) ? { track: 'canary' as const } : o.rollout ? { track: 'stable' as const } : {};
+      return { name, uid, ready: podReady, configHash, configGeneration, ...track, ...(indexRebuild ? { indexRebuild } : {}), ...(owned ? { owned } : {}) };
     }),
     ...(o.placement ? { placement: o.placement.status } : {}),
+    ...(o.rollout ? { rollout: o.rollout } : {}),
     conditions: mergeConditions(o.stream.status?.conditions, conditions, generation, now),
   };
 }

@@ -16,6 +16,8 @@ export class StreamMetrics {
   private readonly moves: Gauge<StreamLabels | 'state'>;
   private readonly oldestMove: Gauge<StreamLabels>;
   private readonly placementGeneration: Gauge<StreamLabels>;
+  private readonly rolloutStep: Gauge<StreamLabels>;
+  private readonly canaryWeight: Gauge<StreamLabels | 'kind'>;
   /** The hash last exported per stream, to drop its series when it changes. */
   private readonly hashes = new Map<string, string>();
 
@@ -45,6 +47,14 @@ export class StreamMetrics {
       name: 'engram_operator_stream_placement_generation', registers, labelNames: ['namespace', 'engramstream'],
       help: 'Generation of the placement of memory spaces over the stream\'s pods, as stored by the operator',
     });
+    this.rolloutStep = new Gauge({
+      name: 'engram_operator_stream_rollout_step', registers, labelNames: ['namespace', 'engramstream'],
+      help: 'Step of the canary rollout running now (0-based; the number of steps once all are done)',
+    });
+    this.canaryWeight = new Gauge({
+      name: 'engram_operator_stream_canary_weight_percent', registers, labelNames: ['namespace', 'engramstream', 'kind'],
+      help: 'Canary weight in percent: requested by the steps, and actual (share of memory spaces on canary pods)',
+    });
   }
 
   record(namespace: string, name: string, status: EngramStreamStatus, now = Date.now()): void {
@@ -72,6 +82,12 @@ export class StreamMetrics {
     const started = (placement?.moves ?? []).map((m) => Date.parse(m.startedAt)).filter((t) => Number.isFinite(t));
     this.oldestMove.set(labels, started.length > 0 ? Math.max(0, (now - Math.min(...started)) / 1000) : 0);
     if (placement) this.placementGeneration.set(labels, placement.generation);
+    const rollout = status.rollout;
+    if (rollout) {
+      this.rolloutStep.set(labels, rollout.stepIndex);
+      this.canaryWeight.set({ ...labels, kind: 'requested' }, rollout.requestedWeight);
+      this.canaryWeight.set({ ...labels, kind: 'actual' }, rollout.actualWeight.percent);
+    }
   }
 
   /** The stream is gone: its series go too. */
@@ -82,6 +98,8 @@ export class StreamMetrics {
     for (const state of ['in_progress', 'pending']) this.moves.remove({ ...labels, state });
     this.oldestMove.remove(labels);
     this.placementGeneration.remove(labels);
+    this.rolloutStep.remove(labels);
+    for (const kind of ['requested', 'actual']) this.canaryWeight.remove({ ...labels, kind });
     const hash = this.hashes.get(`${namespace}/${name}`);
     if (hash) this.desiredConfig.remove({ ...labels, config_hash: hash });
     this.hashes.delete(`${namespace}/${name}`);

@@ -44,8 +44,8 @@ function engineContainer(stream: EngramStream, defaultImage: string): V1Containe
   };
 }
 
-/** `replicas`: the current step of a resize (the placement decides it; see placement/rebalancer.ts). */
-export function buildStatefulSet(stream: EngramStream, defaultImage: string, replicas: number): V1StatefulSet {
+/** `replicas`: the current step of a resize (the placement decides it; see placement/rebalancer.ts); `partition`: a rollout's (see rollout/). */
+export function buildStatefulSet(stream: EngramStream, defaultImage: string, replicas: number, partition = 0): V1StatefulSet {
   const names = streamNames(stream);
   const storage = stream.spec.storage ?? {};
   return {
@@ -56,7 +56,8 @@ export function buildStatefulSet(stream: EngramStream, defaultImage: string, rep
       serviceName: names.headlessService,
       selector: { matchLabels: selectorLabels(stream) },
       podManagementPolicy: 'OrderedReady',
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      // During a canary rollout, pods below the partition (the ring) keep the stable template.
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: storage.retainOnDelete ? 'Retain' : 'Delete', whenScaled: 'Retain' },
       template: {
         metadata: { labels: commonLabels(stream) },

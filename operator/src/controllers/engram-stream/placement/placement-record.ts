@@ -24,6 +24,8 @@ export interface PlacementRecord {
   ring: number[];
   assignments: Record<string, number>;
   moves: Record<string, MoveRecord>;
+  /** Canary pods of a rollout (engines label their metrics track="canary" by it). */
+  canary?: number[];
 }
 
 export function placementConfigMapName(stream: EngramStream): string {
@@ -45,5 +47,8 @@ export function recordOf(configMap: V1ConfigMap | undefined): PlacementRecord | 
 
 /** What engines are sent: the record without the operator's bookkeeping of moves. */
 export function placementSpec(record: PlacementRecord): PlacementSpec {
-  return { generation: record.generation, members: record.members, ring: record.ring, assignments: record.assignments };
+  return {
+    generation: record.generation, members: record.members, ring: record.ring, assignments: record.assignments,
+    ...(record.canary && record.canary.length > 0 ? { canary: record.canary } : {}),
+  };
 }

@@ -14,9 +14,9 @@ import type { EngramStream } from '../../../api/v1alpha1/types.js';
 import { isPodReady } from '../engine-fleet.js';
 import { streamNames } from '../names.js';
 import { placementConfigMapName, recordOf, type PlacementRecord } from './placement-record.js';
-import { range, ResizePass, sameList, type Endpoint, type EngineView, type RebalanceOutcome, type RebalancerDeps } from './resize-pass.js';
+import { NO_COHORT, range, ResizePass, sameList, type CohortPlan, type Endpoint, type EngineView, type RebalanceOutcome, type RebalancerDeps } from './resize-pass.js';
 
-export type { RebalanceEvent, RebalanceOutcome, RebalancerDeps } from './resize-pass.js';
+export type { CohortPlan, RebalanceEvent, RebalanceOutcome, RebalancerDeps } from './resize-pass.js';
 
 export class Rebalancer {
   constructor(private readonly deps: RebalancerDeps) {}
@@ -25,8 +25,8 @@ export class Rebalancer {
    * One pass: store and push the placement, take the resize one step further, and say what the
    * StatefulSet's replicas must be. `existingPods`: the StatefulSet's current replicas.
    */
-  async reconcile(stream: EngramStream, pods: V1Pod[], grpcPort: number, existingPods: number): Promise<RebalanceOutcome> {
-    const desired = stream.spec.replicas ?? 1;
+  async reconcile(stream: EngramStream, pods: V1Pod[], grpcPort: number, existingPods: number, cohort: CohortPlan = NO_COHORT): Promise<RebalanceOutcome> {
+    const wanted = stream.spec.replicas ?? 1;
     const configMap = await this.deps.applier.read<V1ConfigMap>({
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: placementConfigMapName(stream), namespace: stream.metadata.namespace! },
     });
@@ -36,8 +36,12 @@ export class Rebalancer {
     const record: PlacementRecord = stored ?? { generation: 1, members: [], ring: [0], assignments: {}, moves: {} };
     const endpoints = endpointsOf(stream, pods, grpcPort);
     const views = await this.observe(endpoints);
-    const pass = new ResizePass(this.deps, stream, record, stored !== undefined, endpoints, views);
+    const pass = new ResizePass(this.deps, stream, record, stored !== undefined, endpoints, views, cohort);
+    // A rollout and a resize never run at once: the ring keeps its size until the rollout ends.
+    const desired = cohort.holdRing && wanted !== 0 ? record.ring.length : wanted;
+    if (desired !== wanted) pass.waiting.push(`the resize to ${wanted} pod(s) waits for the rollout to end`);
     pass.refreshMembers(existingPods);
+    pass.markCanary();
     pass.resizeRing(desired, existingPods);
     pass.dropSettledPins();
     if (pass.record.members.length > 0) await pass.save();
@@ -46,8 +50,29 @@ export class Rebalancer {
     await pass.shareUsage();
     const replicas = pass.statefulSetReplicas(desired, Math.max(existingPods, pass.record.ring.length));
     if (pass.record.members.length > 0) await pass.save();
-    const busy = pass.pinnedAway().length > 0 || replicas !== desired || !sameList(pass.record.ring, range(desired));
-    return { statefulSetReplicas: replicas, placement: pass.status(desired), podSpaces: pass.podSpaces(), events: pass.events, busy };
+    const toMove = pass.toMove();
+    const resizing = replicas !== desired + cohort.canaryOrdinals.length || !sameList(pass.record.ring, range(desired)) || desired !== wanted;
+    const canary = new Set(cohort.canaryOrdinals);
+    // Where each space is after this pass's flips (what the engines reported predates them).
+    const spacesByOrdinal = new Map<number, string[]>();
+    const known = new Set([...views.values()].flatMap((v) => v.held.filter((h) => h.owned).map((h) => h.space)));
+    for (const space of known) {
+      const holder = pass.holderOf(space);
+      spacesByOrdinal.set(holder, [...(spacesByOrdinal.get(holder) ?? []), space]);
+    }
+    return {
+      statefulSetReplicas: replicas, placement: pass.status(wanted), podSpaces: pass.podSpaces(), events: pass.events,
+      busy: toMove.length > 0 || resizing,
+      view: {
+        // A resize is under way when the ring is not the spec's, or spaces move off their ring owners.
+        resizeBusy: resizing || toMove.some((s) => cohort.cohortTarget(s) === undefined && !canary.has(pass.holderOf(s))),
+        // Judged only on a report from every pod: a silent one may hold spaces that still move.
+        complete: [...endpoints.keys()].every((o) => views.has(o)),
+        cohortSettled: toMove.length === 0 && [...endpoints.keys()].every((o) => views.has(o)),
+        canaryEmpty: [...canary].every((o) => (views.get(o)?.held.length ?? 0) === 0) && Object.values(pass.record.assignments).every((o) => !canary.has(o)),
+        spacesByOrdinal,
+      },
+    };
   }
 
   /** Asks every ready engine what it holds, which placement it routes by, and its hand-offs. */

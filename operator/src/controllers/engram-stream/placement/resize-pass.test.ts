@@ -36,7 +36,7 @@ describe('ResizePass', () => {
     const moving = spaces.filter((s) => ring.ownerOf(s).ordinal !== 0);
     expect(Object.keys(grown.record.assignments).sort()).toEqual(moving.sort());
     expect(Object.values(grown.record.assignments).every((o) => o === 0)).toBe(true);
-    expect(grown.pinnedAway()).toEqual(moving.sort());
+    expect(grown.toMove()).toEqual(moving.sort());
   });
 
   it('keeps leaving pods until they hold nothing, saying why, then drops them from the members', () => {

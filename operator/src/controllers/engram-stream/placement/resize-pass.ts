@@ -46,9 +46,28 @@ export interface RebalanceOutcome {
   placement: PlacementStatus;
   podSpaces: Map<string, PodSpaces>;
   events: RebalanceEvent[];
-  /** Set while a resize is under way: look again soon. */
+  /** Set while a resize (or a rollout's moves) is under way: look again soon. */
   busy: boolean;
+  /** What a rollout needs to know of the placement. */
+  view: {
+    resizeBusy: boolean;
+    /** Every pod of the stream reported what it holds in this pass. */
+    complete: boolean;
+    cohortSettled: boolean;
+    canaryEmpty: boolean;
+    spacesByOrdinal: Map<number, string[]>;
+  };
 }
+
+/** Where a rollout puts memory spaces: canary pods and the cohort they serve (see rollout/). */
+export interface CohortPlan {
+  /** The ring keeps its size while a rollout runs. */
+  holdRing: boolean;
+  canaryOrdinals: number[];
+  cohortTarget(space: string): number | undefined;
+}
+
+export const NO_COHORT: CohortPlan = { holdRing: false, canaryOrdinals: [], cohortTarget: () => undefined };
 
 export interface RebalancerDeps {
   applier: Applier;
@@ -88,7 +107,28 @@ export class ResizePass {
     private readonly stored: boolean,
     private readonly endpoints: Map<number, Endpoint>,
     private readonly views: Map<number, EngineView>,
+    private readonly cohort: CohortPlan = NO_COHORT,
   ) {}
+
+  /** The pod a space is on now: its pin, or its ring owner. */
+  holderOf(space: string): number {
+    return this.record.assignments[space] ?? this.placement.ringOwner(space);
+  }
+
+  /** The pod a space belongs on: a canary pod for the cohort, else its ring owner. */
+  targetOf(space: string): number {
+    return this.cohort.cohortTarget(space) ?? this.placement.ringOwner(space);
+  }
+
+  /** Marks the canary pods in the placement (engines label their metrics by it). */
+  markCanary(): void {
+    // Only members: a canary pod joins the placement once it has an address.
+    const members = new Set(this.record.members.map((m) => m.ordinal));
+    const canary = this.cohort.canaryOrdinals.filter((o) => members.has(o));
+    if (JSON.stringify(this.record.canary ?? []) === JSON.stringify(canary)) return;
+    this.record.canary = canary;
+    this.change();
+  }
 
   get placement(): Placement {
     return new Placement(placementSpec(this.record));
@@ -189,13 +229,14 @@ export class ResizePass {
       }
     }
     this.change();
-    this.events.push({ type: 'Normal', reason: 'RingResized', message: `ring now ${target.length} pod(s); ${this.pinnedAway().length} memory space(s) to move` });
+    this.events.push({ type: 'Normal', reason: 'RingResized', message: `ring now ${target.length} pod(s); ${this.toMove().length} memory space(s) to move` });
   }
 
-  /** Spaces assigned away from their ring owner: each is, or waits to be, moved. */
-  pinnedAway(): string[] {
-    const placement = this.placement;
-    return Object.keys(this.record.assignments).filter((space) => this.record.assignments[space] !== placement.ringOwner(space)).sort();
+  /** Spaces not on the pod they belong on (pinned away from their ring owner, or cohort spaces not on their canary pod). */
+  toMove(): string[] {
+    const known = new Set(Object.keys(this.record.assignments));
+    for (const view of this.views.values()) for (const h of view.held) if (h.owned) known.add(h.space);
+    return [...known].filter((space) => this.holderOf(space) !== this.targetOf(space)).sort();
   }
 
   /** Drops assignments that agree with the ring (nothing to move). */
@@ -211,7 +252,7 @@ export class ResizePass {
 
   /** Starts, follows and completes hand-offs, a few at a time. */
   async advanceMoves(): Promise<void> {
-    const pinned = this.pinnedAway();
+    const pinned = this.toMove();
     for (const space of Object.keys(this.record.moves)) {
       if (!pinned.includes(space)) delete this.record.moves[space];
     }
@@ -224,9 +265,8 @@ export class ResizePass {
   }
 
   private async advance(space: string): Promise<void> {
-    const placement = this.placement;
-    const from = this.record.assignments[space]!;
-    const to = placement.ringOwner(space);
+    const from = this.holderOf(space);
+    const to = this.targetOf(space);
     let move = this.record.moves[space];
     if (!move || move.to !== to || move.from !== from) {
       move = { from, to, handoffId: `${space}-g${this.record.generation}-1`, attempts: 1, startedAt: this.deps.now().toISOString() };
@@ -269,9 +309,10 @@ export class ResizePass {
     }
   }
 
-  /** Gives the space to its ring owner at a new generation; the old owner drops its sealed copy. */
+  /** Gives the space to its new owner at a new generation; the old owner drops its sealed copy. */
   private async flip(space: string, move: MoveRecord, status: HandoffView | null): Promise<void> {
-    delete this.record.assignments[space];
+    if (move.to === this.placement.ringOwner(space)) delete this.record.assignments[space];
+    else this.record.assignments[space] = move.to;
     delete this.record.moves[space];
     this.change();
     await this.save();
@@ -311,14 +352,19 @@ export class ResizePass {
    * The StatefulSet's size for this step: grown at once for a scale-out; lowered for a scale-in
    * only when the leaving pods are off the ring, own nothing and hold nothing.
    */
-  statefulSetReplicas(desired: number, existingPods: number): number {
+  statefulSetReplicas(ringDesired: number, existingPods: number): number {
+    // Canary pods come after the ring's.
+    const desired = ringDesired === 0 ? 0 : ringDesired + this.cohort.canaryOrdinals.length;
     // Zero stops every engine and keeps every volume: nothing moves, the ring stays for the restart.
     if (desired === 0 || desired >= existingPods) return desired;
     const leaving = range(existingPods).filter((o) => o >= desired);
     const stillHeld = leaving.flatMap((o) => (this.views.get(o)?.held ?? []).map((h) => `${h.space} on pod ${o}`));
     const pinned = Object.entries(this.record.assignments).filter(([, o]) => o >= desired).map(([s, o]) => `${s} on pod ${o}`);
-    const silent = leaving.filter((o) => this.endpoints.get(o) && !this.views.has(o));
-    if (!sameList(this.record.ring, range(desired)) || pinned.length > 0 || stillHeld.length > 0 || silent.length > 0) {
+    // A silent pod must report what it holds before it goes; a canary pod that never took a space
+    // (never ready: crash-looping) owns nothing by the record and may go without a word.
+    const owns = (o: number) => Object.values(this.record.assignments).includes(o) || this.record.ring.includes(o);
+    const silent = leaving.filter((o) => this.endpoints.get(o) && !this.views.has(o) && (o < ringDesired || owns(o)));
+    if (!sameList(this.record.ring, range(ringDesired)) || pinned.length > 0 || stillHeld.length > 0 || silent.length > 0) {
       const left = [...new Set([...pinned, ...stillHeld])];
       const why = silent.length > 0 ? `pod(s) ${silent.join(', ')} not ready to be drained`
         : `${left.length} memory space(s) still to move off: ${left.slice(0, 5).join(', ')}`;
@@ -343,7 +389,7 @@ export class ResizePass {
       ring: this.record.ring.length,
       desiredRing: desired,
       movesInProgress: moves.length,
-      movesPending: this.pinnedAway().length - moves.length,
+      movesPending: Math.max(0, this.toMove().length - moves.length),
       moves,
       ...(this.waiting.length > 0 ? { waiting: this.waiting.join('; ') } : {}),
     };
