@@ -1,4 +1,4 @@
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { EngramStream } from '../../api/v1alpha1/types.js';
 import type { EngineReport } from './engine-fleet.js';
@@ -95,19 +95,22 @@ describe('mergeConditions', () => {
 });
 
 describe('a pod template not rolled out yet', () => {
-  const set = (over: { generation?: number; observedGeneration?: number; updatedReplicas?: number; partition?: number; replicas?: number }) => ({
-    metadata: { generation: over.generation ?? 2 },
-    spec: { replicas: over.replicas ?? 1, updateStrategy: { rollingUpdate: { partition: over.partition ?? 0 } } },
-    status: { observedGeneration: over.observedGeneration ?? 2, replicas: over.replicas ?? 1, updatedReplicas: over.updatedReplicas ?? 1, currentRevision: 'a', updateRevision: 'b' },
-  }) as unknown as import('@kubernetes/client-node').V1StatefulSet;
+  const container = (image: string) => ({ name: 'engine', image, ports: [{ containerPort: 50051 }] });
+  const set = (image: string, partition = 0) => ({
+    metadata: { name: 's', generation: 2 },
+    spec: { replicas: 2, updateStrategy: { rollingUpdate: { partition } }, template: { spec: { containers: [container(image)] } } },
+    status: { observedGeneration: 2, replicas: 2, updatedReplicas: 2, currentRevision: 'a', updateRevision: 'a' },
+  }) as unknown as V1StatefulSet;
+  const pod = (name: string, image: string) => ({ metadata: { name }, spec: { containers: [container(image)] } }) as unknown as V1Pod;
+  const engines = [engine({ name: 's-0' }), engine({ name: 's-1' })];
+  const withStream = (o: Partial<Observation>) => observe({ stream: stream(2), engines, ...o });
 
   it.each([
-    ['the controller has not taken the new template', set({ generation: 3 }), 'RollingUpdate'],
-    ['a pod still runs the old revision', set({ updatedReplicas: 0 }), 'RollingUpdate'],
-    ['canary pods above the partition run the new revision', set({ replicas: 3, partition: 2, updatedReplicas: 1 }), 'AllPodsReady'],
-    ['every pod runs the template', set({}), 'AllPodsReady'],
-  ])('is Ready only once every pod runs the template: %s', (_name, statefulSet, reason) => {
-    const s = calculateStatus(observe({ statefulSet }), NOW);
+    ['a pod still runs the image the template no longer has', set('engine:2'), [pod('s-0', 'engine:2'), pod('s-1', 'engine:1')], 'RollingUpdate'],
+    ['canary pods above the partition run the new template', set('engine:2', 1), [pod('s-0', 'engine:1'), pod('s-1', 'engine:2')], 'AllPodsReady'],
+    ['every pod runs the template', set('engine:2'), [pod('s-0', 'engine:2'), pod('s-1', 'engine:2')], 'AllPodsReady'],
+  ])('is Ready only once every pod runs the template: %s', (_name, statefulSet, pods, reason) => {
+    const s = calculateStatus(withStream({ statefulSet, pods }), NOW);
     expect(cond(s, 'Ready')?.reason).toBe(reason);
   });
 });

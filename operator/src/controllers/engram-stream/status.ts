@@ -1,7 +1,7 @@
 // The status of an EngramStream, computed whole from what this pass observed (the StatefulSet,
 // the pods, what each engine reported), never carried over from the last status except for each
 // unchanged condition's lastTransitionTime.
-import type { V1Condition, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Condition, V1Container, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import type { EngramStream, EngramStreamStatus, Phase, PlacementStatus, PodSpaces, RolloutStatus } from '../../api/v1alpha1/types.js';
 import type { EngineReport } from './engine-fleet.js';
@@ -64,24 +64,36 @@ function describeRebuild(e: EngineReport): string {
   return `engine ${e.name} runs config ${e.configHash} and rebuilds its indexes in the background: ${r.spacesPending} of ${r.spacesTotal} memory spaces left, the current one ${Math.round(r.currentProgress * 100)}% done`;
 }
 
+/** The parts of the engine container a pod template change rolls: image, pull policy, ports, resources. */
+function rolledFields(c: V1Container | undefined): string {
+  return JSON.stringify([c?.image, c?.imagePullPolicy ?? null, (c?.ports ?? []).map((p) => p.containerPort), c?.resources ?? null]);
+}
+
 /**
- * Why the StatefulSet's pods do not all run its template yet, or null: its controller has not seen
- * the latest template, or pods above the partition (all of them outside a canary) still run an
- * older revision.
+ * Why the StatefulSet's pods do not all run its template yet, or null: two revisions at once, or a
+ * pod at or above the partition (every pod outside a canary) whose engine container differs from
+ * the template just applied (the StatefulSet controller may not have seen it yet).
  */
-function rollPending(set: V1StatefulSet | undefined): string | null {
-  if (!set?.status) return null;
-  const { currentRevision, updateRevision, updatedReplicas = 0 } = set.status;
-  if ((set.metadata?.generation ?? 0) > (set.status.observedGeneration ?? 0)) return 'the StatefulSet controller has not taken the new pod template yet';
-  // Pods being created (a scale-out) are PodsNotReady, not a roll: count only the pods that exist.
-  const toUpdate = Math.min(set.spec?.replicas ?? set.status.replicas ?? 0, set.status.replicas ?? 0) - (set.spec?.updateStrategy?.rollingUpdate?.partition ?? 0);
-  if (updateRevision && updatedReplicas < toUpdate) return `rolling engine pods from revision ${currentRevision ?? '?'} to ${updateRevision} (${updatedReplicas} of ${toUpdate} updated)`;
-  return null;
+function rollPending(set: V1StatefulSet | undefined, pods: V1Pod[]): string | null {
+  const revisions = set?.status;
+  if (revisions?.currentRevision && revisions.updateRevision && revisions.currentRevision !== revisions.updateRevision
+    && (revisions.updatedReplicas ?? 0) < (revisions.replicas ?? 0) - (set?.spec?.updateStrategy?.rollingUpdate?.partition ?? 0)) {
+    return `rolling engine pods from revision ${revisions.currentRevision} to ${revisions.updateRevision}`;
+  }
+  const template = set?.spec?.template.spec?.containers[0];
+  if (!template) return null;
+  const partition = set?.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+  const prefix = `${set?.metadata?.name}-`;
+  const stale = pods.filter((p) => {
+    const ordinal = Number(p.metadata?.name?.slice(prefix.length));
+    return !p.metadata?.deletionTimestamp && ordinal >= partition && p.spec?.containers[0] && rolledFields(p.spec.containers[0]) !== rolledFields(template);
+  });
+  return stale.length > 0 ? `engine pod(s) ${stale.map((p) => p.metadata?.name).join(', ')} still run an older pod template (image ${stale[0]!.spec!.containers[0]!.image}, the template ${template.image})` : null;
 }
 
 function progressing(o: Observation, desiredReplicas: number, readyReplicas: number): ConditionInput {
   // A roll is two revisions at once; a StatefulSet still creating its first pods is PodsNotReady below.
-  const roll = o.pods.length > 0 ? rollPending(o.statefulSet) : null;
+  const roll = rollPending(o.statefulSet, o.pods);
   if (roll) return condition(ConditionType.Progressing, true, Reason.RollingUpdate, roll);
   const resize = o.placement ? rebalancing(o.placement.status) : null;
   if (resize?.status === 'True') return { ...resize, type: ConditionType.Progressing };
@@ -144,7 +156,7 @@ export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
   const degrade = degraded(o, applied);
   // A scale-in keeps its leaving pods serving until they are drained: more ready pods than desired is ready.
   // Pods that still run an older template (image, resources) do not serve the desired spec either.
-  const roll = o.pods.length > 0 ? rollPending(o.statefulSet) : null;
+  const roll = rollPending(o.statefulSet, o.pods);
   const isReady = desiredReplicas > 0 && readyReplicas >= desiredReplicas && applied.status === 'True' && roll === null;
   const ready = desiredReplicas === 0
     ? condition(ConditionType.Ready, false, Reason.ScaledToZero, 'scaled to zero: no engine serves; its data is kept')
