@@ -446,6 +446,20 @@ export class Engine implements SessionContext {
     return record.indexed;
   }
 
+  /**
+   * Lifts the fence or seal of a space whose hand-off the operator gave up: the space stays here,
+   * so writes resume. Only while this engine owns it: after a flip its copy is stale, not reopenable.
+   */
+  reopenSpace(space: string): boolean {
+    if (!this.membership.owns(space)) {
+      throw new EngramError('SPACE_NOT_OWNED', `memory space '${space}' is not owned by this engine at placement generation ${this.membership.generation}; only its owner can reopen it`);
+    }
+    const fenced = this.membership.isFenced(space);
+    this.membership.forget(space);
+    if (fenced) this.log.info('memory space reopened: its hand-off was given up', { space });
+    return fenced;
+  }
+
   workerLoads() {
     return this.pool.workerLoads();
   }

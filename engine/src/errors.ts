@@ -25,6 +25,8 @@ export const ErrorCodes = {
   /** The pod that owns the space cannot be reached (names both). */
   OWNER_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   SPACE_OWNED: GrpcStatus.FAILED_PRECONDITION,
+  /** Reopening a space this engine does not own (its copy is stale once another pod owns it). */
+  SPACE_NOT_OWNED: GrpcStatus.FAILED_PRECONDITION,
   HANDOFF_FAILED: GrpcStatus.ABORTED,
   /** A memory space cannot be taken in: this engine lacks the memory for it (the message gives the figures). */
   INSUFFICIENT_MEMORY: GrpcStatus.RESOURCE_EXHAUSTED,

@@ -3,7 +3,7 @@
 // clients that route by themselves get SPACE_MOVED and the owner's address; a placement that
 // would leave data behind, or an older one, is refused; a hand-off copies a space under writes and
 // verifies it before the flip, and the old owner then drops it for good (a restart does not bring
-// it back); a restarted member takes no writes until its placement is confirmed; tenant quotas
+// it back); a hand-off given up before its flip is reopened on the owner; a restarted member takes no writes until its placement is confirmed; tenant quotas
 // and rate limits hold for the whole stream.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,7 +151,29 @@ describe('placement, forwarding and hand-off between engines', () => {
     });
     expect(failed.error).toMatch(new RegExp(`^not enough memory on pl-1 for memory space '${space}': its snapshot is [\\d.]+ MiB and 0\\.0 MiB are left under the engine's memory watermark; raise the pods' memory limit, or keep more pods$`));
     await target.applyConfig({ memory: { limitBytes: 0 } });
+    await new Promise((r) => setTimeout(r, 600)); // lifted for the next hand-off once the guard read memory again
     expect((await client(engines[0]!).handoffs()).sealed).toEqual([]); // the source was never fenced for good
+  });
+
+  it('reopens a space whose verified hand-off was given up: writes resume on the owner, the copy is released', async () => {
+    const space = Array.from({ length: 50 }, (_, i) => `pl-gone-${i}`).find((s) => owner(s) === 0)!;
+    const [source, target] = [client(engines[0]!), client(engines[1]!)];
+    await write(engines[0]!, space, 0, 100);
+    await target.startImport(space, engines[0]!.address, 'given-up-1');
+    await eventually('the import to be verified', async () => {
+      const h = (await target.handoffs()).imports.find((i) => i.handoffId === 'given-up-1');
+      if (h?.phase === 'failed') throw new Error(h.error);
+      return h?.phase === 'verified' ? h : undefined;
+    }, 60_000);
+    expect((await source.handoffs()).sealed).toEqual([space]);
+    // the operator gives the move up (no flip): only the owner may reopen
+    await expect(target.reopenSpace(space)).rejects.toThrow(/is not owned by this engine at placement generation \d+; only its owner can reopen it/);
+    expect(await source.reopenSpace(space)).toBe(true);
+    expect(await source.reopenSpace(space)).toBe(false);
+    expect((await source.handoffs()).sealed).toEqual([]);
+    expect((await write(engines[0]!, space, 100, 50)).accepted).toBe(50);
+    expect(await target.releaseSpace(space)).toBe(100);
+    expect((await source.fetch(space, clusteredObservations(space, 150, DIM).map((o) => o.id))).missingIds).toEqual([]);
   });
 
   it('hands a space over under writes: verified copy, flip, the old owner drops it and a restart does not bring it back', async () => {

@@ -40,6 +40,16 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Whether any process of the group `pgid` still runs (signal 0 checks without sending). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('the README on a fresh clone', () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-clone-'));
   const clone = join(dir, 'engram-stream');
@@ -60,11 +70,14 @@ describe('the README on a fresh clone', () => {
   afterAll(async () => {
     if (engine && engine.exitCode === null) {
       // npm and the engine under it are one process group: stop both (no engine left on the README's ports)
-      process.kill(-engine.pid!, 'SIGTERM');
+      const group = engine.pid!;
+      process.kill(-group, 'SIGTERM');
       await new Promise((r) => engine!.once('exit', r));
+      // npm exits before the engine under it has written its last snapshot: wait for the whole group
+      // (at most 30 s: an exited process that nobody reaped yet still counts as alive)
+      for (let waited = 0; waited < 30_000 && groupAlive(group); waited += 200) await new Promise((r) => setTimeout(r, 200));
     }
-    // an engine that just exited may still be closing files in it: retry on ENOTEMPTY
-    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
   });
 
   it('runs `npm start` and every command of the "engine running" block as written', async () => {

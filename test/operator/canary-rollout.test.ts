@@ -52,6 +52,12 @@ describe('canary rollouts', () => {
   const loads: SpaceLoad[] = [];
   const clients = new Map<string, EngramClient>();
   const weightsSeen: Array<{ step: number; requested: number; spaces: string; traffic?: number }> = [];
+  /** Every measurement the status showed, by template and time (printed: what the gates saw). */
+  const measurementsSeen = new Map<string, string>();
+  const printMeasurements = (what: string) => {
+    console.log(`${what}: measurements (canary/stable, samples) ${[...measurementsSeen.values()].join('; ')}`);
+    measurementsSeen.clear();
+  };
 
   const kubectl = (...args: string[]) => oc.kubectl(args);
   const stream = async () => JSON.parse(await kubectl('get', 'engramstream', NAME, '-o', 'json')) as Stream;
@@ -76,6 +82,9 @@ describe('canary rollouts', () => {
     eventually(`rollout ${phase}`, async () => {
       const s = await stream();
       const r = s.status?.rollout;
+      for (const run of r?.analysis ?? []) for (const m of run.measurements) {
+        measurementsSeen.set(`${run.template}@${m.at}`, `${run.template} ${m.phase} ${m.canary ?? '-'}/${m.stable ?? '-'} (${m.canarySamples ?? 0}/${m.stableSamples ?? 0})`);
+      }
       if (r?.phase === 'Progressing' && r.analysis?.some((a) => a.phase === 'Running')) {
         const last = weightsSeen.at(-1);
         if (last?.step !== r.stepIndex || last.requested !== r.requestedWeight) {
@@ -115,7 +124,9 @@ describe('canary rollouts', () => {
         rollout: {
           steps: STEPS,
           analysisTemplates: [
-            { name: 'quality', metric: 'recallAtK', minDifference: -0.02, interval: '5s', count: 2, minSamples: 30 },
+            // One canary space's recall@10 against nineteen stable ones: a single miss in 30 samples
+            // is -0.03, and spaces differ by a few hundredths, so the gate needs room and samples.
+            { name: 'quality', metric: 'recallAtK', minDifference: -0.05, interval: '10s', count: 2, minSamples: 50 },
             { name: 'latency', metric: 'observationLatencyP99', maxRatio: 4, initialDelay: '4s', interval: '4s', count: 2, minSamples: 15 },
             { name: 'quality-floor', metric: 'recallAtK', min: 0.9, interval: '5s', count: 2, minSamples: 30 },
           ],
@@ -152,7 +163,7 @@ describe('canary rollouts', () => {
 
   it('walks a good change (a smaller max batch) 5 → 25 → 50 → 100 and promotes it; a new spec mid-rollout starts again from step 0', async () => {
     await patch({ batch: { max: 200 } });
-    await rolloutReaches('Progressing', 120_000, (s) => (s.status?.rollout?.stepIndex ?? 0) >= 3 && (s.status?.rollout?.analysis?.some((a) => a.measurements.length > 0) ?? false));
+    await rolloutReaches('Progressing', 120_000, (s) => (s.status?.rollout?.stepIndex ?? 0) >= 1 && (s.status?.rollout?.analysis?.some((a) => a.measurements.length > 0) ?? false));
     const status = await plugin('status', NAME);
     writeFileSync(join(oc.dir, 'kubectl-engram-status.txt'), status);
     console.log(`kubectl engram status ${NAME} during the rollout:\n${status}`);
@@ -167,6 +178,7 @@ describe('canary rollouts', () => {
     weightsSeen.length = 0;
     const done = await rolloutReaches('Healthy', 300_000, (s) => s.status?.rollout?.stable.configHash === s.status?.desiredConfigHash);
     console.log(`requested and actual weights at each analysis: ${JSON.stringify(weightsSeen)}`);
+    printMeasurements('the good change');
     expect(weightsSeen.map((w) => w.requested)).toEqual([5, 25, 50, 100]);
     // Rounded up to whole spaces: 5% of 20 spaces is 1, 25% is 5, 50% is 10, 100% is 20.
     expect(weightsSeen.map((w) => w.spaces)).toEqual(['1/20', '5/20', '10/20', '20/20']);
@@ -182,11 +194,12 @@ describe('canary rollouts', () => {
     const aborted = await rolloutReaches('Aborted', 240_000);
     const r = aborted.status!.rollout!;
     expect(r.abortReason).toContain("analysis 'quality' failed");
-    expect(r.abortReason).toMatch(/recallAtK: canary-stable -0\.\d+ < -0\.02/);
+    printMeasurements('efSearch 1');
+    expect(r.abortReason).toMatch(/recallAtK: canary-stable -0\.\d+ < -0\.05/);
     const failed = r.analysis?.find((a) => a.template === 'quality');
     console.log(`efSearch 1 rolled back after ${JSON.stringify(failed?.measurements)}`);
     expect(failed?.measurements.at(-1)).toMatchObject({ phase: 'Failed' });
-    expect(failed!.measurements.at(-1)!.stable! - failed!.measurements.at(-1)!.canary!).toBeGreaterThan(0.02);
+    expect(failed!.measurements.at(-1)!.stable! - failed!.measurements.at(-1)!.canary!).toBeGreaterThan(0.05);
     const condition = aborted.status?.conditions?.find((c) => c.type === 'Rollout');
     expect(condition).toMatchObject({ status: 'False', reason: 'RolloutAborted' });
     await allOn(before.status!.desiredConfigHash!);

@@ -214,6 +214,12 @@ export class EngramClient {
     return Number(r.droppedVectors);
   }
 
+  /** Lifts the fence or seal of a space whose hand-off was given up; true if there was one. */
+  async reopenSpace(memorySpace: string): Promise<boolean> {
+    const r = await unary<{ wasFenced: boolean }>((cb) => this.cluster.ReopenSpace({ memorySpace }, this.deadline(), cb));
+    return r.wasFenced;
+  }
+
   close(): void {
     this.streaming.close();
     this.admin.close();

@@ -118,6 +118,10 @@ export class Membership {
     if (fence && !fence.sealed && fence.handoffId === handoffId) this.fences.delete(space);
   }
 
+  isFenced(space: string): boolean {
+    return this.fences.has(space);
+  }
+
   isSealed(space: string): boolean {
     return this.fences.get(space)?.sealed === true;
   }

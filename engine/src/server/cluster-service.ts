@@ -39,6 +39,7 @@ export function clusterHandlers(engine: Engine, peers: Peers, imports: Imports):
     StartImport: (call, callback) => respond(callback, () => imports.start(call.request.memorySpace, call.request.sourceAddress, call.request.handoffId)),
     GetHandoffs: (_call, callback) => respond(callback, () => ({ imports: imports.list(), sealed: engine.membership.sealed() })),
     ReleaseSpace: (call, callback) => respond(callback, async () => ({ droppedVectors: await engine.releaseSpace(validateSpaceId(call.request.memorySpace)) })),
+    ReopenSpace: (call, callback) => respond(callback, () => ({ wasFenced: engine.reopenSpace(validateSpaceId(call.request.memorySpace)) })),
     SetStreamUsage: (call, callback) => respond(callback, () => {
       const usage = new Map(Object.entries(call.request.tenants).map(([tenant, u]) => [tenant, { vectors: Number(u.vectors), spaces: u.spaces }]));
       engine.directory.setElsewhere(usage);

@@ -46,6 +46,7 @@ export class Rebalancer {
     pass.dropSettledPins();
     if (pass.record.members.length > 0) await pass.save();
     await pass.advanceMoves();
+    const reopened = await pass.reopenAbandoned();
     await pass.releaseStale();
     await pass.shareUsage();
     const replicas = pass.statefulSetReplicas(desired, Math.max(existingPods, pass.record.ring.length));
@@ -62,7 +63,7 @@ export class Rebalancer {
     }
     return {
       statefulSetReplicas: replicas, placement: pass.status(wanted), podSpaces: pass.podSpaces(), events: pass.events,
-      busy: toMove.length > 0 || resizing,
+      busy: toMove.length > 0 || resizing || reopened > 0,
       view: {
         // A resize is under way when the ring is not the spec's, or spaces move off their ring owners.
         resizeBusy: resizing || toMove.some((s) => cohort.cohortTarget(s) === undefined && !canary.has(pass.holderOf(s))),

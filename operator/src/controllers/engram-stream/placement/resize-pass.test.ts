@@ -78,4 +78,26 @@ describe('ResizePass', () => {
     expect(stored).toHaveLength(2); // the new generation, then the one with the pins
     expect(p.waiting).toEqual([]);
   });
+
+  it('reopens a space left sealed by a move that was given up, and no other', async () => {
+    const ring = new Placement({ generation: 1, members: [0, 1].map(member), assignments: {} });
+    const on = (ordinal: number) => spaces.filter((s) => ring.ownerOf(s).ordinal === ordinal);
+    const [abandoned, moving, flippedAway] = on(0);
+    const [abandonedOn1] = on(1);
+    const reopened: string[] = [];
+    const engineAt = (ordinal: number, sealed: string[]): EngineView => ({
+      ...view(ordinal, []), sealed,
+      client: { reopenSpace: async (space: string) => reopened.push(space) > 0 } as unknown as EngramClient,
+    });
+    const record: PlacementRecord = {
+      generation: 1, members: [0, 1].map(member), ring: [0, 1], assignments: {},
+      moves: { [moving!]: { from: 0, to: 1, handoffId: 'h-1', attempts: 1, startedAt: '' } },
+    };
+    // Pod 0 owns both spaces it holds sealed, but one of them is still moving; pod 1 holds one it
+    // owns and one that flipped to pod 0 (a stale copy: released later, never reopened).
+    const p = pass(record, [engineAt(0, [abandoned!, moving!]), engineAt(1, [flippedAway!, abandonedOn1!])], [endpoint(0), endpoint(1)]);
+    expect(await p.reopenAbandoned()).toBe(2);
+    expect(reopened.sort()).toEqual([abandoned!, abandonedOn1!].sort());
+    expect(p.events.map((e) => e.reason)).toEqual(['HandoffAbandoned', 'HandoffAbandoned']);
+  });
 });

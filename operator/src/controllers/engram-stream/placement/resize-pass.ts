@@ -309,6 +309,31 @@ export class ResizePass {
     }
   }
 
+  /**
+   * Reopens spaces left fenced by a move that was given up (a rollout aborted while its cohort
+   * moved, say): the pod still owns the space and no move of it from there is under way, so
+   * nothing will flip it and, without this, its writes would be refused for ever. Call after
+   * advanceMoves: a flip in this pass has already given the space away, so it is not reopened.
+   */
+  async reopenAbandoned(): Promise<number> {
+    const placement = this.placement;
+    let reopened = 0;
+    for (const view of this.views.values()) {
+      for (const space of view.sealed) {
+        const ordinal = view.endpoint.ordinal;
+        if (placement.ownerOf(space).ordinal !== ordinal || this.record.moves[space]?.from === ordinal) continue;
+        const lifted = await view.client.reopenSpace(space).catch((e: unknown) => {
+          this.waiting.push(`reopening '${space}' on pod ${view.endpoint.name}: ${message(e)}`);
+          return false;
+        });
+        if (!lifted) continue;
+        reopened++;
+        this.events.push({ type: 'Normal', reason: 'HandoffAbandoned', message: `memory space '${space}' stays on pod ${view.endpoint.name}: its move was given up, writes resume there` });
+      }
+    }
+    return reopened;
+  }
+
   /** Gives the space to its new owner at a new generation; the old owner drops its sealed copy. */
   private async flip(space: string, move: MoveRecord, status: HandoffView | null): Promise<void> {
     if (move.to === this.placement.ringOwner(space)) delete this.record.assignments[space];
