@@ -51,3 +51,11 @@ export function selectorString(stream: EngramStream): string {
 export function ownerReference(stream: EngramStream): V1OwnerReference {
   return { apiVersion: stream.apiVersion, kind: stream.kind, name: stream.metadata.name!, uid: stream.metadata.uid!, controller: true, blockOwnerDeletion: true };
 }
+
+/** A pod's StatefulSet ordinal (its place on the ring, or as a canary after it); undefined for other pods. */
+export function ordinalOf(pod: { metadata?: { name?: string } }, stream: EngramStream): number | undefined {
+  const prefix = `${streamNames(stream).statefulSet}-`;
+  const name = pod.metadata?.name ?? '';
+  const rest = name.slice(prefix.length);
+  return name.startsWith(prefix) && /^\d+$/.test(rest) ? Number(rest) : undefined;
+}

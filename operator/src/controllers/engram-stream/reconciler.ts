@@ -15,13 +15,13 @@ import { buildServiceMonitor, SERVICE_MONITOR_CRD } from './desired/service-moni
 import { buildClientService, buildHeadlessService } from './desired/services.js';
 import { buildStatefulSet, enginePorts } from './desired/stateful-set.js';
 import type { EngineFleet, EngineReport } from './engine-fleet.js';
-import { selectorString, STREAM_LABEL, streamNames } from './names.js';
+import { ordinalOf, selectorString, STREAM_LABEL, streamNames } from './names.js';
 import { calculateStatus, isWarning } from './status.js';
 import type { StreamMetrics } from './stream-metrics.js';
 import { NO_COHORT } from './placement/resize-pass.js';
 import type { Rebalancer, RebalanceOutcome } from './placement/rebalancer.js';
-import { ordinalOf, revisionOf, type RolloutDriver, type RolloutOutcome, type RolloutPlan } from './rollout/rollout-driver.js';
-import { streamAt, type ResolvedRevision } from './rollout/revision.js';
+import type { RolloutDriver, RolloutOutcome, RolloutPlan } from './rollout/rollout-driver.js';
+import { revisionOf, streamAt, type ResolvedRevision } from './rollout/revision.js';
 
 /**
  * What a pass needs, each as the narrow part it uses: the caches, the writer, the engines, the

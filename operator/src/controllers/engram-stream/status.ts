@@ -5,6 +5,7 @@ import type { V1Condition, V1Container, V1Pod, V1StatefulSet } from '@kubernetes
 import { ConditionType, Reason } from '../../api/v1alpha1/conditions.js';
 import type { EngramStream, EngramStreamStatus, Phase, PlacementStatus, PodSpaces, RolloutStatus } from '../../api/v1alpha1/types.js';
 import type { EngineReport } from './engine-fleet.js';
+import { ordinalOf } from './names.js';
 
 /** What a pass found out, the input of calculateStatus. */
 export interface Observation {
@@ -74,7 +75,7 @@ function rolledFields(c: V1Container | undefined): string {
  * pod at or above the partition (every pod outside a canary) whose engine container differs from
  * the template just applied (the StatefulSet controller may not have seen it yet).
  */
-function rollPending(set: V1StatefulSet | undefined, pods: V1Pod[]): string | null {
+function rollPending(stream: EngramStream, set: V1StatefulSet | undefined, pods: V1Pod[]): string | null {
   const revisions = set?.status;
   if (revisions?.currentRevision && revisions.updateRevision && revisions.currentRevision !== revisions.updateRevision
     && (revisions.updatedReplicas ?? 0) < (revisions.replicas ?? 0) - (set?.spec?.updateStrategy?.rollingUpdate?.partition ?? 0)) {
@@ -83,17 +84,14 @@ function rollPending(set: V1StatefulSet | undefined, pods: V1Pod[]): string | nu
   const template = set?.spec?.template.spec?.containers[0];
   if (!template) return null;
   const partition = set?.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
-  const prefix = `${set?.metadata?.name}-`;
-  const stale = pods.filter((p) => {
-    const ordinal = Number(p.metadata?.name?.slice(prefix.length));
-    return !p.metadata?.deletionTimestamp && ordinal >= partition && p.spec?.containers[0] && rolledFields(p.spec.containers[0]) !== rolledFields(template);
-  });
+  const stale = pods.filter((p) => !p.metadata?.deletionTimestamp && (ordinalOf(p, stream) ?? -1) >= partition
+    && p.spec?.containers[0] && rolledFields(p.spec.containers[0]) !== rolledFields(template));
   return stale.length > 0 ? `engine pod(s) ${stale.map((p) => p.metadata?.name).join(', ')} still run an older pod template (image ${stale[0]!.spec!.containers[0]!.image}, the template ${template.image})` : null;
 }
 
 function progressing(o: Observation, desiredReplicas: number, readyReplicas: number): ConditionInput {
   // A roll is two revisions at once; a StatefulSet still creating its first pods is PodsNotReady below.
-  const roll = rollPending(o.statefulSet, o.pods);
+  const roll = rollPending(o.stream, o.statefulSet, o.pods);
   if (roll) return condition(ConditionType.Progressing, true, Reason.RollingUpdate, roll);
   const resize = o.placement ? rebalancing(o.placement.status) : null;
   if (resize?.status === 'True') return { ...resize, type: ConditionType.Progressing };
@@ -156,7 +154,7 @@ export function calculateStatus(o: Observation, now: Date): EngramStreamStatus {
   const degrade = degraded(o, applied);
   // A scale-in keeps its leaving pods serving until they are drained: more ready pods than desired is ready.
   // Pods that still run an older template (image, resources) do not serve the desired spec either.
-  const roll = rollPending(o.statefulSet, o.pods);
+  const roll = rollPending(o.stream, o.statefulSet, o.pods);
   const isReady = desiredReplicas > 0 && readyReplicas >= desiredReplicas && applied.status === 'True' && roll === null;
   const ready = desiredReplicas === 0
     ? condition(ConditionType.Ready, false, Reason.ScaledToZero, 'scaled to zero: no engine serves; its data is kept')

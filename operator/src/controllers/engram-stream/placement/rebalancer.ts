@@ -12,7 +12,7 @@
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import type { EngramStream } from '../../../api/v1alpha1/types.js';
 import { isPodReady } from '../engine-fleet.js';
-import { streamNames } from '../names.js';
+import { ordinalOf } from '../names.js';
 import { placementConfigMapName, recordOf, type PlacementRecord } from './placement-record.js';
 import { NO_COHORT, range, ResizePass, sameList, type CohortPlan, type Endpoint, type EngineView, type RebalanceOutcome, type RebalancerDeps } from './resize-pass.js';
 
@@ -99,13 +99,11 @@ export class Rebalancer {
 
 /** The stream's pods by StatefulSet ordinal. */
 function endpointsOf(stream: EngramStream, pods: V1Pod[], grpcPort: number): Map<number, Endpoint> {
-  const prefix = `${streamNames(stream).statefulSet}-`;
   const out = new Map<number, Endpoint>();
   for (const pod of pods) {
-    const name = pod.metadata?.name ?? '';
-    if (!name.startsWith(prefix) || !/^\d+$/.test(name.slice(prefix.length))) continue;
-    const ordinal = Number(name.slice(prefix.length));
-    out.set(ordinal, { ordinal, name, address: pod.status?.podIP ? `${pod.status.podIP}:${grpcPort}` : null, ready: isPodReady(pod) });
+    const ordinal = ordinalOf(pod, stream);
+    if (ordinal === undefined) continue;
+    out.set(ordinal, { ordinal, name: pod.metadata!.name!, address: pod.status?.podIP ? `${pod.status.podIP}:${grpcPort}` : null, ready: isPodReady(pod) });
   }
   return out;
 }

@@ -6,13 +6,13 @@ import { canonicalJson, type EngineConfig } from '@engram/engine/config';
 import type { EngramStream, RolloutStatus } from '../../../api/v1alpha1/types.js';
 import type { Applier } from '../../../runtime/apply.js';
 import { isPodReady, type EngineReport } from '../engine-fleet.js';
-import { streamNames } from '../names.js';
+import { ordinalOf } from '../names.js';
 import { errorMeasurement, intervalMs, judge, record as recordMeasurement } from './analysis.js';
 import { canaryOwner, inCohort } from './cohort.js';
 import { PrometheusSource, parsePodTotals, ScrapeHistory, type MetricSource, type Scrape } from './metric-source.js';
 import { buildRolloutConfigMap, rolloutConfigMapName, rolloutRecordOf, type RolloutRecord } from './rollout-record.js';
 import { canaryServing, initialRecord, nextRecord, type RolloutEvent } from './rollout-machine.js';
-import { resolve, revisionOf, revisionStatus, type ResolvedRevision } from './revision.js';
+import { resolve, revisionStatus, type ResolvedRevision } from './revision.js';
 
 export interface RolloutDeps {
   applier: Pick<Applier, 'apply' | 'read'>;
@@ -62,13 +62,6 @@ export interface RolloutOutcome {
 const SCRAPE_EVERY_MS = 1000;
 const TRAFFIC_WINDOW_MS = 60_000;
 
-export function ordinalOf(pod: V1Pod, stream: EngramStream): number | undefined {
-  const prefix = `${streamNames(stream).statefulSet}-`;
-  const name = pod.metadata?.name ?? '';
-  const rest = name.slice(prefix.length);
-  return name.startsWith(prefix) && /^\d+$/.test(rest) ? Number(rest) : undefined;
-}
-
 export class RolloutDriver {
   private readonly histories = new Map<string, ScrapeHistory>();
 
@@ -106,9 +99,10 @@ export class RolloutDriver {
     const key = `${stream.metadata.namespace}/${stream.metadata.name}`;
     const policy = stream.spec.rollout;
     let record = plan.record;
+    // Scrapes are kept only while canary pods exist (they are what analysis and traffic share read).
+    if (plan.canaryOrdinals.length === 0) this.histories.delete(key);
     const history = this.history(key);
     if (plan.canaryOrdinals.length > 0) await this.scrape(history, stream, pods, plan, metricsPort, now, signal);
-    else this.histories.delete(key);
     if (record.analysis && policy) record = await this.measure(record, policy, this.sourceFor(stream, history), now);
 
     const canaryPods = pods.filter((p) => plan.canaryOrdinals.includes(ordinalOf(p, stream) ?? -1));
@@ -201,4 +195,3 @@ export class RolloutDriver {
   }
 }
 
-export { revisionOf };
