@@ -16,6 +16,9 @@ import type { StreamingClient } from '../generated/engram/v1/Streaming.js';
 import { loadEngramProto } from '../wire/load-proto.js';
 import { encodeVector } from '../wire/vector-codec.js';
 import { ObservationStream } from './observation-stream.js';
+import { bearerInterceptor, channelCredentials, type ClientTls } from './channel-credentials.js';
+
+export type { ClientTls } from './channel-credentials.js';
 
 export interface ClientOptions {
   maxMessageBytes?: number;
@@ -26,7 +29,12 @@ export interface ClientOptions {
    * the owner's address (what RoutingClient uses to go straight to owners).
    */
   direct?: boolean;
+  /** An API key, sent on every call as `authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Connect with TLS (PEM contents, not paths); without it the channel is plaintext. */
+  tls?: ClientTls;
 }
+
 
 /** One memory space's hand-off into an engine, as that engine reports it. */
 export interface HandoffView {
@@ -107,8 +115,13 @@ export class EngramClient {
     const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     // A larger receive window than HTTP/2's 64 KiB default, so acks and recall answers never wait
     // for a WINDOW_UPDATE round trip.
-    const channelOptions = { 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, 'grpc-node.flow_control_window': 8 * 1024 * 1024 };
-    const credentials = grpc.credentials.createInsecure();
+    const channelOptions: grpc.ClientOptions = {
+      'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, 'grpc-node.flow_control_window': 8 * 1024 * 1024,
+      ...(options.tls?.serverName ? { 'grpc.ssl_target_name_override': options.tls.serverName, 'grpc.default_authority': options.tls.serverName } : {}),
+      // grpc-js sends call credentials on TLS channels only; an interceptor sends the key on both
+      ...(options.apiKey ? { interceptors: [bearerInterceptor(options.apiKey)] } : {}),
+    };
+    const credentials = channelCredentials(options.tls);
     this.streaming = new proto.engram.v1.Streaming(address, credentials, channelOptions);
     this.admin = new proto.engram.v1.Admin(address, credentials, { ...channelOptions, channelOverride: this.streaming.getChannel() });
     this.cluster = new proto.engram.v1.Cluster(address, credentials, { ...channelOptions, channelOverride: this.streaming.getChannel() });

@@ -1,10 +1,14 @@
-// The Admin service: read the config, apply a partial config live, read stats.
+// The Admin service: read the config, apply a partial config live (admin keys only), read stats
+// (a tenant key sees its own spaces only).
 import type { Engine, AppliedConfig } from '../engine.js';
 import { EngramError } from '../errors.js';
 import type { AdminHandlers } from '../generated/engram/v1/Admin.js';
 import type { ConfigResponse } from '../generated/engram/v1/ConfigResponse.js';
 import type { StatsResponse } from '../generated/engram/v1/StatsResponse.js';
-import { toServiceError } from './grpc-errors.js';
+import { respond, toServiceError } from './grpc-errors.js';
+import { principalOf } from './authentication.js';
+import { reaches } from '../auth/access.js';
+import type { Principal } from '../auth/credentials.js';
 
 function configResponse(engine: Engine, applied: AppliedConfig): ConfigResponse {
   return { configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation, indexRebuild: engine.rebuildStatus() };
@@ -18,7 +22,8 @@ function parsePatch(json: string): unknown {
   }
 }
 
-export function engineStats(engine: Engine): StatsResponse {
+/** The engine's figures; the space list holds only the spaces `principal` reaches (all for admin). */
+export function engineStats(engine: Engine, principal: Principal = { kind: 'insecure' }): StatsResponse {
   const { queue, directory } = engine;
   const loads = engine.workerLoads();
   return {
@@ -32,7 +37,7 @@ export function engineStats(engine: Engine): StatsResponse {
     recallsInFlight: queue.recallDepth,
     configHash: engine.applied.hash,
     generation: engine.applied.generation,
-    spaces: [...directory.all()].map((s) => ({
+    spaces: [...directory.all()].filter((s) => reaches(principal, engine.tenants.tenantOf(s.id).name)).map((s) => ({
       memorySpace: s.id,
       tenant: engine.tenants.tenantOf(s.id).name,
       worker: engine.ownerOf(s.id),
@@ -56,7 +61,7 @@ export function adminHandlers(engine: Engine): AdminHandlers {
         .then((applied) => callback(null, configResponse(engine, applied)))
         .catch((e: unknown) => callback(toServiceError(e)));
     },
-    GetStats: (_call, callback) => callback(null, engineStats(engine)),
+    GetStats: (call, callback) => respond(callback, () => engineStats(engine, principalOf(call))),
     InjectFault: (call, callback) => {
       try {
         callback(null, { killedWorkers: engine.killWorkers(call.request.killWorkers) });

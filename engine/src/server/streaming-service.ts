@@ -18,6 +18,8 @@ import type { Peers } from '../handoff/peers.js';
 import { forwardUnary, remoteOwner, StreamProxy } from './forwarding.js';
 import { respond, toServiceError } from './grpc-errors.js';
 import { malformedRequestError } from './malformed-request.js';
+import { principalOf } from './authentication.js';
+import { checkSpace } from '../auth/access.js';
 
 type StreamCall = grpc.ServerDuplexStream<ClientMessage__Output, ServerMessage>;
 
@@ -42,8 +44,9 @@ function routed<Req extends { memorySpace: string }, Res>(
   engine: Engine, peers: Peers, method: 'Recall' | 'Fetch', call: grpc.ServerUnaryCall<Req, Res>, local: () => Promise<Res>,
 ): Promise<Res> {
   const space = validateSpaceId(call.request.memorySpace);
+  checkSpace(principalOf(call), space, engine.tenants.tenantOf(space).name);
   const remote = remoteOwner(engine, space, call.metadata);
-  return remote ? forwardUnary<Req, Res>(engine, peers, method, space, remote, call.request, call.getDeadline()) : local();
+  return remote ? forwardUnary<Req, Res>(engine, peers, method, space, remote, call) : local();
 }
 
 const MAX_FETCH_IDS = 1000;
@@ -92,7 +95,11 @@ class StreamHandler {
       this.proxy?.cancel();
       this.dispose();
     });
-    this.call.on('error', () => this.dispose());
+    // an error emitted here (a refusal, a lapsed key) ends the call: a forwarded leg goes with it
+    this.call.on('error', () => {
+      this.proxy?.cancel();
+      this.dispose();
+    });
   }
 
   /** Writes a message, pausing reads while grpc's send buffer is full (transport backpressure). */
@@ -124,12 +131,13 @@ class StreamHandler {
   private init(init: NonNullable<ClientMessage__Output['init']>): void {
     if (this.session) throw new EngramError('PROTOCOL_VIOLATION', 'init was already sent on this stream');
     const spaceId = validateSpaceId(init.memorySpace);
+    const tenant = this.engine.tenants.tenantOf(spaceId);
+    checkSpace(principalOf(this.call), spaceId, tenant.name);
     const remote = remoteOwner(this.engine, spaceId, this.call.metadata);
     if (remote) {
       this.proxy = new StreamProxy(this.engine, this.peers, spaceId, remote, this.call, { body: 'init', init });
       return;
     }
-    const tenant = this.engine.tenants.tenantOf(spaceId);
     if (init.tenant && init.tenant !== tenant.name) {
       throw new EngramError('TENANT_MISMATCH', `memory space '${spaceId}' belongs to tenant '${tenant.name}', not ${quote(init.tenant)}`);
     }

@@ -26,7 +26,7 @@ function engineContainer(stream: EngramStream, defaultImage: string): V1Containe
     args: [
       'serve', '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`, '--host', '0.0.0.0', '--port', String(ports.grpc),
       '--http-port', String(ports.metrics), '--data-dir', DATA_MOUNT, '--scratch-dir', SCRATCH_MOUNT,
-      '--shutdown-deadline-ms', String(ENGINE_SHUTDOWN_DEADLINE_MS), '--member-name', '$(POD_NAME)',
+      '--shutdown-deadline-ms', String(ENGINE_SHUTDOWN_DEADLINE_MS), '--member-name', '$(POD_NAME)', '--insecure',
     ],
     // The pod name is the engine's identity in the stream's placement (its ordinal is its place on the ring).
     env: [{ name: 'TMPDIR', value: SCRATCH_MOUNT }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
