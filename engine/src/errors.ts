@@ -20,6 +20,8 @@ export const ErrorCodes = {
   SPACE_FORBIDDEN: GrpcStatus.PERMISSION_DENIED,
   /** A key file or key document that cannot be used (names the entry and field). */
   INVALID_CREDENTIALS_FILE: GrpcStatus.INVALID_ARGUMENT,
+  /** Keys sent to an engine started with --insecure. */
+  AUTHENTICATION_DISABLED: GrpcStatus.FAILED_PRECONDITION,
   // state
   SPACE_NOT_FOUND: GrpcStatus.NOT_FOUND,
   CONFIG_NOT_LIVE: GrpcStatus.FAILED_PRECONDITION,

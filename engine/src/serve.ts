@@ -87,7 +87,7 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
   }
   const auth = keys ? keyAuthenticator(keys) : INSECURE;
   const { server, health, endHealthWatches, closePeers } = createGrpcServer(engine, {
-    maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch, auth, ...(security.tls ? { peerTls: peerTls(security.tls) } : {}),
+    maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch, auth, keys, ...(security.tls ? { peerTls: peerTls(security.tls) } : {}),
   });
   const grpcPort = await bindGrpc(server, `${options.host}:${options.grpcPort}`, grpcServerCredentials(security.tls));
   raiseFlowControlWindows(server);

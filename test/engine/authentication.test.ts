@@ -5,7 +5,8 @@
 // stream runs ends that stream within seconds; the client goes on with a new key and nothing it
 // had acknowledged is lost.
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,6 +153,24 @@ describe('API keys and per-tenant authorisation', () => {
       return result === 'UNAUTHENTICATED CREDENTIALS_EXPIRED' ? result : undefined;
     }, 10_000);
     expect(code).toBe('UNAUTHENTICATED CREDENTIALS_EXPIRED');
+  });
+
+  it('takes a key document from an admin at once (Admin.SetKeys), refusing a bad one and keeping the keys in force', async () => {
+    const admin = client(keys.ops);
+    const before = (await admin.getConfig()).keysHash;
+    expect(before).toMatch(/^[0-9a-f]{16}$/);
+    expect(await refusedWith(() => client(keys['acme-1']).setKeys('keys: []'))).toBe('PERMISSION_DENIED ADMIN_REQUIRED');
+    expect(await admin.setKeys('keys: [{ id: x, role: root, sha256: abc }]').catch((e: grpc.ServiceError) => e.details)).toBe(
+      "the key document: keys[0].role: expected one of admin, tenant, metrics, got 'root'");
+    expect((await admin.getConfig()).keysHash).toBe(before);
+    // the file's document, with one key less: installed at once, then the file (unchanged) does not bring it back
+    const current = yaml.load(readFileSync(keysFile, 'utf8')) as { keys: Array<{ id: string }> };
+    const doc = JSON.stringify({ keys: current.keys.filter((k) => k.id !== 'globex-1') });
+    const hash = await admin.setKeys(doc);
+    expect(hash).not.toBe(before);
+    expect(await refusedWith(() => client(keys['globex-1']).stats())).toBe('UNAUTHENTICATED CREDENTIALS_INVALID');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await admin.getConfig()).keysHash).toBe(hash);
   });
 
   it('ends a stream whose key is revoked within seconds; the client goes on with a new key and loses nothing acknowledged', async () => {

@@ -18,6 +18,7 @@ export const METHOD_ACCESS: Record<string, MethodAccess> = {
   'engram.v1.Admin/GetConfig': 'admin',
   'engram.v1.Admin/ApplyConfig': 'admin',
   'engram.v1.Admin/InjectFault': 'admin',
+  'engram.v1.Admin/SetKeys': 'admin',
   'engram.v1.Cluster/GetTopology': 'tenant',
   'engram.v1.Cluster/ApplyPlacement': 'admin',
   'engram.v1.Cluster/ExportSpace': 'admin',

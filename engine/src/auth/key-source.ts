@@ -19,7 +19,7 @@ export class KeySource {
 
   private constructor(text: string, source: string, private readonly log: Logger, private readonly path: string | null) {
     this.set = KeySource.parse(text, source);
-    this.hash = hashOf(text);
+    this.hash = keyDocumentHash(text);
   }
 
   /** Reads the key file (refusing to start on a bad one) and watches it for changes. */
@@ -52,7 +52,7 @@ export class KeySource {
   /** Installs a key document sent by the operator; refused (keys unchanged) when invalid. */
   install(text: string): void {
     this.set = KeySource.parse(text, 'the key document');
-    this.hash = hashOf(text);
+    this.hash = keyDocumentHash(text);
     this.log.info('API keys installed', this.describe());
   }
 
@@ -60,9 +60,9 @@ export class KeySource {
     if (!this.path) return;
     try {
       const text = readKeyFile(this.path);
-      if (hashOf(text) === this.hash) return;
+      if (keyDocumentHash(text) === this.hash) return;
       this.set = KeySource.parse(text, this.path);
-      this.hash = hashOf(text);
+      this.hash = keyDocumentHash(text);
       this.log.info('API keys reloaded', { file: this.path, ...this.describe() });
     } catch (e) {
       this.log.error('API key file not reloaded: the keys in force stay', { file: this.path, error: toEngramError(e).message });
@@ -86,6 +86,7 @@ function readKeyFile(path: string): string {
   }
 }
 
-function hashOf(text: string): string {
+/** What an engine reports as its key document's hash (Admin.GetConfig keys_hash). */
+export function keyDocumentHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }

@@ -83,6 +83,8 @@ export interface EngineConfigView {
   generation: number;
   /** Background index rebuilds still to do before every space is served by the config's M / ef_construction. */
   indexRebuild: { spacesPending: number; spacesTotal: number; currentProgress: number };
+  /** Hash of the API key document in force ('' without authentication). */
+  keysHash: string;
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -94,7 +96,7 @@ function unary<T>(invoke: (callback: grpc.requestCallback<T>) => void): Promise<
 function configView(r: ConfigResponse__Output): EngineConfigView {
   const rebuild = r.indexRebuild;
   return {
-    config: JSON.parse(r.configJson) as Record<string, unknown>, hash: r.configHash, generation: Number(r.generation),
+    config: JSON.parse(r.configJson) as Record<string, unknown>, hash: r.configHash, generation: Number(r.generation), keysHash: r.keysHash,
     indexRebuild: { spacesPending: rebuild?.spacesPending ?? 0, spacesTotal: rebuild?.spacesTotal ?? 0, currentProgress: rebuild?.currentProgress ?? 0 },
   };
 }
@@ -182,6 +184,12 @@ export class EngramClient {
     const response = await unary<ConfigResponse__Output>((cb) => this.admin.ApplyConfig(
       { patchJson: JSON.stringify(patch), dryRun: options.dryRun ?? false }, this.deadline(options.deadlineMs ?? 60_000), cb));
     return configView(response);
+  }
+
+  /** Installs an API key document (see Admin.SetKeys); returns the hash the engine now reports. */
+  async setKeys(document: string): Promise<string> {
+    const r = await unary<{ documentHash: string }>((cb) => this.admin.SetKeys({ document }, this.deadline(), cb));
+    return r.documentHash;
   }
 
   /** Terminates worker threads abruptly (needs an engine started with --enable-fault-injection). */

@@ -9,9 +9,13 @@ import { respond, toServiceError } from './grpc-errors.js';
 import { principalOf } from './authentication.js';
 import { reaches } from '../auth/access.js';
 import type { Principal } from '../auth/credentials.js';
+import type { KeySource } from '../auth/key-source.js';
 
-function configResponse(engine: Engine, applied: AppliedConfig): ConfigResponse {
-  return { configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation, indexRebuild: engine.rebuildStatus() };
+function configResponse(engine: Engine, applied: AppliedConfig, keys: KeySource | null): ConfigResponse {
+  return {
+    configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation, indexRebuild: engine.rebuildStatus(),
+    keysHash: keys?.documentHash ?? '',
+  };
 }
 
 function parsePatch(json: string): unknown {
@@ -52,16 +56,22 @@ export function engineStats(engine: Engine, principal: Principal = { kind: 'inse
   };
 }
 
-export function adminHandlers(engine: Engine): AdminHandlers {
+/** `keys`: the engine's API keys (null when it runs without authentication). */
+export function adminHandlers(engine: Engine, keys: KeySource | null): AdminHandlers {
   return {
-    GetConfig: (_call, callback) => callback(null, configResponse(engine, engine.applied)),
+    GetConfig: (_call, callback) => callback(null, configResponse(engine, engine.applied, keys)),
     ApplyConfig: (call, callback) => {
       Promise.resolve()
         .then(() => engine.applyConfig(parsePatch(call.request.patchJson), call.request.dryRun))
-        .then((applied) => callback(null, configResponse(engine, applied)))
+        .then((applied) => callback(null, configResponse(engine, applied, keys)))
         .catch((e: unknown) => callback(toServiceError(e)));
     },
     GetStats: (call, callback) => respond(callback, () => engineStats(engine, principalOf(call))),
+    SetKeys: (call, callback) => respond(callback, () => {
+      if (!keys) throw new EngramError('AUTHENTICATION_DISABLED', 'this engine runs without authentication (--insecure): restart it with --keys-file to use keys');
+      keys.install(call.request.document);
+      return { documentHash: keys.documentHash };
+    }),
     InjectFault: (call, callback) => {
       try {
         callback(null, { killedWorkers: engine.killWorkers(call.request.killWorkers) });

@@ -15,6 +15,7 @@ import { streamingHandlers, type StreamingLimits } from './streaming-service.js'
 import { clusterHandlers } from './cluster-service.js';
 import { rememberPrincipal, type Authenticator } from './authentication.js';
 import type { Principal } from '../auth/credentials.js';
+import type { KeySource } from '../auth/key-source.js';
 import type { ClientTls } from '../client/channel-credentials.js';
 import { Imports } from '../handoff/imports.js';
 import { Peers } from '../handoff/peers.js';
@@ -81,6 +82,8 @@ function guard<T extends object>(service: string, handlers: T, metrics: EngineMe
 
 export interface GrpcServerOptions extends StreamingLimits {
   auth: Authenticator;
+  /** The API keys behind `auth` (Admin.SetKeys replaces them); null without authentication. */
+  keys: KeySource | null;
   /** How to reach the stream's other pods over TLS (plaintext without it). */
   peerTls?: ClientTls;
 }
@@ -103,7 +106,7 @@ export function createGrpcServer(engine: Engine, options: GrpcServerOptions): En
   const peers = new Peers(options.maxMessageBytes, options.peerTls);
   const imports = new Imports(engine, peers);
   server.addService(tolerateMalformedRequests(proto.engram.v1.Streaming.service), guard('engram.v1.Streaming', streamingHandlers(engine, options, peers), engine.metrics, options.auth));
-  server.addService(tolerateMalformedRequests(proto.engram.v1.Admin.service), guard('engram.v1.Admin', adminHandlers(engine), engine.metrics, options.auth));
+  server.addService(tolerateMalformedRequests(proto.engram.v1.Admin.service), guard('engram.v1.Admin', adminHandlers(engine, options.keys), engine.metrics, options.auth));
   server.addService(tolerateMalformedRequests(proto.engram.v1.Cluster.service), guard('engram.v1.Cluster', clusterHandlers(engine, peers, imports), engine.metrics, options.auth));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'NOT_SERVING'])));
   const watches = addHealthService(server, health);

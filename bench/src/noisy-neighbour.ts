@@ -1,0 +1,180 @@
+// `npm run bench:noisy`: does a tenant sending ten times its rate limit slow another tenant down?
+// One engine with API keys and two tenants of equal rate limits. The quiet tenant streams at half
+// its limit into four spaces and recalls from them throughout; its ack latency (send to ACCEPTED)
+// and recall latency are measured in alternating phases with the noisy tenant idle and sending
+// 10x its limit from another process (so its client's CPU is not the quiet client's). The target:
+// the quiet tenant's p99s rise by at most 20%. Medians over the phase pairs, same run.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EngramClient, type ObservationStream } from '@engram/engine/client';
+import { ClusteredVectors } from '@engram/engine/synthetic';
+import { startEngine } from '@engram/engine/testing';
+import { keysCommand } from '@engram/engine/auth';
+import { commandLine } from './command-line.js';
+import { median, quantile } from './quantiles.js';
+
+const DIMENSION = 768;
+const SPACES = 4;
+
+interface Phase {
+  noisy: boolean;
+  ackMs: number[];
+  recallMs: number[];
+  noisyAccepted: number;
+  noisyRefused: number;
+}
+
+if (process.env.ENGRAM_NOISY_ROLE === 'noisy') void noisy();
+else {
+  const args = commandLine({
+    'rate-limit': { type: 'string', default: '400' }, 'phase-seconds': { type: 'string', default: '15' }, pairs: { type: 'string', default: '3' },
+  }, {
+    description: 'A noisy tenant sending 10x its rate limit against a quiet one: the quiet tenant\'s p99 ack and recall latency with the noisy tenant idle and sending, in alternating phases.',
+    help: { 'rate-limit': 'observations/s each tenant may send', 'phase-seconds': 'length of each phase', pairs: 'idle/noisy phase pairs' },
+  });
+  main(Number(args['rate-limit']), Number(args['phase-seconds']) * 1000, Number(args.pairs)).catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
+async function main(rateLimit: number, phaseMs: number, pairs: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-noisy-'));
+  const keysFile = join(dir, 'keys.yaml');
+  const keys: Record<string, string> = {};
+  for (const tenant of ['quiet', 'noisy']) keysCommand({ action: 'create', keysFile, id: tenant, role: 'tenant', tenant, write: (t) => (keys[tenant] = t.trim()) });
+  const tenants = ['quiet', 'noisy'].map((name) => ({ name, spaces: [`${name}-*`], rateLimit }));
+  const engine = await startEngine({ workers: 2, tenants }, ['--keys-file', keysFile]);
+  const quiet = new EngramClient(engine.address, { apiKey: keys.quiet! });
+  try {
+    await preload(quiet);
+    console.log(`noisy neighbour: 2 tenants, rate limit ${rateLimit} obs/s each, ${DIMENSION} dims; quiet tenant at ${rateLimit / 2} obs/s into ${SPACES} spaces + 20 recalls/s; noisy tenant offers ${rateLimit * 10} obs/s in alternate phases of ${phaseMs / 1000} s`);
+    const phases: Phase[] = [];
+    for (let p = 0; p < pairs; p++) {
+      phases.push(await phase(quiet, false, phaseMs, rateLimit, engine.address, keys.noisy!));
+      phases.push(await phase(quiet, true, phaseMs, rateLimit, engine.address, keys.noisy!));
+    }
+    report(phases, rateLimit);
+  } finally {
+    quiet.close();
+    await engine.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function preload(client: EngramClient): Promise<void> {
+  const vectors = new ClusteredVectors({ dimension: DIMENSION, seed: 3 });
+  for (let s = 0; s < SPACES; s++) {
+    const stream = await client.openStream({ memorySpace: `quiet-${s}` });
+    for (let i = 0; i < 2000; i++) await stream.send({ id: `pre-${i}`, embedding: vectors.next() });
+    await stream.close({ drain: true });
+  }
+}
+
+/** One phase: the quiet tenant's load for `ms`, with the noisy tenant's process running or not. */
+async function phase(client: EngramClient, withNoise: boolean, ms: number, rateLimit: number, address: string, noisyKey: string): Promise<Phase> {
+  const child = withNoise ? startNoisy(address, noisyKey, rateLimit * 10) : null;
+  if (child) await new Promise((r) => setTimeout(r, 2000)); // the noise is at full strength before measuring
+  const until = performance.now() + ms;
+  const ackMs: number[] = [];
+  const recallMs: number[] = [];
+  const vectors = new ClusteredVectors({ dimension: DIMENSION, seed: 7 });
+  const perSpace = rateLimit / 2 / SPACES;
+  const writers = Array.from({ length: SPACES }, async (_, s) => {
+    const stream = await client.openStream({ memorySpace: `quiet-${s}`, maxBatch: 8 });
+    const sentAt: number[] = [];
+    stream.on('ack', (ack) => {
+      if (ack.status !== 'ACCEPTED') return;
+      const now = performance.now();
+      for (let q = Number(ack.firstSequence); q <= Number(ack.lastSequence); q++) ackMs.push(now - sentAt[q - 1]!);
+    });
+    await paced(perSpace, until, async (n) => {
+      sentAt.push(performance.now());
+      await stream.send({ id: `p-${withNoise ? 'n' : 'q'}-${n}-${Math.random().toString(36).slice(2)}`, embedding: vectors.next() });
+    });
+    await stream.close({ drain: false });
+  });
+  const query = new ClusteredVectors({ dimension: DIMENSION, seed: 3 });
+  const recaller = paced(20, until, async (n) => {
+    const started = performance.now();
+    await client.recall({ memorySpace: `quiet-${n % SPACES}`, vector: query.next(), k: 10 });
+    recallMs.push(performance.now() - started);
+  });
+  await Promise.all([...writers, recaller]);
+  const noise = child ? await stopNoisy(child) : { accepted: 0, refused: 0 };
+  return { noisy: withNoise, ackMs, recallMs, noisyAccepted: noise.accepted, noisyRefused: noise.refused };
+}
+
+/** Calls `work` `perSecond` times a second until `until` (not waiting for one call to start the next). */
+async function paced(perSecond: number, until: number, work: (n: number) => Promise<void>): Promise<void> {
+  const started = performance.now();
+  const pending: Array<Promise<void>> = [];
+  for (let n = 0; performance.now() < until; n++) {
+    const due = started + (n * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(work(n));
+  }
+  await Promise.all(pending);
+}
+
+function startNoisy(address: string, key: string, offered: number): ChildProcess {
+  return fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, ENGRAM_NOISY_ROLE: 'noisy', ENGRAM_ADDRESS: address, ENGRAM_API_KEY: key, ENGRAM_OFFERED: String(offered) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function stopNoisy(child: ChildProcess): Promise<{ accepted: number; refused: number }> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve(m as { accepted: number; refused: number }));
+    child.send('stop');
+  });
+}
+
+/** The noisy tenant: four streams offering `ENGRAM_OFFERED` observations/s in all, until told to stop. */
+async function noisy(): Promise<void> {
+  const client = new EngramClient(process.env.ENGRAM_ADDRESS!, { apiKey: process.env.ENGRAM_API_KEY! });
+  const offered = Number(process.env.ENGRAM_OFFERED);
+  let stop = false;
+  process.once('message', () => (stop = true));
+  const vectors = new ClusteredVectors({ dimension: DIMENSION, seed: 9 }).take(2000);
+  const counts = { accepted: 0, refused: 0 };
+  const streams: ObservationStream[] = [];
+  await Promise.all(Array.from({ length: SPACES }, async (_, s) => {
+    const stream = await client.openStream({ memorySpace: `noisy-${s}`, maxBatch: 64 });
+    streams.push(stream);
+    stream.on('ack', (ack) => {
+      const n = Number(ack.lastSequence) - Number(ack.firstSequence) + 1;
+      if (ack.status === 'ACCEPTED') counts.accepted += n;
+      else counts.refused += n;
+    });
+    stream.on('error', () => undefined);
+    const started = performance.now();
+    for (let n = 0; !stop; n++) {
+      const due = started + (n * 1000 * SPACES) / offered;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      await stream.send({ id: `noise-${n}`, embedding: vectors[n % vectors.length]! }).catch(() => undefined);
+    }
+    stream.cancel();
+  }));
+  client.close();
+  process.send!(counts, () => process.exit(0));
+}
+
+function report(phases: Phase[], rateLimit: number): void {
+  const rows = phases.map((p) => ({
+    noisy: p.noisy, ackP50: quantile(p.ackMs, 0.5), ackP99: quantile(p.ackMs, 0.99), recallP50: quantile(p.recallMs, 0.5), recallP99: quantile(p.recallMs, 0.99),
+    acks: p.ackMs.length, recalls: p.recallMs.length, noisyAccepted: p.noisyAccepted, noisyRefused: p.noisyRefused,
+  }));
+  console.log('| phase | noisy tenant | quiet ack p50 / p99 (ms) | quiet recall p50 / p99 (ms) | quiet acks, recalls | noisy accepted, refused |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [i, r] of rows.entries()) {
+    console.log(`| ${i + 1} | ${r.noisy ? `offering ${rateLimit * 10}/s` : 'idle'} | ${r.ackP50.toFixed(2)} / ${r.ackP99.toFixed(2)} | ${r.recallP50.toFixed(2)} / ${r.recallP99.toFixed(2)} | ${r.acks}, ${r.recalls} | ${r.noisyAccepted}, ${r.noisyRefused} |`);
+  }
+  const ratios = (key: 'ackP99' | 'recallP99') => rows.flatMap((r, i) => (r.noisy ? [r[key] / rows[i - 1]![key]] : []));
+  const ack = median(ratios('ackP99'));
+  const recall = median(ratios('recallP99'));
+  console.log(`quiet tenant p99 with the noisy tenant at 10x / idle (median of ${ratios('ackP99').length} pairs): ack ${ack.toFixed(2)}x, recall ${recall.toFixed(2)}x (target at most 1.20x)`);
+}
