@@ -1,6 +1,7 @@
 // The chart as users run it: `helm install` into the test cluster (a real control plane with RBAC
-// enforced; the operator's pod runs under the chart's service account with a real token), then
-// `kubectl apply` of the example EngramStream, which the operator reconciles. A real Prometheus
+// enforced; the operator's pod runs under the chart's service account with a real token; both
+// namespaces enforce the restricted pod security standard), then `kubectl apply` of the example
+// EngramStream, which the operator reconciles with API keys on, as by default. A real Prometheus
 // scrapes the engine and the operator while a load runs, evaluates the alert rules, and answers
 // every dashboard panel's query. Then `helm upgrade` and `helm uninstall` behave as the chart's
 // README says.
@@ -39,6 +40,8 @@ describe('helm install of the engram-operator chart', () => {
 
   const kubectl = (...args: string[]) => cluster.kubectl(args);
   const getJson = async <T>(...args: string[]): Promise<T> => JSON.parse(await cluster.kubectl(['get', ...args, '-o', 'json'])) as T;
+  /** A key from a Secret the operator made (`<stream>-admin-key`, `<stream>-metrics-key`). */
+  const secretKey = async (name: string) => Buffer.from(await kubectl('get', 'secret', name, '-o', 'jsonpath={.data.key}'), 'base64').toString('utf8');
   const condition = (s: Stream, type: string) => s.status?.conditions?.find((c) => c.type === type);
   const converged = (name: string) => eventually(`${name} to be Ready with its config applied`, async () => {
     const s = await getJson<Stream>('engramstream', name);
@@ -68,6 +71,12 @@ describe('helm install of the engram-operator chart', () => {
   });
 
   it('installs with one command; NOTES say what to run next; the operator runs under its own service account', async () => {
+    // Both namespaces enforce the "restricted" pod security standard: the API server's admission
+    // refuses any operator, hook or engine pod that does not meet it (checked to be on just below).
+    await kubectl('create', 'namespace', NS);
+    for (const ns of [NS, 'default']) await kubectl('label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', '--overwrite');
+    const privileged = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'privileged', namespace: NS }, spec: { containers: [{ name: 'c', image: 'x', securityContext: { privileged: true } }] } };
+    expect(await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(privileged)).catch((e: Error) => e.message)).toMatch(/violates PodSecurity "restricted:latest"/);
     const out = await h(['install', RELEASE, CHART, '--namespace', NS, '--create-namespace', '--wait', '--timeout', '3m']);
     installOutput = out;
     expect(out).toContain('STATUS: deployed');
@@ -130,11 +139,12 @@ describe('helm install of the engram-operator chart', () => {
     const engine = await getJson<Pod>('pod', 'memory-0');
     const [operator] = await operatorPods();
     prometheus = await startPrometheus([
-      { job: 'engram-engine', address: `${engine.status.podIP}:9464`, labels: { namespace: 'default', pod: 'memory-0', engramstream: 'memory' } },
+      // the metrics key the operator made, as its ServiceMonitor would give Prometheus
+      { job: 'engram-engine', address: `${engine.status.podIP}:9464`, labels: { namespace: 'default', pod: 'memory-0', engramstream: 'memory' }, bearer: await secretKey('memory-metrics-key') },
       { job: RELEASE, address: `${operator!.status.podIP}:8080`, labels: { namespace: NS, pod: operator!.metadata.name }, honorLabels: true },
     ], [join(CHART_FILES, 'alerts', 'engram-stream.rules.yaml')]);
 
-    const client = new EngramClient(`${engine.status.podIP}:50051`);
+    const client = new EngramClient(`${engine.status.podIP}:50051`, { apiKey: await secretKey('memory-admin-key') });
     clients.push(client);
     const stream = async (space: string, count: number, seed: number) => {
       const session = await client.openStream({ memorySpace: space, ...(space.startsWith('acme-') ? { tenant: 'acme' } : {}) });
@@ -201,7 +211,7 @@ describe('helm install of the engram-operator chart', () => {
     await kubectl('patch', 'engramstream', 'memory', '--type', 'merge', '-p', JSON.stringify({ spec: { hnsw: { efSearch: 80 } } }));
     await converged('memory');
     const engine = await getJson<Pod>('pod', 'memory-0');
-    const client = new EngramClient(`${engine.status.podIP}:50051`);
+    const client = new EngramClient(`${engine.status.podIP}:50051`, { apiKey: await secretKey('memory-admin-key') });
     clients.push(client);
     expect((await client.getConfig()).config).toMatchObject({ hnsw: { efSearch: 80 } });
     expect(operatorLogs()).not.toMatch(/forbidden/i);

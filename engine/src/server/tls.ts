@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { RequestListener } from 'node:http';
 import { EngramError } from '../errors.js';
-import type { ClientTls } from '../client/channel-credentials.js';
+import { certificateName, type ClientTls } from '../client/channel-credentials.js';
 
 /** How often certificate files are checked for changes. */
 export const CERTIFICATE_POLL_MS = 1000;
@@ -58,18 +58,12 @@ export function grpcServerCredentials(tls: TlsFiles | undefined): grpc.ServerCre
  */
 export function peerTls(tls: TlsFiles): ClientTls {
   const cert = read(tls.certFile, 'the TLS certificate');
-  const serverName = firstDnsName(cert);
+  const serverName = certificateName(cert);
   return {
     ...(tls.caFile ? { ca: read(tls.caFile, 'the TLS CA bundle') } : {}),
     cert, key: read(tls.keyFile, 'the TLS key'),
     ...(serverName ? { serverName } : {}),
   };
-}
-
-function firstDnsName(pem: Buffer): string | null {
-  const names = new X509Certificate(pem).subjectAltName ?? '';
-  const dns = names.split(',').map((n) => n.trim()).find((n) => n.startsWith('DNS:'));
-  return dns ? dns.slice(4).replace(/^\*\./, 'pod.') : null;
 }
 
 /** An HTTPS server for the metrics and probe port, whose certificate follows the files. */

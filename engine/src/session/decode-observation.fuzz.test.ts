@@ -11,8 +11,8 @@ const MAX_REASON = 200;
 
 const floats = fc.array(fc.float({ noDefaultInfinity: false, noNaN: false }), { minLength: 0, maxLength: 12 });
 const embedding = fc.oneof(
-  floats.map((v) => new Uint8Array(new Float32Array(v).buffer)),
-  fc.uint8Array({ maxLength: 64 }),
+  floats.map((v) => Buffer.from(new Float32Array(v).buffer)),
+  fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
 );
 const text = (max: number) => fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: max }));
 const observation: fc.Arbitrary<Observation__Output> = fc.record({
@@ -44,7 +44,7 @@ describe('decodeObservation under arbitrary input', () => {
       id: fc.string({ minLength: 1, maxLength: 60 }),
       embedding: fc.array(fc.float({ min: -10, max: 10, noNaN: true, noDefaultInfinity: true }), { minLength: DIMENSION, maxLength: DIMENSION })
         .filter((v) => v.some((x) => x !== 0))
-        .map((v) => new Uint8Array(new Float32Array(v).buffer)),
+        .map((v) => Buffer.from(new Float32Array(v).buffer)),
       content: fc.string({ maxLength: 200 }),
       metadata: fc.dictionary(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 }), { maxKeys: 8 }),
       timestampMs: fc.constant(0),
