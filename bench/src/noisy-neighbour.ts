@@ -1,9 +1,12 @@
 // `npm run bench:noisy`: does a tenant sending ten times its rate limit slow another tenant down?
 // One engine with API keys and two tenants of equal rate limits. The quiet tenant streams at half
 // its limit into four spaces and recalls from them throughout; its ack latency (send to ACCEPTED)
-// and recall latency are measured in alternating phases with the noisy tenant idle and sending
-// 10x its limit from another process (so its client's CPU is not the quiet client's). The target:
-// the quiet tenant's p99s rise by at most 20%. Medians over the phase pairs, same run.
+// and recall latency are measured in rounds of three phases: the noisy tenant idle; sending 10x
+// its limit to a second engine on this machine (the same load on the machine's two cores: its
+// client, and an engine refusing it); and sending the same to the quiet tenant's own engine. What
+// the engine owes is the third against the second (target: p99s at most 1.20x); the second against
+// the first is what sharing a 2-core machine with the noise costs, reported beside it. Medians
+// over the rounds, same run. The noisy tenant runs in another process.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,13 +21,18 @@ import { median, quantile } from './quantiles.js';
 
 const DIMENSION = 768;
 const SPACES = 4;
+const NOISY_STREAMS = 10;
+
+type Noise = 'idle' | 'elsewhere' | 'shared';
 
 interface Phase {
-  noisy: boolean;
+  noise: Noise;
   ackMs: number[];
   recallMs: number[];
   noisyAccepted: number;
   noisyRefused: number;
+  /** Observations the noisy tenant sent per second (accepted and refused). */
+  noisySentPerSecond: number;
 }
 
 if (process.env.ENGRAM_NOISY_ROLE === 'noisy') void noisy();
@@ -48,19 +56,22 @@ async function main(rateLimit: number, phaseMs: number, pairs: number): Promise<
   for (const tenant of ['quiet', 'noisy']) keysCommand({ action: 'create', keysFile, id: tenant, role: 'tenant', tenant, write: (t) => (keys[tenant] = t.trim()) });
   const tenants = ['quiet', 'noisy'].map((name) => ({ name, spaces: [`${name}-*`], rateLimit }));
   const engine = await startEngine({ workers: 2, tenants }, ['--keys-file', keysFile]);
+  const decoy = await startEngine({ workers: 2, tenants }, ['--keys-file', keysFile]);
   const quiet = new EngramClient(engine.address, { apiKey: keys.quiet! });
   try {
     await preload(quiet);
-    console.log(`noisy neighbour: 2 tenants, rate limit ${rateLimit} obs/s each, ${DIMENSION} dims; quiet tenant at ${rateLimit / 2} obs/s into ${SPACES} spaces + 20 recalls/s; noisy tenant offers ${rateLimit * 10} obs/s in alternate phases of ${phaseMs / 1000} s`);
+    console.log(`noisy neighbour: 2 tenants, rate limit ${rateLimit} obs/s each, ${DIMENSION} dims; quiet tenant at ${rateLimit / 2} obs/s into ${SPACES} spaces + 20 recalls/s; noisy tenant offers ${rateLimit * 10} obs/s; ${pairs} rounds of three ${phaseMs / 1000} s phases`);
     const phases: Phase[] = [];
     for (let p = 0; p < pairs; p++) {
-      phases.push(await phase(quiet, false, phaseMs, rateLimit, engine.address, keys.noisy!));
-      phases.push(await phase(quiet, true, phaseMs, rateLimit, engine.address, keys.noisy!));
+      for (const noise of ['idle', 'elsewhere', 'shared'] as const) {
+        phases.push(await phase(quiet, noise, phaseMs, rateLimit, noise === 'elsewhere' ? decoy.address : engine.address, keys.noisy!));
+      }
     }
     report(phases, rateLimit);
   } finally {
     quiet.close();
     await engine.stop();
+    await decoy.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -75,8 +86,8 @@ async function preload(client: EngramClient): Promise<void> {
 }
 
 /** One phase: the quiet tenant's load for `ms`, with the noisy tenant's process running or not. */
-async function phase(client: EngramClient, withNoise: boolean, ms: number, rateLimit: number, address: string, noisyKey: string): Promise<Phase> {
-  const child = withNoise ? startNoisy(address, noisyKey, rateLimit * 10) : null;
+async function phase(client: EngramClient, noise: Noise, ms: number, rateLimit: number, address: string, noisyKey: string): Promise<Phase> {
+  const child = noise !== 'idle' ? startNoisy(address, noisyKey, rateLimit * 10) : null;
   if (child) await new Promise((r) => setTimeout(r, 2000)); // the noise is at full strength before measuring
   const until = performance.now() + ms;
   const ackMs: number[] = [];
@@ -93,7 +104,7 @@ async function phase(client: EngramClient, withNoise: boolean, ms: number, rateL
     });
     await paced(perSpace, until, async (n) => {
       sentAt.push(performance.now());
-      await stream.send({ id: `p-${withNoise ? 'n' : 'q'}-${n}-${Math.random().toString(36).slice(2)}`, embedding: vectors.next() });
+      await stream.send({ id: `p-${noise}-${n}-${Math.random().toString(36).slice(2)}`, embedding: vectors.next() });
     });
     await stream.close({ drain: false });
   });
@@ -104,8 +115,8 @@ async function phase(client: EngramClient, withNoise: boolean, ms: number, rateL
     recallMs.push(performance.now() - started);
   });
   await Promise.all([...writers, recaller]);
-  const noise = child ? await stopNoisy(child) : { accepted: 0, refused: 0 };
-  return { noisy: withNoise, ackMs, recallMs, noisyAccepted: noise.accepted, noisyRefused: noise.refused };
+  const counts = child ? await stopNoisy(child) : { accepted: 0, refused: 0, seconds: 1 };
+  return { noise, ackMs, recallMs, noisyAccepted: counts.accepted, noisyRefused: counts.refused, noisySentPerSecond: (counts.accepted + counts.refused) / counts.seconds };
 }
 
 /** Calls `work` `perSecond` times a second until `until` (not waiting for one call to start the next). */
@@ -125,24 +136,29 @@ function startNoisy(address: string, key: string, offered: number): ChildProcess
   return fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, ENGRAM_NOISY_ROLE: 'noisy', ENGRAM_ADDRESS: address, ENGRAM_API_KEY: key, ENGRAM_OFFERED: String(offered) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-function stopNoisy(child: ChildProcess): Promise<{ accepted: number; refused: number }> {
+function stopNoisy(child: ChildProcess): Promise<{ accepted: number; refused: number; seconds: number }> {
   return new Promise((resolve) => {
-    child.once('message', (m) => resolve(m as { accepted: number; refused: number }));
+    child.once('message', (m) => resolve(m as { accepted: number; refused: number; seconds: number }));
     child.send('stop');
   });
 }
 
-/** The noisy tenant: four streams offering `ENGRAM_OFFERED` observations/s in all, until told to stop. */
+/**
+ * The noisy tenant: streams offering `ENGRAM_OFFERED` observations/s in all, until told to stop.
+ * Each stream waits out the engine's retry hint after a refusal (as this repo's client does), so
+ * it takes several streams per space to keep sending 10x the limit.
+ */
 async function noisy(): Promise<void> {
   const client = new EngramClient(process.env.ENGRAM_ADDRESS!, { apiKey: process.env.ENGRAM_API_KEY! });
   const offered = Number(process.env.ENGRAM_OFFERED);
   let stop = false;
   process.once('message', () => (stop = true));
   const vectors = new ClusteredVectors({ dimension: DIMENSION, seed: 9 }).take(2000);
-  const counts = { accepted: 0, refused: 0 };
+  const counts = { accepted: 0, refused: 0, seconds: 0 };
   const streams: ObservationStream[] = [];
-  await Promise.all(Array.from({ length: SPACES }, async (_, s) => {
-    const stream = await client.openStream({ memorySpace: `noisy-${s}`, maxBatch: 64 });
+  const began = performance.now();
+  await Promise.all(Array.from({ length: NOISY_STREAMS }, async (_, s) => {
+    const stream = await client.openStream({ memorySpace: `noisy-${s % SPACES}`, maxBatch: 64 });
     streams.push(stream);
     stream.on('ack', (ack) => {
       const n = Number(ack.lastSequence) - Number(ack.firstSequence) + 1;
@@ -152,29 +168,37 @@ async function noisy(): Promise<void> {
     stream.on('error', () => undefined);
     const started = performance.now();
     for (let n = 0; !stop; n++) {
-      const due = started + (n * 1000 * SPACES) / offered;
+      const due = started + (n * 1000 * NOISY_STREAMS) / offered;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      await stream.send({ id: `noise-${n}`, embedding: vectors[n % vectors.length]! }).catch(() => undefined);
+      await stream.send({ id: `noise-${s}-${n}`, embedding: vectors[n % vectors.length]! }).catch(() => undefined);
     }
     stream.cancel();
   }));
+  counts.seconds = (performance.now() - began) / 1000;
   client.close();
   process.send!(counts, () => process.exit(0));
 }
 
 function report(phases: Phase[], rateLimit: number): void {
   const rows = phases.map((p) => ({
-    noisy: p.noisy, ackP50: quantile(p.ackMs, 0.5), ackP99: quantile(p.ackMs, 0.99), recallP50: quantile(p.recallMs, 0.5), recallP99: quantile(p.recallMs, 0.99),
-    acks: p.ackMs.length, recalls: p.recallMs.length, noisyAccepted: p.noisyAccepted, noisyRefused: p.noisyRefused,
+    noise: p.noise, ackP50: quantile(p.ackMs, 0.5), ackP99: quantile(p.ackMs, 0.99), recallP50: quantile(p.recallMs, 0.5), recallP99: quantile(p.recallMs, 0.99),
+    acks: p.ackMs.length, recalls: p.recallMs.length, noisyAccepted: p.noisyAccepted, noisyRefused: p.noisyRefused, sent: p.noisySentPerSecond,
   }));
-  console.log('| phase | noisy tenant | quiet ack p50 / p99 (ms) | quiet recall p50 / p99 (ms) | quiet acks, recalls | noisy accepted, refused |');
+  console.log('| phase | noisy tenant sent (obs/s) | quiet ack p50 / p99 (ms) | quiet recall p50 / p99 (ms) | quiet acks, recalls | noisy accepted, refused |');
   console.log('|---|---|---|---|---|---|');
   for (const [i, r] of rows.entries()) {
-    console.log(`| ${i + 1} | ${r.noisy ? `offering ${rateLimit * 10}/s` : 'idle'} | ${r.ackP50.toFixed(2)} / ${r.ackP99.toFixed(2)} | ${r.recallP50.toFixed(2)} / ${r.recallP99.toFixed(2)} | ${r.acks}, ${r.recalls} | ${r.noisyAccepted}, ${r.noisyRefused} |`);
+    const where = { idle: 'idle', elsewhere: 'to another engine', shared: 'to this engine' }[r.noise];
+    console.log(`| ${i + 1} | ${r.noise === 'idle' ? where : `${r.sent.toFixed(0)} (${(r.sent / rateLimit).toFixed(1)}x its limit) ${where}`} | ${r.ackP50.toFixed(2)} / ${r.ackP99.toFixed(2)} | ${r.recallP50.toFixed(2)} / ${r.recallP99.toFixed(2)} | ${r.acks}, ${r.recalls} | ${r.noisyAccepted}, ${r.noisyRefused} |`);
   }
-  const ratios = (key: 'ackP99' | 'recallP99') => rows.flatMap((r, i) => (r.noisy ? [r[key] / rows[i - 1]![key]] : []));
-  const ack = median(ratios('ackP99'));
-  const recall = median(ratios('recallP99'));
-  console.log(`quiet tenant p99 with the noisy tenant at 10x / idle (median of ${ratios('ackP99').length} pairs): ack ${ack.toFixed(2)}x, recall ${recall.toFixed(2)}x (target at most 1.20x)`);
+  /** Per round, `noise` phase over `base` phase (rounds are idle, elsewhere, shared in that order). */
+  const ratios = (key: 'ackP99' | 'recallP99', noise: Noise, base: Noise) => rows.flatMap((r, i) => {
+    if (r.noise !== noise) return [];
+    const round = rows.slice(i - (noise === 'shared' ? 2 : 1), i + 1);
+    const b = round.find((x) => x.noise === base)!;
+    return [r[key] / b[key]];
+  });
+  const fmt = (key: 'ackP99' | 'recallP99', noise: Noise, base: Noise) => `${median(ratios(key, noise, base)).toFixed(2)}x`;
+  console.log(`quiet tenant p99, noise on its own engine / the same noise on another engine (median of ${ratios('ackP99', 'shared', 'elsewhere').length} rounds): ack ${fmt('ackP99', 'shared', 'elsewhere')}, recall ${fmt('recallP99', 'shared', 'elsewhere')} (target at most 1.20x)`);
+  console.log(`for scale, noise on another engine of this 2-core machine / idle: ack ${fmt('ackP99', 'elsewhere', 'idle')}, recall ${fmt('recallP99', 'elsewhere', 'idle')}; noise on its own engine / idle: ack ${fmt('ackP99', 'shared', 'idle')}, recall ${fmt('recallP99', 'shared', 'idle')}`);
 }

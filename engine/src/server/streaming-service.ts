@@ -102,14 +102,34 @@ class StreamHandler {
     });
   }
 
+  /** Why reads are paused (grpc's send buffer full, a tenant over its rate): resumed when none is left. */
+  private readonly holds = new Set<string>();
+
+  private hold(reason: string): void {
+    if (this.holds.size === 0) this.call.pause();
+    this.holds.add(reason);
+  }
+
+  private release(reason: string): void {
+    if (!this.holds.delete(reason) || this.holds.size > 0 || this.ended) return;
+    this.call.resume();
+  }
+
   /** Writes a message, pausing reads while grpc's send buffer is full (transport backpressure). */
   private write = (message: ServerMessage): void => {
     if (this.ended) return;
-    if (!this.call.write(message)) {
-      this.call.pause();
-      this.call.once('drain', () => this.call.resume());
+    if (!this.call.write(message) && !this.holds.has('drain')) {
+      this.hold('drain');
+      this.call.once('drain', () => this.release('drain'));
     }
   };
+
+  /** Reads nothing more from this stream for `ms` (its tenant is over its rate limit). */
+  private holdReads(ms: number): void {
+    if (this.holds.has('rate')) return;
+    this.hold('rate');
+    setTimeout(() => this.release('rate'), ms).unref();
+  }
 
   private receive(message: ClientMessage__Output): void {
     if (message.body === 'init' && message.init) return this.init(message.init);
@@ -143,7 +163,7 @@ class StreamHandler {
     }
     if (!this.engine.accepting()) throw new EngramError('SHUTTING_DOWN', 'the engine is shutting down');
     const space = this.engine.directory.open(spaceId);
-    const session = new ObserveSession(randomUUID(), space, init.honoursBackpressure, this.engine, this.write, () => this.endCall());
+    const session = new ObserveSession(randomUUID(), space, init.honoursBackpressure, this.engine, this.write, () => this.endCall(), (ms) => this.holdReads(ms));
     this.session = session;
     this.engine.sessions.add(session);
     const config = this.engine.config();

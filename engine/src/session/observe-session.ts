@@ -69,6 +69,11 @@ export class ObserveSession implements IndexSink {
     private readonly send: (message: ServerMessage) => void,
     /** Ends the call (with OK) once CLOSED is sent. */
     private readonly end: () => void = () => undefined,
+    /**
+     * Stops reading this stream for `ms`: a tenant over its rate limit is not read (so not parsed)
+     * until its tokens are back; what it sends meanwhile waits in gRPC's flow control, at its cost.
+     */
+    private readonly holdReads: (ms: number) => void = () => undefined,
   ) {
     this.tenant = context.tenants.tenantOf(space.id);
     // The space's pressure counters exist at 0 from its first session: increase() over a series
@@ -131,6 +136,7 @@ export class ObserveSession implements IndexSink {
       this.nextSequence++;
     }
     if (retryLater) this.countRejected(String(retryLater.code), refused);
+    if (retryLater?.code === 'REJECT_RATE_LIMITED' && retryLater.retryAfterMs > 0) this.holdReads(retryLater.retryAfterMs);
     const durable = accepted.length > 0 ? this.admit(accepted) : Promise.resolve();
     // Handled below once the previous reply is out; mark it handled now so an early failure is not
     // reported as an unhandled rejection meanwhile.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import yaml from 'js-yaml';
 import { hashKey, parseKeyDocument } from '@engram/engine/auth';
 import type { EngramStream, EngramStreamSpec } from '../../../api/v1alpha1/types.js';
-import { buildKeyDocument, keyIdOf } from './key-secrets.js';
+import { buildKeyDocument, keyIdOf, type ReferencedKeys } from './key-secrets.js';
 import { buildNetworkPolicy } from './network-policy.js';
 import { buildServiceMonitor } from './service-monitor.js';
 import { buildStatefulSet } from './stateful-set.js';
@@ -12,10 +12,10 @@ const stream = (spec: EngramStreamSpec = {}): EngramStream => ({
 });
 
 describe('the key document', () => {
-  const referenced = [
-    { ref: { secretName: 'globex-keys', role: 'Tenant' as const, tenant: 'globex' }, entries: { current: 'g-1 ' } },
-    { ref: { secretName: 'acme-keys', role: 'Tenant' as const, tenant: 'acme', expiresAt: '2027-01-01T00:00:00Z' }, entries: { next: 'a-2', current: 'a-1', empty: '' } },
-    { ref: { secretName: 'ops', role: 'Admin' as const }, entries: { alice: 'o-1' } },
+  const referenced: ReferencedKeys[] = [
+    { ref: { secretName: 'globex-keys', role: 'Tenant', tenant: 'globex' }, entries: { current: 'g-1 ' } },
+    { ref: { secretName: 'acme-keys', role: 'Tenant', tenant: 'acme', expiresAt: '2027-01-01T00:00:00Z' }, entries: { next: 'a-2', current: 'a-1', empty: '' } },
+    { ref: { secretName: 'ops', role: 'Admin' }, entries: { alice: 'o-1' } },
   ];
 
   it('holds the operator, the metrics key and every non-empty entry, as hashes, in a fixed order the engine accepts', () => {
@@ -74,7 +74,7 @@ describe('the engine pods with keys and TLS', () => {
 describe('the NetworkPolicy', () => {
   it('lets gRPC in from the stream\'s pods, its labelled clients and the operator; metrics from the chosen namespaces and the operator', () => {
     const policy = buildNetworkPolicy(stream({ networkPolicy: { metricsFrom: { 'kubernetes.io/metadata.name': 'monitoring' } } }));
-    expect(policy.spec!.podSelector.matchLabels).toMatchObject({ 'engram.io/stream': 'mem' });
+    expect(policy.spec!.podSelector!.matchLabels).toMatchObject({ 'engram.io/stream': 'mem' });
     const [grpc, metrics] = policy.spec!.ingress!;
     expect(grpc!.ports).toEqual([{ protocol: 'TCP', port: 50051 }]);
     expect(grpc!._from).toEqual([
