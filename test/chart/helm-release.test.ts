@@ -93,7 +93,11 @@ describe('helm install of the engram-operator chart', () => {
     expect(await can('patch', 'engramstreams.engram.io', '--subresource=status', '-n', 'default')).toBe('yes');
     expect(await can('delete', 'pods', '-n', 'default')).toBe('yes'); // a canary pod stuck on a reverted revision
     expect(await can('create', 'pods', '-n', 'default')).toBe('no');
-    expect(await can('get', 'secrets', '-n', NS)).toBe('no');
+    // Secrets: it reads those a stream names and writes its own three per stream, but lists, watches
+    // and deletes none
+    expect(await can('get', 'secrets', '-n', 'default')).toBe('yes');
+    for (const verb of ['list', 'watch', 'delete']) expect(await can(verb, 'secrets', '-n', NS), verb).toBe('no');
+    expect(await can('patch', 'networkpolicies.networking.k8s.io', '-n', 'default')).toBe('yes');
     expect(await can('update', 'leases.coordination.k8s.io', '-n', 'default')).toBe('no');
     expect(await can('update', 'leases.coordination.k8s.io', '-n', NS)).toBe('yes');
   }, 240_000);
