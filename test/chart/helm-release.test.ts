@@ -18,6 +18,7 @@ import { alertRules, CHART_FILES, dashboards, panelQueries } from '../observabil
 import { startPrometheus, type PrometheusServer } from '../observability/prometheus.js';
 import { REPO_ROOT } from '../operator/operator-harness.js';
 import { CHART, helm, helmPath, type Helm } from './helm.js';
+import { refusedPrivilegedPod } from '../helpers/pod-security.js';
 
 interface Condition { type: string; status: string; reason: string; message: string }
 interface Stream { metadata: { generation: number }; status?: { observedGeneration?: number; desiredConfigHash?: string; conditions?: Condition[] } }
@@ -75,8 +76,7 @@ describe('helm install of the engram-operator chart', () => {
     // refuses any operator, hook or engine pod that does not meet it (checked to be on just below).
     await kubectl('create', 'namespace', NS);
     for (const ns of [NS, 'default']) await kubectl('label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', '--overwrite');
-    const privileged = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'privileged', namespace: NS }, spec: { containers: [{ name: 'c', image: 'x', securityContext: { privileged: true } }] } };
-    expect(await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(privileged)).catch((e: Error) => e.message)).toMatch(/violates PodSecurity "restricted:latest"/);
+    expect(await refusedPrivilegedPod(cluster, NS)).toMatch(/violates PodSecurity "restricted:latest"/);
     const out = await h(['install', RELEASE, CHART, '--namespace', NS, '--create-namespace', '--wait', '--timeout', '3m']);
     installOutput = out;
     expect(out).toContain('STATUS: deployed');

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngramClient, type ClientOptions } from '../../engine/dist/client/engram-client.js';
 import { newKey } from '../../engine/dist/auth/credentials.js';
 import { createCa } from '../helpers/certificates.js';
+import { refusedPrivilegedPod } from '../helpers/pod-security.js';
 import { clusteredObservations } from '../helpers/vectors.js';
 import { eventually, startOperatorCluster, type OperatorCluster } from './operator-harness.js';
 
@@ -71,6 +72,7 @@ describe('a stream with keys, TLS and the restricted pod security standard', () 
     await oc.startOperator('op-a');
     await kubectl('create', 'namespace', NS);
     await kubectl('label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=restricted');
+    expect(await refusedPrivilegedPod(oc.cluster, NS)).toMatch(/violates PodSecurity "restricted:latest"/);
     const authority = createCa(oc.dir, 'stream-ca');
     const cert = authority.issue('stream', [`DNS:${SERVER_NAME}`, `DNS:*.${NAME}-headless.${NS}.svc`]);
     ca = readFileSync(authority.cert);
