@@ -1,12 +1,12 @@
 // `npm run bench:noisy`: does a tenant sending ten times its rate limit slow another tenant down?
 // One engine with API keys and two tenants of equal rate limits. The quiet tenant streams at half
 // its limit into four spaces and recalls from them throughout; its ack latency (send to ACCEPTED)
-// and recall latency are measured in rounds of three phases: the noisy tenant idle; sending 10x
-// its limit to a second engine on this machine (the same load on the machine's two cores: its
-// client, and an engine refusing it); and sending the same to the quiet tenant's own engine. What
-// the engine owes is the third against the second (target: p99s at most 1.20x); the second against
-// the first is what sharing a 2-core machine with the noise costs, reported beside it. Medians
-// over the rounds, same run. The noisy tenant runs in another process.
+// and recall latency are measured in rounds of three phases: the noisy tenant idle; sending at its
+// rate limit (the share it is entitled to); and offering 10x its limit. What fair scheduling owes
+// the quiet tenant is the third against the second (target: p99s at most 1.20x: the excess over
+// the limit must cost the neighbour little); against idle is reported beside it. Medians over the
+// rounds, same run. The noisy tenant runs in another process (its client's CPU is not the quiet
+// client's), with this repo's client, which waits out the engine's retry times.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ const DIMENSION = 768;
 const SPACES = 4;
 const NOISY_STREAMS = 10;
 
-type Noise = 'idle' | 'elsewhere' | 'shared';
+type Noise = 'idle' | 'limit' | 'tenfold';
 
 interface Phase {
   noise: Noise;
@@ -56,22 +56,20 @@ async function main(rateLimit: number, phaseMs: number, pairs: number): Promise<
   for (const tenant of ['quiet', 'noisy']) keysCommand({ action: 'create', keysFile, id: tenant, role: 'tenant', tenant, write: (t) => (keys[tenant] = t.trim()) });
   const tenants = ['quiet', 'noisy'].map((name) => ({ name, spaces: [`${name}-*`], rateLimit }));
   const engine = await startEngine({ workers: 2, tenants }, ['--keys-file', keysFile]);
-  const decoy = await startEngine({ workers: 2, tenants }, ['--keys-file', keysFile]);
   const quiet = new EngramClient(engine.address, { apiKey: keys.quiet! });
   try {
     await preload(quiet);
     console.log(`noisy neighbour: 2 tenants, rate limit ${rateLimit} obs/s each, ${DIMENSION} dims; quiet tenant at ${rateLimit / 2} obs/s into ${SPACES} spaces + 20 recalls/s; noisy tenant offers ${rateLimit * 10} obs/s; ${pairs} rounds of three ${phaseMs / 1000} s phases`);
     const phases: Phase[] = [];
     for (let p = 0; p < pairs; p++) {
-      for (const noise of ['idle', 'elsewhere', 'shared'] as const) {
-        phases.push(await phase(quiet, noise, phaseMs, rateLimit, noise === 'elsewhere' ? decoy.address : engine.address, keys.noisy!));
+      for (const noise of ['idle', 'limit', 'tenfold'] as const) {
+        phases.push(await phase(quiet, noise, phaseMs, rateLimit, engine.address, keys.noisy!));
       }
     }
     report(phases, rateLimit);
   } finally {
     quiet.close();
     await engine.stop();
-    await decoy.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -87,7 +85,7 @@ async function preload(client: EngramClient): Promise<void> {
 
 /** One phase: the quiet tenant's load for `ms`, with the noisy tenant's process running or not. */
 async function phase(client: EngramClient, noise: Noise, ms: number, rateLimit: number, address: string, noisyKey: string): Promise<Phase> {
-  const child = noise !== 'idle' ? startNoisy(address, noisyKey, rateLimit * 10) : null;
+  const child = noise !== 'idle' ? startNoisy(address, noisyKey, rateLimit * (noise === 'tenfold' ? 10 : 1)) : null;
   if (child) await new Promise((r) => setTimeout(r, 2000)); // the noise is at full strength before measuring
   const until = performance.now() + ms;
   const ackMs: number[] = [];
@@ -188,17 +186,17 @@ function report(phases: Phase[], rateLimit: number): void {
   console.log('| phase | noisy tenant sent (obs/s) | quiet ack p50 / p99 (ms) | quiet recall p50 / p99 (ms) | quiet acks, recalls | noisy accepted, refused |');
   console.log('|---|---|---|---|---|---|');
   for (const [i, r] of rows.entries()) {
-    const where = { idle: 'idle', elsewhere: 'to another engine', shared: 'to this engine' }[r.noise];
-    console.log(`| ${i + 1} | ${r.noise === 'idle' ? where : `${r.sent.toFixed(0)} (${(r.sent / rateLimit).toFixed(1)}x its limit) ${where}`} | ${r.ackP50.toFixed(2)} / ${r.ackP99.toFixed(2)} | ${r.recallP50.toFixed(2)} / ${r.recallP99.toFixed(2)} | ${r.acks}, ${r.recalls} | ${r.noisyAccepted}, ${r.noisyRefused} |`);
+    const offered = { idle: 'idle', limit: `offering ${rateLimit}/s, its limit:`, tenfold: `offering ${rateLimit * 10}/s, 10x its limit:` }[r.noise];
+    console.log(`| ${i + 1} | ${r.noise === 'idle' ? offered : `${offered} sent ${r.sent.toFixed(0)}/s (${(r.sent / rateLimit).toFixed(1)}x)`} | ${r.ackP50.toFixed(2)} / ${r.ackP99.toFixed(2)} | ${r.recallP50.toFixed(2)} / ${r.recallP99.toFixed(2)} | ${r.acks}, ${r.recalls} | ${r.noisyAccepted}, ${r.noisyRefused} |`);
   }
-  /** Per round, `noise` phase over `base` phase (rounds are idle, elsewhere, shared in that order). */
+  /** Per round, `noise` phase over `base` phase (rounds are idle, limit, tenfold in that order). */
   const ratios = (key: 'ackP99' | 'recallP99', noise: Noise, base: Noise) => rows.flatMap((r, i) => {
     if (r.noise !== noise) return [];
-    const round = rows.slice(i - (noise === 'shared' ? 2 : 1), i + 1);
+    const round = rows.slice(i - (noise === 'tenfold' ? 2 : 1), i + 1);
     const b = round.find((x) => x.noise === base)!;
     return [r[key] / b[key]];
   });
   const fmt = (key: 'ackP99' | 'recallP99', noise: Noise, base: Noise) => `${median(ratios(key, noise, base)).toFixed(2)}x`;
-  console.log(`quiet tenant p99, noise on its own engine / the same noise on another engine (median of ${ratios('ackP99', 'shared', 'elsewhere').length} rounds): ack ${fmt('ackP99', 'shared', 'elsewhere')}, recall ${fmt('recallP99', 'shared', 'elsewhere')} (target at most 1.20x)`);
-  console.log(`for scale, noise on another engine of this 2-core machine / idle: ack ${fmt('ackP99', 'elsewhere', 'idle')}, recall ${fmt('recallP99', 'elsewhere', 'idle')}; noise on its own engine / idle: ack ${fmt('ackP99', 'shared', 'idle')}, recall ${fmt('recallP99', 'shared', 'idle')}`);
+  console.log(`quiet tenant p99 with the noisy tenant offering 10x its limit / sending at its limit (median of ${ratios('ackP99', 'tenfold', 'limit').length} rounds): ack ${fmt('ackP99', 'tenfold', 'limit')}, recall ${fmt('recallP99', 'tenfold', 'limit')} (target at most 1.20x)`);
+  console.log(`for scale, against the noisy tenant idle: at its limit ack ${fmt('ackP99', 'limit', 'idle')}, recall ${fmt('recallP99', 'limit', 'idle')}; at 10x ack ${fmt('ackP99', 'tenfold', 'idle')}, recall ${fmt('recallP99', 'tenfold', 'idle')}`);
 }

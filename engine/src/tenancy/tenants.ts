@@ -22,6 +22,12 @@ export interface RateDecision {
 export class Tenants {
   private tenants: TenantConfig[] = [];
   private readonly buckets = new Map<string, TokenBucket>();
+  /**
+   * Per tenant: until when the retry hints already given have promised its tokens away. Each
+   * refusal gets the next slot after them, so a tenant's streams, told to come back, come back one
+   * after the other at its rate instead of all at once (to be refused again, after being parsed).
+   */
+  private readonly promisedUntil = new Map<string, number>();
   private readonly ownerCache = new Map<string, TenantConfig>();
   /**
    * The share of each tenant's rate limit this engine enforces: 1 alone, 1/N as one of the N pods
@@ -55,6 +61,7 @@ export class Tenants {
     this.ownerCache.clear();
     const names = new Set(tenants.map((t) => t.name));
     for (const name of this.buckets.keys()) if (!names.has(name)) this.buckets.delete(name);
+    for (const name of this.promisedUntil.keys()) if (!names.has(name)) this.promisedUntil.delete(name);
     for (const t of tenants) {
       if (t.rateLimit <= 0) {
         this.buckets.delete(t.name);
@@ -89,7 +96,10 @@ export class Tenants {
     const allowed = Math.min(requested, bucket.available(now));
     // Wait for what the refused part needs, not for one token: a client told '1 ms' spins.
     const refused = requested - allowed;
-    return { allowed, retryAfterMs: refused > 0 ? Math.max(RETRY_AFTER_BOUNDS_MS.min, bucket.waitMs(now, refused + allowed)) : 0 };
+    if (refused === 0) return { allowed, retryAfterMs: 0 };
+    const start = Math.max(now + Math.max(RETRY_AFTER_BOUNDS_MS.min, bucket.waitMs(now, refused + allowed)), this.promisedUntil.get(tenant.name) ?? 0);
+    this.promisedUntil.set(tenant.name, start + bucket.msToEarn(refused));
+    return { allowed, retryAfterMs: Math.min(RETRY_AFTER_BOUNDS_MS.max, Math.ceil(start - now)) };
   }
 
   /** Spends tokens for observations actually accepted. */

@@ -33,6 +33,11 @@ export class TokenBucket {
     this.tokens -= count;
   }
 
+  /** Milliseconds the bucket takes to earn `count` tokens. */
+  msToEarn(count: number): number {
+    return this.rate > 0 ? (count / this.rate) * 1000 : 0;
+  }
+
   /** Milliseconds until `count` tokens (at most a full bucket) are available. */
   waitMs(nowMs: number, count = 1): number {
     this.refill(nowMs);
