@@ -17,14 +17,14 @@ export class KeySource {
   private set: CredentialSet;
   private hash: string;
 
-  private constructor(text: string, source: string, private readonly log: Logger, private readonly path: string | null) {
-    this.set = KeySource.parse(text, source);
+  private constructor(text: string, private readonly log: Logger, private readonly path: string) {
+    this.set = KeySource.parse(text, path);
     this.hash = keyDocumentHash(text);
   }
 
   /** Reads the key file (refusing to start on a bad one) and watches it for changes. */
   static fromFile(path: string, log: Logger): KeySource {
-    const keys = new KeySource(readKeyFile(path), path, log, path);
+    const keys = new KeySource(readKeyFile(path), log, path);
     watchFile(path, { interval: KEY_FILE_POLL_MS, persistent: false }, () => keys.reload());
     log.info('API keys loaded', { file: path, ...keys.describe() });
     return keys;
@@ -57,7 +57,6 @@ export class KeySource {
   }
 
   private reload(): void {
-    if (!this.path) return;
     try {
       const text = readKeyFile(this.path);
       if (keyDocumentHash(text) === this.hash) return;
@@ -74,7 +73,7 @@ export class KeySource {
   }
 
   close(): void {
-    if (this.path) unwatchFile(this.path);
+    unwatchFile(this.path);
   }
 }
 

@@ -5,6 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../engine.js';
 import { EngramError, quote, toEngramError } from '../errors.js';
 import type { ClientMessage__Output } from '../generated/engram/v1/ClientMessage.js';
+import type { ObservationBatch__Output } from '../generated/engram/v1/ObservationBatch.js';
 import type { FetchRequest__Output } from '../generated/engram/v1/FetchRequest.js';
 import type { FetchResponse } from '../generated/engram/v1/FetchResponse.js';
 import type { RecallRequest__Output } from '../generated/engram/v1/RecallRequest.js';
@@ -90,7 +91,7 @@ class StreamHandler {
         this.fail(e);
       }
     });
-    this.call.on('end', () => (this.proxy ? this.proxy.end() : void this.finish(true, 'client finished sending')));
+    this.call.on('end', () => (this.proxy ? this.proxy.end() : this.receive('end')));
     this.call.on('cancelled', () => {
       this.proxy?.cancel();
       this.dispose();
@@ -131,7 +132,19 @@ class StreamHandler {
     setTimeout(() => this.release('rate'), ms).unref();
   }
 
-  private receive(message: ClientMessage__Output): void {
+  /**
+   * Messages that arrived while a batch waits for its tenant's tokens (reads are paused then, but
+   * whatever gRPC had already decoded may still come): handled after it, in order.
+   */
+  private deferred: Array<ClientMessage__Output | 'end'> | null = null;
+
+  /** One message from the client, or 'end' when it finished sending. */
+  private receive(message: ClientMessage__Output | 'end'): void {
+    if (this.deferred) {
+      this.deferred.push(message);
+      return;
+    }
+    if (message === 'end') return void this.finish(true, 'client finished sending');
     if (message.body === 'init' && message.init) return this.init(message.init);
     if (!this.session) {
       throw new EngramError('PROTOCOL_VIOLATION', `the first message on a stream must be init, got ${message.body ?? 'an empty message'}`);
@@ -142,10 +155,48 @@ class StreamHandler {
       if (count > this.limits.maxBatch) {
         throw new EngramError('INVALID_ARGUMENT', `a batch of ${count} observations exceeds the engine's limit of ${this.limits.maxBatch}`);
       }
-      return this.session.observe(message.observations);
+      return this.observe(this.session, message.observations);
     }
     if (message.body === 'close') return void this.finish(message.close?.drain ?? false, 'client closed the stream');
     throw new EngramError('PROTOCOL_VIOLATION', 'message has no body');
+  }
+
+  /**
+   * Observes a batch once its tenant's tokens for it are there. A batch over the tenant's rate
+   * waits, with the stream unread, rather than being refused: its client is slowed by flow control
+   * and each observation is parsed once. What the tenant would not earn within MAX_RATE_DELAY_MS is
+   * refused with a retry time, and the stream is not read until then either.
+   */
+  private observe(session: ObserveSession, batch: ObservationBatch__Output): void {
+    const rate = session.reserveRate(batch.observations.length);
+    if (rate.retryAfterMs > 0) this.holdReads(rate.retryAfterMs);
+    if (rate.delayMs === 0) return session.observe(batch, rate);
+    this.engine.metrics.tenantDelayed.inc({ tenant: session.tenantName }, rate.allowed);
+    session.slowToRate();
+    this.deferred = [];
+    this.hold('tokens');
+    setTimeout(() => {
+      if (this.ended) return session.forgoRate(rate);
+      this.release('tokens');
+      this.handleInOrder(() => session.observe(batch, rate));
+    }, rate.delayMs).unref();
+  }
+
+  /** Runs `first`, then the messages deferred behind it, until one of them waits in turn. */
+  private handleInOrder(first: () => void): void {
+    const later = this.deferred ?? [];
+    this.deferred = null;
+    try {
+      first();
+      while (later.length > 0 && !this.waitingForTokens()) this.receive(later.shift()!);
+      if (later.length > 0) this.deferred = [...later, ...(this.deferred ?? [])];
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private waitingForTokens(): boolean {
+    return this.deferred !== null;
   }
 
   private init(init: NonNullable<ClientMessage__Output['init']>): void {
@@ -163,7 +214,7 @@ class StreamHandler {
     }
     if (!this.engine.accepting()) throw new EngramError('SHUTTING_DOWN', 'the engine is shutting down');
     const space = this.engine.directory.open(spaceId);
-    const session = new ObserveSession(randomUUID(), space, init.honoursBackpressure, this.engine, this.write, () => this.endCall(), (ms) => this.holdReads(ms));
+    const session = new ObserveSession(randomUUID(), space, init.honoursBackpressure, this.engine, this.write, () => this.endCall());
     this.session = session;
     this.engine.sessions.add(session);
     const config = this.engine.config();

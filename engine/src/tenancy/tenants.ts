@@ -12,9 +12,20 @@ function claims(tenant: TenantConfig, space: string): boolean {
   return tenant.spaces.some((p) => (p.endsWith('*') ? space.startsWith(p.slice(0, -1)) : p === space));
 }
 
+/**
+ * How long a tenant over its rate waits at most for tokens promised to it: within this an observation
+ * is held (its stream not read meanwhile) and accepted late, at the tenant's rate, so a client
+ * sending too fast is slowed by gRPC's flow control instead of sending, being parsed and being
+ * refused again and again on the engine's main thread, which its neighbours share. Beyond it, the
+ * rest is refused with a retry time.
+ */
+export const MAX_RATE_DELAY_MS = 2000;
+
 export interface RateDecision {
-  /** How many of the requested observations the tenant may send now. */
+  /** How many of the requested observations the tenant may send; their tokens are taken. */
   allowed: number;
+  /** How long they wait for those tokens first (0: accepted now). */
+  delayMs: number;
   /** When `allowed` is short: milliseconds until tokens for the rest are there (at most a full bucket's worth). */
   retryAfterMs: number;
 }
@@ -88,22 +99,25 @@ export class Tenants {
     return owner;
   }
 
-  /** How many of `requested` observations the tenant's rate limit admits right now. */
-  checkRate(tenant: TenantConfig, requested: number): RateDecision {
+  /**
+   * Takes the tenant's tokens for as many of `requested` observations as it earns within
+   * MAX_RATE_DELAY_MS (they wait `delayMs`), and gives the rest a retry time.
+   */
+  reserveRate(tenant: TenantConfig, requested: number): RateDecision {
     const bucket = this.buckets.get(tenant.name);
-    if (!bucket) return { allowed: requested, retryAfterMs: 0 };
+    if (!bucket) return { allowed: requested, delayMs: 0, retryAfterMs: 0 };
     const now = this.now();
-    const allowed = Math.min(requested, bucket.available(now));
+    const { taken, delayMs } = bucket.reserve(now, requested, MAX_RATE_DELAY_MS);
     // Wait for what the refused part needs, not for one token: a client told '1 ms' spins.
-    const refused = requested - allowed;
-    if (refused === 0) return { allowed, retryAfterMs: 0 };
-    const start = Math.max(now + Math.max(RETRY_AFTER_BOUNDS_MS.min, bucket.waitMs(now, refused + allowed)), this.promisedUntil.get(tenant.name) ?? 0);
+    const refused = requested - taken;
+    if (refused === 0) return { allowed: taken, delayMs, retryAfterMs: 0 };
+    const start = Math.max(now + Math.max(RETRY_AFTER_BOUNDS_MS.min, bucket.waitMs(now, refused)), this.promisedUntil.get(tenant.name) ?? 0);
     this.promisedUntil.set(tenant.name, start + bucket.msToEarn(refused));
-    return { allowed, retryAfterMs: Math.min(RETRY_AFTER_BOUNDS_MS.max, Math.ceil(start - now)) };
+    return { allowed: taken, delayMs, retryAfterMs: Math.min(RETRY_AFTER_BOUNDS_MS.max, Math.ceil(start - now)) };
   }
 
-  /** Spends tokens for observations actually accepted. */
-  spend(tenant: TenantConfig, count: number): void {
-    this.buckets.get(tenant.name)?.take(count);
+  /** Gives back tokens reserved for observations that were not accepted after all. */
+  refund(tenant: TenantConfig, count: number): void {
+    if (count > 0) this.buckets.get(tenant.name)?.giveBack(count);
   }
 }
