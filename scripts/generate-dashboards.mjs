@@ -216,6 +216,9 @@ const tenants = dashboard({
       { title: 'Rate-limit use', description: 'Accepted rate over the tenant\'s rate limit (tenants with a limit).', unit: 'percentunit', queries: [
         q(`sum by (tenant) (rate(engram_tenant_observations_total{${ENGINE}}[${RATE}])) / max by (tenant) (engram_tenant_rate_limit{${ENGINE}} > 0)`, '{{tenant}}'),
       ] },
+      { title: 'Held for rate-limit tokens by tenant', description: 'Observations over the tenant\'s rate that waited for its tokens (accepted late, at the rate); what would wait longer is refused as rate_limited.', unit: 'ops', queries: [
+        q(`sum by (tenant) (rate(engram_tenant_observations_delayed_total{${ENGINE}}[${RATE}]))`, '{{tenant}}'),
+      ] },
       { title: 'Rejections by tenant and reason', unit: 'ops', queries: [
         q(`sum by (tenant, reason) (rate(engram_tenant_observations_rejected_total{${ENGINE}}[${RATE}]))`, '{{tenant}} {{reason}}'),
       ] },

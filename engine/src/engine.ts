@@ -354,6 +354,7 @@ export class Engine implements SessionContext {
       this.metrics.tenantRateLimit.set({ tenant: t.name }, t.rateLimit);
       // a configured tenant's refusals exist at 0 before the first (increase() would miss it)
       for (const reason of ['rate_limited', 'quota_exceeded']) this.metrics.tenantRejected.inc({ tenant: t.name, reason }, 0);
+      this.metrics.tenantDelayed.inc({ tenant: t.name }, 0);
     }
   }
 

@@ -9,6 +9,19 @@ export const ErrorCodes = {
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
   INVALID_CONFIG: GrpcStatus.INVALID_ARGUMENT,
   PROTOCOL_VIOLATION: GrpcStatus.FAILED_PRECONDITION,
+  // who is calling, and what it may do
+  CREDENTIALS_MISSING: GrpcStatus.UNAUTHENTICATED,
+  /** Unknown or revoked (not told apart: a refusal must not confirm that a key once existed). */
+  CREDENTIALS_INVALID: GrpcStatus.UNAUTHENTICATED,
+  CREDENTIALS_EXPIRED: GrpcStatus.UNAUTHENTICATED,
+  ADMIN_REQUIRED: GrpcStatus.PERMISSION_DENIED,
+  PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
+  /** A memory space of another tenant. */
+  SPACE_FORBIDDEN: GrpcStatus.PERMISSION_DENIED,
+  /** A key file or key document that cannot be used (names the entry and field). */
+  INVALID_CREDENTIALS_FILE: GrpcStatus.INVALID_ARGUMENT,
+  /** Keys sent to an engine started with --insecure. */
+  AUTHENTICATION_DISABLED: GrpcStatus.FAILED_PRECONDITION,
   // state
   SPACE_NOT_FOUND: GrpcStatus.NOT_FOUND,
   CONFIG_NOT_LIVE: GrpcStatus.FAILED_PRECONDITION,

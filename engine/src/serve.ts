@@ -1,7 +1,7 @@
 // Starts a whole engine process: its HTTP probe/metrics port first (alive, not ready, while it
 // recovers from its data directory), then the engine, then its gRPC server; and a graceful stop
 // (stop accepting, index what is queued, snapshot, all within the deadline, then exit).
-import type { Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { HealthImplementation } from 'grpc-health-check';
@@ -10,7 +10,12 @@ import { Engine } from './engine.js';
 import type { Logger } from './log.js';
 import { bindGrpc, createGrpcServer, SERVICE_NAMES } from './server/grpc-server.js';
 import { raiseFlowControlWindows } from './server/flow-control-window.js';
-import { createHttpServer } from './server/http-server.js';
+import { probeHandler, type ProbeTargets } from './server/http-server.js';
+import { checkScrape } from './auth/access.js';
+import { parseBearer } from './auth/credentials.js';
+import { KeySource } from './auth/key-source.js';
+import { INSECURE, keyAuthenticator } from './server/authentication.js';
+import { checkTlsFiles, grpcServerCredentials, httpsServer, peerTls, type TlsFiles } from './server/tls.js';
 
 export interface ServeOptions {
   config: EngineConfig;
@@ -25,6 +30,14 @@ export interface ServeOptions {
   faultInjection?: boolean;
   /** This engine's pod name in a multi-pod stream (takes placements from the operator). */
   memberName?: string;
+  security: SecurityOptions;
+}
+
+export interface SecurityOptions {
+  /** The API key file; null runs the engine without authentication (--insecure). */
+  keysFile: string | null;
+  /** TLS for gRPC (plaintext without it); `http` serves the metrics and probe port over HTTPS too. */
+  tls?: TlsFiles & { http?: boolean };
 }
 
 export interface RunningEngine {
@@ -55,22 +68,35 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
   // Ready only once the gRPC port takes connections: a probe that passes earlier sends traffic to
   // a port that refuses it.
   let listening = false;
-  const http = createHttpServer({ registry: engine.metrics.registry, ready: () => listening && engine.ready });
+  const { security, log } = options;
+  if (security.tls) checkTlsFiles(security.tls);
+  const keys = security.keysFile ? KeySource.fromFile(security.keysFile, log) : null;
+  if (!keys) log.warn('AUTHENTICATION IS OFF (--insecure): anyone who reaches this engine can read and write every memory space and change its config; for local development only');
+  const targets: ProbeTargets = {
+    registry: engine.metrics.registry, ready: () => listening && engine.ready,
+    ...(keys ? { authorizeScrape: (header: string | undefined) => checkScrape(keys.credentials.authenticate(parseBearer(header), Date.now())) } : {}),
+  };
+  const http = security.tls?.http ? httpsServer(security.tls, probeHandler(targets)) : createServer(probeHandler(targets));
   const httpPort = await listenHttp(http, options.host, options.httpPort);
   try {
     await engine.start();
   } catch (e) {
     http.close();
+    keys?.close();
     throw e;
   }
-  const { server, health, endHealthWatches, closePeers } = createGrpcServer(engine, { maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch });
-  const grpcPort = await bindGrpc(server, `${options.host}:${options.grpcPort}`);
+  const auth = keys ? keyAuthenticator(keys) : INSECURE;
+  const { server, health, endHealthWatches, closePeers } = createGrpcServer(engine, {
+    maxMessageBytes: options.maxMessageBytes, maxBatch: options.maxBatch, auth, keys, ...(security.tls ? { peerTls: peerTls(security.tls) } : {}),
+  });
+  const grpcPort = await bindGrpc(server, `${options.host}:${options.grpcPort}`, grpcServerCredentials(security.tls));
   raiseFlowControlWindows(server);
   setServing(health, true);
   listening = true;
   options.log.info('engine listening', {
     host: options.host, grpcPort, httpPort, profile: options.config.profile,
     workers: options.config.workers, configHash: engine.applied.hash, dataDir: options.dataDir ?? null,
+    authentication: keys ? 'API keys' : 'off (--insecure)', tls: security.tls ? (security.tls.requireClientCert ? 'on, client certificates required' : 'on') : 'off',
   });
 
   let stopping: Promise<void> | null = null;
@@ -86,6 +112,9 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
       await shutdownGrpc(server, 2000);
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
+      keys?.close();
+      auth.close();
+      if ('stopWatching' in http) http.stopWatching();
       options.log.info('engine stopped');
     })();
     return stopping;

@@ -72,8 +72,12 @@ describe('the engram CLI', () => {
     [['frobnicate'], 2, "unknown command 'frobnicate'"],
     [['observe', '--generate', '5'], 2, '--space is required'],
     [['recall', '--space', 'notes', '--k', 'ten'], 2, "--k must be a non-negative integer, got 'ten'"],
-    [['serve', '--set', 'workers=0', '--port', '0', '--http-port', '0'], 1, "'workers' must be in [1, 32], got 0"],
-    [['serve', '--profile', 'turbo', '--port', '0', '--http-port', '0'], 1, "'profile' must be one of low-latency"],
+    [['serve', '--insecure', '--set', 'workers=0', '--port', '0', '--http-port', '0'], 1, "'workers' must be in [1, 32], got 0"],
+    [['serve', '--insecure', '--profile', 'turbo', '--port', '0', '--http-port', '0'], 1, "'profile' must be one of low-latency"],
+    [['serve', '--port', '0', '--http-port', '0'], 2, 'serve needs --keys-file KEYS.yaml (create keys with `engram keys create`), or --insecure'],
+    [['serve', '--insecure', '--keys-file', 'k.yaml'], 2, '--keys-file and --insecure exclude each other'],
+    [['serve', '--insecure', '--tls-cert', 'c.pem'], 2, '--tls-cert and --tls-key go together'],
+    [['serve', '--keys-file', '/nonexistent/keys.yaml', '--port', '0', '--http-port', '0', '--ephemeral'], 1, 'INVALID_CREDENTIALS_FILE: /nonexistent/keys.yaml: cannot be read (ENOENT)'],
   ])('refuses %j with exit code %i and a clear message', async (args, code, message) => {
     const out = await engram(args);
     expect(out.code).toBe(code);
@@ -82,7 +86,7 @@ describe('the engram CLI', () => {
 
   it('names every problem of a config file, not only the first', async () => {
     writeFileSync(join(dir, 'two-problems.yaml'), 'profile: turbo\nworkers: 0\nqueue: { capacity: 5 }\nturbo: true\n');
-    const out = await engram(['serve', '--config', join(dir, 'two-problems.yaml'), '--port', '0', '--http-port', '0', '--ephemeral']);
+    const out = await engram(['serve', '--insecure', '--config', join(dir, 'two-problems.yaml'), '--port', '0', '--http-port', '0', '--ephemeral']);
     expect(out.code).toBe(1);
     for (const problem of ["'profile' must be one of", "'workers' must be in [1, 32], got 0", "'queue.capacity' must be in [10, 2000000], got 5", "unknown key 'turbo'"]) {
       expect(out.stderr).toContain(problem);

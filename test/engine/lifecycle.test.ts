@@ -31,7 +31,7 @@ function canConnect(port: number): Promise<boolean> {
 /** Starts an engine on known ports and polls /readyz; at its first 200, is the gRPC port open? */
 async function gRpcOpenWhenFirstReady(): Promise<boolean> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [ENGRAM_CLI, 'serve', '--ephemeral', '--port', String(grpcPort), '--http-port', String(httpPort), '--set', `hnsw.dimension=${DIM}`], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [ENGRAM_CLI, 'serve', '--insecure', '--ephemeral', '--port', String(grpcPort), '--http-port', String(httpPort), '--set', `hnsw.dimension=${DIM}`], { stdio: 'ignore' });
   try {
     for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
       const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.status === 200, () => false);

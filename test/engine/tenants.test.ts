@@ -1,5 +1,6 @@
-// Tenants: a rate limit refuses the excess precisely (RATE_LIMITED with a retry-after for the
-// tokens it needs, no sequence number consumed), a vector quota refuses for good, a space quota
+// Tenants: a rate limit holds a stream to its rate (a batch waits for its tokens) and refuses what
+// would wait too long precisely (RATE_LIMITED with a retry-after for the tokens it needs, no
+// sequence number consumed), a vector quota refuses for good, a space quota
 // holds, and limits change on a running engine.
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,26 +24,53 @@ describe('tenant limits', () => {
     await engine.stop();
   });
 
-  it('holds a tenant to its rate and accepts everything in the end', async () => {
+  it('holds a stream over its tenant\'s rate until its tokens come: accepted late, at the rate, never refused', async () => {
     const stream = await engine.client().openStream({ memorySpace: 'slow-one', maxBatch: 50 });
-    const refusals: Array<{ reason: string; retryAfterMs: number }> = [];
-    stream.on('refused', (a) => {
-      if (a.code === 'REJECT_RATE_LIMITED') refusals.push({ reason: a.reason, retryAfterMs: a.retryAfterMs });
-    });
+    const refused: string[] = [];
+    const slowDowns: number[] = [];
+    stream.on('refused', (a) => refused.push(String(a.code)));
+    stream.on('flow', (f) => f.action === 'SLOW_DOWN' && slowDowns.push(f.suggestedRate));
+    // the series is there at 0 before the first delay (increase() over it would miss that one)
+    expect(metricValue(await engine.metrics(), 'engram_tenant_observations_delayed_total', { tenant: 'slow' })).toBe(0);
     const started = Date.now();
     for (const o of clusteredObservations('slow-one', 250, DIM)) await stream.send(o);
     const counts = await stream.close({ drain: true });
     const seconds = (Date.now() - started) / 1000;
-    expect(counts).toMatchObject({ accepted: 250, indexed: 250, rejected: 0 });
-    expect(refusals[0]?.reason).toContain("tenant 'slow' is limited to 200 observations/s");
-    // the hint is when tokens for the refused part are there (a batch of up to 50 at 200/s: up to
-    // 250 ms), never the 1 ms that made clients spin
-    expect(Math.min(...refusals.map((r) => r.retryAfterMs))).toBeGreaterThanOrEqual(20);
-    expect(Math.max(...refusals.map((r) => r.retryAfterMs))).toBeLessThanOrEqual(250);
-    // and so a client that follows it asks only a few times: not tens of thousands of refusals
-    expect(refusals.length).toBeLessThan(60);
+    expect(counts).toMatchObject({ accepted: 250, indexed: 250, rejected: 0, resent: 0 });
+    expect(refused).toEqual([]);
     // 50 in the burst, 200 more at 200/s: about a second, never much faster
     expect(seconds).toBeGreaterThan(0.8);
+    // the client was told to slow to its tenant's rate, and the held observations are counted
+    expect(slowDowns.length).toBeGreaterThan(0);
+    expect(new Set(slowDowns)).toEqual(new Set([200]));
+    expect(metricValue(await engine.metrics(), 'engram_tenant_observations_delayed_total', { tenant: 'slow' })).toBeGreaterThan(0);
+  });
+
+  it('refuses what the tenant would not earn within two seconds (RATE_LIMITED, a retry time) and accepts everything in the end', async () => {
+    // twelve streams at once: a batch of 50 each is more than the burst and two seconds of tokens
+    const client = engine.client();
+    const refusals: Array<{ reason: string; retryAfterMs: number }> = [];
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 12 }, async (_, s) => {
+      const space = `slow-many-${s}`;
+      const stream = await client.openStream({ memorySpace: space, maxBatch: 50 });
+      stream.on('refused', (a) => {
+        if (a.code === 'REJECT_RATE_LIMITED') refusals.push({ reason: a.reason, retryAfterMs: a.retryAfterMs });
+      });
+      for (const o of clusteredObservations(space, 100, DIM, s)) await stream.send(o);
+      return stream.close({ drain: true });
+    }));
+    const seconds = (Date.now() - started) / 1000;
+    for (const counts of results) expect(counts).toMatchObject({ accepted: 100, indexed: 100, rejected: 0 });
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals[0]!.reason).toContain("tenant 'slow' is limited to 200 observations/s");
+    // the hint is when tokens for the refused part are there, never the 1 ms that made clients spin
+    expect(Math.min(...refusals.map((r) => r.retryAfterMs))).toBeGreaterThanOrEqual(20);
+    expect(Math.max(...refusals.map((r) => r.retryAfterMs))).toBeLessThanOrEqual(10_000);
+    // and a client that follows it asks only a few times: not thousands of refusals
+    expect(refusals.length).toBeLessThan(100);
+    // 1,200 observations at 200/s after a burst of 50: never much faster than the rate
+    expect(seconds).toBeGreaterThan(5);
     expect(metricValue(await engine.metrics(), 'engram_tenant_observations_rejected_total', { tenant: 'slow', reason: 'rate_limited' })).toBeGreaterThan(0);
   });
 

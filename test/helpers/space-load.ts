@@ -5,7 +5,7 @@
 // ACCEPTED (what must never be lost), every recall failure by code, and the longest time a writer
 // went without an acknowledgement (the write pause a resize caused).
 import { performance } from 'node:perf_hooks';
-import { EngramClient } from '../../engine/dist/client/engram-client.js';
+import { EngramClient, type ClientOptions } from '../../engine/dist/client/engram-client.js';
 import type { ObservationStream } from '../../engine/dist/client/observation-stream.js';
 import { ClusteredVectors } from '../../engine/dist/synthetic/clustered-vectors.js';
 
@@ -20,6 +20,8 @@ export interface SpaceLoadOptions {
   recallsPerSecond: number;
   /** k of each recall (default 5). */
   recallK?: number;
+  /** How clients reach the engines (an API key, TLS). */
+  clientOptions?: ClientOptions;
 }
 
 export interface SpaceLoadReport {
@@ -65,7 +67,7 @@ export class SpaceLoad {
   private client(address: string): EngramClient {
     let c = this.clients.get(address);
     if (!c) {
-      c = new EngramClient(address, { deadlineMs: 5000 });
+      c = new EngramClient(address, { deadlineMs: 5000, ...this.options.clientOptions });
       this.clients.set(address, c);
     }
     return c;

@@ -59,7 +59,7 @@ describe('container images', () => {
   it('the engine container serves a stream on a read-only root, drains on docker stop, and recovers its data from the volume', async () => {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     await docker(['run', '-d', '--name', run, '--read-only', '--tmpfs', '/tmp', '--network', 'host', '-v', `${run}-data:/var/lib/engram`,
-      ENGINE, 'serve', '--host', '127.0.0.1', '--port', String(grpcPort), '--http-port', String(httpPort)]);
+      ENGINE, 'serve', '--insecure', '--host', '127.0.0.1', '--port', String(grpcPort), '--http-port', String(httpPort)]);
     const ready = async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200;
     await waitFor(ready, 30_000, 'the engine container to be ready');
 

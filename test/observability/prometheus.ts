@@ -14,6 +14,8 @@ export interface ScrapeTarget {
   labels: Record<string, string>;
   /** Keep the target's own `namespace` labels (the operator's per-stream series). */
   honorLabels?: boolean;
+  /** A bearer key the target wants (engines with API keys: the stream's metrics key). */
+  bearer?: string;
 }
 
 export interface PrometheusServer {
@@ -38,6 +40,7 @@ export async function startPrometheus(targets: ScrapeTarget[], ruleFiles: string
     scrape_configs: [
       ...targets.map((t) => ({
         job_name: t.job, honor_labels: t.honorLabels ?? false, static_configs: [{ targets: [t.address], labels: t.labels }],
+        ...(t.bearer ? { authorization: { type: 'Bearer', credentials: t.bearer } } : {}),
       })),
       ...(fileTargets ? [{ job_name: fileTargets.job, file_sd_configs: [{ files: [fileTargets.file], refresh_interval: '1s' }] }] : []),
     ],

@@ -121,6 +121,8 @@ describe('canary rollouts', () => {
       apiVersion: 'engram.io/v1alpha1', kind: 'EngramStream', metadata: { name: NAME, namespace: 'default' },
       spec: {
         replicas: 2, workers: 1, hnsw: { dimension: DIM }, quality: { sampleRate: 1 }, batch: { max: 500 },
+        // Prometheus scrapes the pods through file_sd without a key: keys off (security.test.ts covers a rollout with them)
+        auth: { mode: 'None' },
         rollout: {
           steps: STEPS,
           analysisTemplates: [

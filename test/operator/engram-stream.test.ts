@@ -19,7 +19,7 @@ interface Stream {
   spec: Record<string, unknown>;
   status?: { phase?: string; desiredConfigHash?: string; observedGeneration?: number; conditions?: Condition[]; pods?: Array<{ name: string; uid: string; configHash: string }> };
 }
-interface Pod { metadata: { name: string; uid: string }; spec: { containers: Array<{ image: string }> }; status: { podIP?: string; containerStatuses?: Array<{ restartCount: number }> } }
+interface Pod { metadata: { name: string; uid: string; labels?: Record<string, string> }; spec: { containers: Array<{ image: string }> }; status: { podIP?: string; containerStatuses?: Array<{ restartCount: number }> } }
 
 const DIM = 768;
 
@@ -36,8 +36,9 @@ describe('EngramStream operator', () => {
   const stream = (name: string) => getJson<Stream>('engramstream', name);
   const condition = (s: Stream, type: string) => s.status?.conditions?.find((c) => c.type === type);
   const pod = (name: string) => getJson<Pod>('pod', name);
-  const engineAt = (p: Pod): EngramClient => {
-    const client = new EngramClient(`${p.status.podIP}:50051`);
+  /** A client of one engine pod, with its stream's admin key (API keys are on by default). */
+  const engineAt = async (p: Pod): Promise<EngramClient> => {
+    const client = new EngramClient(`${p.status.podIP}:50051`, { apiKey: await oc.adminKey(p.metadata.labels!['engram.io/stream']!) });
     clients.push(client);
     return client;
   };
@@ -108,7 +109,7 @@ describe('EngramStream operator', () => {
 
     // The hash in status is what the engine itself reports.
     const p = await pod('memory-0');
-    const view = await engineAt(p).getConfig();
+    const view = await (await engineAt(p)).getConfig();
     expect(view.config).toMatchObject({ workers: 2, profile: 'balanced', tenants: [expect.objectContaining({ name: 'acme', rateLimit: 5000 })] });
     expect(s.status?.pods).toEqual([expect.objectContaining({ name: 'memory-0', uid: p.metadata.uid, configHash: view.hash })]);
     expect(s.status?.desiredConfigHash).toBe(view.hash);
@@ -122,7 +123,7 @@ describe('EngramStream operator', () => {
   it('changes live fields while a client streams: the engine reports the new config, the pod is the same, nothing is lost', async () => {
     const before = await stream('memory');
     const p = await pod('memory-0');
-    const client = engineAt(p);
+    const client = await engineAt(p);
     streamed = clusteredObservations('acme-live', 4000, DIM, 7);
     const session = await client.openStream({ memorySpace: 'acme-live', tenant: 'acme', maxBatch: 100 });
     let patched = false;
@@ -171,7 +172,7 @@ describe('EngramStream operator', () => {
   });
 
   it('says Ready and ConfigApplied only once a rebuild-class change is served: IndexRebuilding with per-pod progress until then', async () => {
-    const client = engineAt(await pod('memory-0'));
+    const client = await engineAt(await pod('memory-0'));
     await patch('memory', { spec: { hnsw: { m: 24 } } }); // rebuilds acme-live's 4,000 vectors in the background
     const rebuilding = await eventually('ConfigApplied=False IndexRebuilding', async () => {
       const s = await stream('memory');
@@ -209,7 +210,7 @@ describe('EngramStream operator', () => {
 
   it('never pushes a spec the engine\'s validation refuses: Degraded InvalidConfig, the engine keeps its config', async () => {
     const good = await converged('memory');
-    const client = engineAt(await pod('memory-0'));
+    const client = await engineAt(await pod('memory-0'));
     await patch('memory', { spec: { batch: { min: null, max: 5 } } }); // below the profile's batch.min (the spec set min 20 earlier)
     const invalid = await eventually('Degraded InvalidConfig', async () => {
       const s = await stream('memory');
@@ -234,7 +235,7 @@ describe('EngramStream operator', () => {
       return p && p.metadata.uid !== old.metadata.uid && p.spec.containers[0]?.image === 'engram.io/engine:0.1.1' ? p : undefined;
     });
     await converged('memory');
-    await expectStored(engineAt(await pod('memory-0')), 'acme-live', streamed);
+    await expectStored(await engineAt(await pod('memory-0')), 'acme-live', streamed);
     expect(rolled.metadata.name).toBe('memory-0');
   });
 
@@ -250,7 +251,7 @@ describe('EngramStream operator', () => {
 
     await kubectl('scale', 'engramstream/memory', '--replicas=1');
     await converged('memory');
-    await expectStored(engineAt(await pod('memory-0')), 'acme-live', streamed);
+    await expectStored(await engineAt(await pod('memory-0')), 'acme-live', streamed);
     const scale = JSON.parse(await kubectl('get', '--raw', '/apis/engram.io/v1alpha1/namespaces/default/engramstreams/memory/scale')) as { spec: { replicas: number }; status: { replicas: number; selector: string } };
     expect(scale).toMatchObject({ spec: { replicas: 1 }, status: { replicas: 1, selector: expect.stringContaining('engram.io/stream=memory') } });
   });
@@ -282,7 +283,7 @@ describe('EngramStream operator', () => {
     await patch('second', { spec: { hnsw: { efSearch: 40, m: 12 } } }); // a live and a rebuild-class change
     const changed = await converged('second', 30_000);
     expect((await getJson<{ spec: { holderIdentity: string } }>('lease', 'engram-operator')).spec.holderIdentity).toBe(standby.identity);
-    expect((await engineAt(await pod('second-0')).getConfig()).config).toMatchObject({ hnsw: { efSearch: 40, m: 12, dimension: 64 } });
+    expect((await (await engineAt(await pod('second-0'))).getConfig()).config).toMatchObject({ hnsw: { efSearch: 40, m: 12, dimension: 64 } });
     expect((await pod('second-0')).metadata.uid).toBe(before.metadata.uid);
     expect(changed.status?.pods?.[0]?.configHash).toBe(changed.status?.desiredConfigHash);
     operator = standby;
@@ -297,7 +298,7 @@ describe('EngramStream operator', () => {
     await oc.cluster.restartApiServer(5000);
     await patch('second', { spec: { workers: 3 } });
     const s = await converged('second', 60_000); // needs the informer's cache to hold the new generation
-    expect((await engineAt(await pod('second-0')).getConfig()).config).toMatchObject({ workers: 3 });
+    expect((await (await engineAt(await pod('second-0'))).getConfig()).config).toMatchObject({ workers: 3 });
     expect(s.status?.pods?.[0]?.configHash).toBe(s.status?.desiredConfigHash);
     expect(operator.process.exitCode).toBeNull();
     expect(metricValue(await operator.metrics(), 'leader_election_master_status', { name: 'engram-operator' })).toBe(1);

@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { localImages, NodeAgent } from '../cluster/node-agent.js';
+import { eventually } from '../helpers/eventually.js';
 
-export { eventually } from '../helpers/eventually.js';
+export { eventually };
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OPERATOR_MAIN = join(REPO_ROOT, 'operator', 'dist', 'main.js');
@@ -33,6 +34,8 @@ export interface OperatorCluster {
   kc: k8s.KubeConfig;
   dir: string;
   kubectl(args: string[], input?: string): Promise<string>;
+  /** The admin API key the operator made for a stream (its `<name>-admin-key` Secret), once it exists. */
+  adminKey(stream: string, namespace?: string): Promise<string>;
   startOperator(identity: string, extraArgs?: string[]): Promise<OperatorProcess>;
   stop(): Promise<void>;
 }
@@ -88,6 +91,10 @@ export async function startOperatorCluster(images: Record<string, string[]> = {}
   return {
     cluster, agent, kc, dir, startOperator,
     kubectl: (args, input) => cluster.kubectl(args, input),
+    adminKey: (stream, namespace = 'default') => eventually(`the admin key of ${stream}`, async () => {
+      const encoded = await cluster.kubectl(['get', 'secret', `${stream}-admin-key`, '-n', namespace, '-o', 'jsonpath={.data.key}']).catch(() => '');
+      return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+    }, 60_000),
     stop: async () => {
       for (const o of operators) if (o.process.exitCode === null && o.process.signalCode === null) o.process.kill('SIGKILL');
       await agent.stop();

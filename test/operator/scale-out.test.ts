@@ -43,10 +43,12 @@ describe('scale-out: memory spaces over engine pods', () => {
     return list.items.filter((p) => p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   };
   const addresses = async () => (await readyPods()).map((p) => `${p.status.podIP}:50051`);
+  /** The stream's admin key (API keys are on by default), read once the operator made it. */
+  let apiKey = '';
   const client = (address: string) => {
     let c = clients.get(address);
     if (!c) {
-      c = new EngramClient(address, { deadlineMs: 10_000 });
+      c = new EngramClient(address, { deadlineMs: 10_000, apiKey });
       clients.set(address, c);
     }
     return c;
@@ -95,6 +97,7 @@ describe('scale-out: memory spaces over engine pods', () => {
   it('three replicas: streams through any pod reach the owners, recalls through any pod find every acknowledged id', async () => {
     const manifest = { apiVersion: 'engram.io/v1alpha1', kind: 'EngramStream', metadata: { name: NAME, namespace: 'default' }, spec: { replicas: 3, workers: 1, hnsw: { dimension: DIM } } };
     await oc.kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
+    apiKey = await oc.adminKey(NAME);
     const settled = await settledAt(3);
     expect(settled.status?.placement?.generation).toBeGreaterThanOrEqual(1);
     const pods = await addresses();
@@ -118,7 +121,7 @@ describe('scale-out: memory spaces over engine pods', () => {
 
   it('scales 3 → 1 → 3 → 5 → 2 under a stream into 30 spaces with recalls: nothing acknowledged lost or doubled', async () => {
     await scaleTo(1);
-    const load = new SpaceLoad({ spaces, dimension: DIM, addresses, ratePerSpace: 20, recallsPerSecond: 20 });
+    const load = new SpaceLoad({ spaces, dimension: DIM, addresses, ratePerSpace: 20, recallsPerSecond: 20, clientOptions: { apiKey } });
     await new Promise((r) => setTimeout(r, 3000));
     await scaleTo(3);
     await scaleTo(5);
@@ -211,7 +214,7 @@ describe('scale-out: memory spaces over engine pods', () => {
   it('a hand-off survives its source pod, then its target pod, being killed mid-transfer', async () => {
     // 2 pods now. A space that moves to the new pod 2 when the ring grows to 3, filled first.
     const { space, source } = spaceMovingTo(2, 2, 'bulk');
-    const load = new SpaceLoad({ spaces: [space], dimension: DIM, addresses, ratePerSpace: 200, recallsPerSecond: 5 });
+    const load = new SpaceLoad({ spaces: [space], dimension: DIM, addresses, ratePerSpace: 200, recallsPerSecond: 5, clientOptions: { apiKey } });
     await eventually(`${space} to hold 5000 acknowledged`, async () => (load.report.acknowledged.get(space)!.size >= 5000 ? true : undefined), 120_000);
     await kubectl('scale', `engramstream/${NAME}`, '--replicas=3');
     const phaseAtKill = await killWhenImportStarts(2, space, source);
@@ -230,7 +233,7 @@ describe('scale-out: memory spaces over engine pods', () => {
 
   it('a resize whose operator is killed mid-way is finished by the next leader from what the API stores', async () => {
     const fresh = spaces.map((s) => s.replace('space-', 'again-'));
-    const load = new SpaceLoad({ spaces: fresh, dimension: DIM, addresses, ratePerSpace: 10, recallsPerSecond: 5 });
+    const load = new SpaceLoad({ spaces: fresh, dimension: DIM, addresses, ratePerSpace: 10, recallsPerSecond: 5, clientOptions: { apiKey } });
     await new Promise((r) => setTimeout(r, 2000));
     await kubectl('scale', `engramstream/${NAME}`, '--replicas=4');
     await eventually('moves under way', async () => ((await stream()).status?.placement?.movesInProgress ?? 0) > 0 ? true : undefined, 180_000);

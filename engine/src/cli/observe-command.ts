@@ -6,10 +6,11 @@ import { EngramClient } from '../client/engram-client.js';
 import type { ObservationInput } from '../client/observation-stream.js';
 import { EngramError } from '../errors.js';
 import { ClusteredVectors } from '../synthetic/clustered-vectors.js';
+import type { Connection } from './connection-flags.js';
 import { Progress } from './progress.js';
 
 export interface ObserveFlags {
-  address: string;
+  connection: Connection;
   space: string;
   file?: string;
   generate?: number;
@@ -46,7 +47,7 @@ function* generated(count: number, dimension: number, seed: number, space: strin
 
 export async function observeCommand(flags: ObserveFlags): Promise<void> {
   if (!flags.file && flags.generate === undefined) throw new EngramError('INVALID_ARGUMENT', 'observe needs --file PATH or --generate N');
-  const client = new EngramClient(flags.address);
+  const client = new EngramClient(flags.connection.address, flags.connection.options);
   try {
     const stream = await client.openStream({ memorySpace: flags.space, maxBatch: flags.batch, ...(flags.tenant ? { tenant: flags.tenant } : {}) });
     const dimension = stream.init.capabilities?.dimension ?? 768;

@@ -2,10 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { EngramClient } from '../client/engram-client.js';
 import { EngramError } from '../errors.js';
+import type { Connection } from './connection-flags.js';
 import { ClusteredVectors } from '../synthetic/clustered-vectors.js';
 
 export interface RecallFlags {
-  address: string;
+  connection: Connection;
   space: string;
   vector?: string;
   random: boolean;
@@ -23,7 +24,7 @@ function parseVector(text: string): number[] {
 }
 
 export async function recallCommand(flags: RecallFlags): Promise<void> {
-  const client = new EngramClient(flags.address);
+  const client = new EngramClient(flags.connection.address, flags.connection.options);
   try {
     let vector: number[] | Float32Array;
     if (flags.vector) vector = parseVector(flags.vector);
@@ -51,8 +52,8 @@ export async function recallCommand(flags: RecallFlags): Promise<void> {
   }
 }
 
-export async function statsCommand(address: string): Promise<void> {
-  const client = new EngramClient(address);
+export async function statsCommand(connection: Connection): Promise<void> {
+  const client = new EngramClient(connection.address, connection.options);
   try {
     process.stdout.write(`${JSON.stringify(await client.stats(), null, 2)}\n`);
   } finally {
@@ -61,14 +62,14 @@ export async function statsCommand(address: string): Promise<void> {
 }
 
 export interface ConfigFlags {
-  address: string;
+  connection: Connection;
   action: 'get' | 'apply';
   patch?: string;
   dryRun: boolean;
 }
 
 export async function configCommand(flags: ConfigFlags): Promise<void> {
-  const client = new EngramClient(flags.address);
+  const client = new EngramClient(flags.connection.address, flags.connection.options);
   try {
     if (flags.action === 'get') {
       process.stdout.write(`${JSON.stringify(await client.getConfig(), null, 2)}\n`);

@@ -4,7 +4,7 @@ import yaml from 'js-yaml';
 import { deepMerge, resolveStartConfig } from '../config/validate-config.js';
 import { EngramError } from '../errors.js';
 import { jsonLogger } from '../log.js';
-import { serve } from '../serve.js';
+import { serve, type SecurityOptions } from '../serve.js';
 
 export interface ServeFlags {
   profile?: string;
@@ -22,6 +22,7 @@ export interface ServeFlags {
   faultInjection: boolean;
   /** This pod's name in a multi-pod stream: the engine then serves the spaces the operator's placement gives it. */
   memberName?: string;
+  security: SecurityOptions;
 }
 
 /** `a.b=value` → { a: { b: value } }; the value is JSON if it parses, else a string. */
@@ -67,6 +68,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}), ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
     faultInjection: flags.faultInjection,
     ...(flags.memberName ? { memberName: flags.memberName } : {}),
+    security: flags.security,
   });
   if (!flags.dataDir) log.warn('running without a data directory (--ephemeral): a crash loses every observation');
   const stop = (signal: string): void => {

@@ -16,6 +16,9 @@ import type { StreamingClient } from '../generated/engram/v1/Streaming.js';
 import { loadEngramProto } from '../wire/load-proto.js';
 import { encodeVector } from '../wire/vector-codec.js';
 import { ObservationStream } from './observation-stream.js';
+import { bearerInterceptor, channelCredentials, type ClientTls } from './channel-credentials.js';
+
+export type { ClientTls } from './channel-credentials.js';
 
 export interface ClientOptions {
   maxMessageBytes?: number;
@@ -26,7 +29,12 @@ export interface ClientOptions {
    * the owner's address (what RoutingClient uses to go straight to owners).
    */
   direct?: boolean;
+  /** An API key, sent on every call as `authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Connect with TLS (PEM contents, not paths); without it the channel is plaintext. */
+  tls?: ClientTls;
 }
+
 
 /** One memory space's hand-off into an engine, as that engine reports it. */
 export interface HandoffView {
@@ -75,6 +83,8 @@ export interface EngineConfigView {
   generation: number;
   /** Background index rebuilds still to do before every space is served by the config's M / ef_construction. */
   indexRebuild: { spacesPending: number; spacesTotal: number; currentProgress: number };
+  /** Hash of the API key document in force ('' without authentication). */
+  keysHash: string;
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -86,7 +96,7 @@ function unary<T>(invoke: (callback: grpc.requestCallback<T>) => void): Promise<
 function configView(r: ConfigResponse__Output): EngineConfigView {
   const rebuild = r.indexRebuild;
   return {
-    config: JSON.parse(r.configJson) as Record<string, unknown>, hash: r.configHash, generation: Number(r.generation),
+    config: JSON.parse(r.configJson) as Record<string, unknown>, hash: r.configHash, generation: Number(r.generation), keysHash: r.keysHash,
     indexRebuild: { spacesPending: rebuild?.spacesPending ?? 0, spacesTotal: rebuild?.spacesTotal ?? 0, currentProgress: rebuild?.currentProgress ?? 0 },
   };
 }
@@ -107,8 +117,13 @@ export class EngramClient {
     const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     // A larger receive window than HTTP/2's 64 KiB default, so acks and recall answers never wait
     // for a WINDOW_UPDATE round trip.
-    const channelOptions = { 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, 'grpc-node.flow_control_window': 8 * 1024 * 1024 };
-    const credentials = grpc.credentials.createInsecure();
+    const channelOptions: grpc.ClientOptions = {
+      'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max, 'grpc-node.flow_control_window': 8 * 1024 * 1024,
+      ...(options.tls?.serverName ? { 'grpc.ssl_target_name_override': options.tls.serverName, 'grpc.default_authority': options.tls.serverName } : {}),
+      // grpc-js sends call credentials on TLS channels only; an interceptor sends the key on both
+      ...(options.apiKey ? { interceptors: [bearerInterceptor(options.apiKey)] } : {}),
+    };
+    const credentials = channelCredentials(options.tls);
     this.streaming = new proto.engram.v1.Streaming(address, credentials, channelOptions);
     this.admin = new proto.engram.v1.Admin(address, credentials, { ...channelOptions, channelOverride: this.streaming.getChannel() });
     this.cluster = new proto.engram.v1.Cluster(address, credentials, { ...channelOptions, channelOverride: this.streaming.getChannel() });
@@ -169,6 +184,12 @@ export class EngramClient {
     const response = await unary<ConfigResponse__Output>((cb) => this.admin.ApplyConfig(
       { patchJson: JSON.stringify(patch), dryRun: options.dryRun ?? false }, this.deadline(options.deadlineMs ?? 60_000), cb));
     return configView(response);
+  }
+
+  /** Installs an API key document (see Admin.SetKeys); returns the hash the engine now reports. */
+  async setKeys(document: string): Promise<string> {
+    const r = await unary<{ documentHash: string }>((cb) => this.admin.SetKeys({ document }, this.deadline(), cb));
+    return r.documentHash;
   }
 
   /** Terminates worker threads abruptly (needs an engine started with --enable-fault-injection). */

@@ -6,3 +6,4 @@ export { type HandoffView, type TopologyView } from './engram-client.js';
 export { Placement, parsePlacement, type PlacementMember, type PlacementSpec } from '../placement/placement.js';
 export { ORPHANS_HEADER } from '../placement/membership.js';
 export { HashRing } from '../pool/hash-ring.js';
+export { certificateName, type ClientTls } from './channel-credentials.js';

@@ -99,7 +99,8 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
       call.on('end', () => {
         // The engine ended the stream without being asked (it stopped, or the space moved to
         // another pod): what is not accepted yet must be sent again on a new stream.
-        if (!this.closing && this.window.length > 0) {
+        // (after an error status the error, with its code, is the failure: not replaced by this)
+        if (!this.closing && this.window.length > 0 && !this.failure) {
           this.failure = new Error(`the engine ended the stream: ${this.lastStatus?.message || 'no reason given'}`);
           this.wakeAll();
         }

@@ -49,5 +49,6 @@ export const PROFILES: Readonly<Record<ProfileName, ProfilePreset>> = {
 export function parseProfileName(value: unknown): ProfileName | undefined {
   if (typeof value !== 'string') return undefined;
   if ((PROFILE_NAMES as readonly string[]).includes(value)) return value as ProfileName;
-  return PASCAL_ALIASES[value];
+  // own keys only: '__proto__' or 'toString' are not profiles (found by the config fuzz test)
+  return Object.hasOwn(PASCAL_ALIASES, value) ? PASCAL_ALIASES[value] : undefined;
 }

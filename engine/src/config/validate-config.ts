@@ -25,10 +25,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The schema's rule for a key: its own keys only ('constructor' or 'toString' are unknown keys). */
+function kindOf(schema: Schema, key: string): Schema[string] | undefined {
+  return Object.hasOwn(schema, key) ? schema[key] : undefined;
+}
+
 function checkShape(value: Record<string, unknown>, schema: Schema, prefix: string, problems: string[]): void {
   for (const [key, v] of Object.entries(value)) {
     const path = prefix + key;
-    const kind = schema[key];
+    const kind = kindOf(schema, key);
     if (kind === undefined) {
       problems.push(`unknown key ${quote(path)}`);
     } else if (typeof kind === 'object') {
@@ -143,8 +148,16 @@ export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineC
     }
   }
   checkRanges(merged, problems);
-  if (problems.length > 0) throw new EngramError('INVALID_CONFIG', `invalid config: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new EngramError('INVALID_CONFIG', `invalid config: ${listProblems(problems)}`);
   return merged;
+}
+
+/** Problems named in one message at most: it travels as gRPC status details and in CR conditions. */
+export const MAX_PROBLEMS_LISTED = 12;
+
+function listProblems(problems: string[]): string {
+  const shown = problems.slice(0, MAX_PROBLEMS_LISTED).join('; ');
+  return problems.length > MAX_PROBLEMS_LISTED ? `${shown}; and ${problems.length - MAX_PROBLEMS_LISTED} more problem(s)` : shown;
 }
 
 function profileProblem(value: unknown): string {
@@ -155,7 +168,7 @@ function profileProblem(value: unknown): string {
 function knownKeys(value: Record<string, unknown>, schema: Schema): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    const kind = schema[key];
+    const kind = kindOf(schema, key);
     if (kind === undefined) continue;
     if (typeof kind === 'object') {
       if (isPlainObject(v)) out[key] = knownKeys(v, kind);

@@ -16,7 +16,8 @@ export class Imports {
 
   constructor(private readonly engine: Engine, private readonly peers: Peers) {}
 
-  start(spaceId: string, sourceAddress: string, handoffId: string): HandoffStatus {
+  /** `authorization`: the header the import presents to the source (the caller's admin key), or null. */
+  start(spaceId: string, sourceAddress: string, handoffId: string, authorization: string | null = null): HandoffStatus {
     const space = validateSpaceId(spaceId);
     if (!isHostPort(sourceAddress)) throw new EngramError('INVALID_ARGUMENT', `source_address must be host:port, got '${sourceAddress.slice(0, 64)}'`);
     if (!handoffId) throw new EngramError('INVALID_ARGUMENT', 'handoff_id must be set');
@@ -26,7 +27,7 @@ export class Imports {
     const current = this.bySpace.get(space);
     if (current?.job.handoffId === handoffId) return current.job.status;
     current?.job.cancel();
-    const job = new SpaceImport(this.engine, this.peers, space, sourceAddress, handoffId);
+    const job = new SpaceImport(this.engine, this.peers, space, sourceAddress, handoffId, authorization);
     const entry = { job, endedAt: null as number | null };
     this.bySpace.set(space, entry);
     void job.done.then(() => {

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ClusterClient } from '../generated/engram/v1/Cluster.js';
 import type { StreamingClient } from '../generated/engram/v1/Streaming.js';
 import { loadEngramProto } from '../wire/load-proto.js';
+import { channelCredentials, type ClientTls } from '../client/channel-credentials.js';
 
 export interface Peer {
   streaming: StreamingClient;
@@ -13,7 +14,7 @@ export interface Peer {
 export class Peers {
   private readonly peers = new Map<string, Peer>();
 
-  constructor(private readonly maxMessageBytes: number) {}
+  constructor(private readonly maxMessageBytes: number, private readonly tls?: ClientTls) {}
 
   get(address: string): Peer {
     let peer = this.peers.get(address);
@@ -23,8 +24,10 @@ export class Peers {
         'grpc.max_receive_message_length': this.maxMessageBytes,
         'grpc.max_send_message_length': this.maxMessageBytes,
         'grpc.keepalive_time_ms': 10_000,
+        ...(this.tls?.serverName ? { 'grpc.ssl_target_name_override': this.tls.serverName, 'grpc.default_authority': this.tls.serverName } : {}),
       };
-      const credentials = grpc.credentials.createInsecure();
+      // Calls carry the key of whoever they are made for (a forwarded client, the operator's import).
+      const credentials = channelCredentials(this.tls);
       const streaming = new proto.Streaming(address, credentials, options);
       // Both stubs share one channel: a forwarded stream and a hand-off to the same pod use one connection.
       const cluster = new proto.Cluster(address, credentials, { ...options, channelOverride: streaming.getChannel() });

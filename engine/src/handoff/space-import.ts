@@ -6,7 +6,8 @@
 // does the operator give the space to this engine. Until that flip the copy serves nobody
 // (requests for the space still go to the owner), so a broken import is simply started again.
 import { performance } from 'node:perf_hooks';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
+import { AUTHORIZATION_HEADER } from '../auth/credentials.js';
 import type { HnswConfig } from '../config/engine-config.js';
 import type { Engine } from '../engine.js';
 import { EngramError, toEngramError } from '../errors.js';
@@ -64,6 +65,7 @@ export class SpaceImport {
     readonly space: string,
     readonly sourceAddress: string,
     readonly handoffId: string,
+    private readonly authorization: string | null = null,
   ) {
     this.done = this.run().then(
       () => this.settle('verified'),
@@ -111,7 +113,9 @@ export class SpaceImport {
 
   private async run(): Promise<void> {
     this.engine.metrics.handoffsActive.inc({ role: 'target' });
-    const call = this.peers.get(this.sourceAddress).cluster.ExportSpace();
+    const metadata = new grpc.Metadata();
+    if (this.authorization) metadata.set(AUTHORIZATION_HEADER, this.authorization);
+    const call = this.peers.get(this.sourceAddress).cluster.ExportSpace(metadata);
     this.call = call;
     call.write({ start: { memorySpace: this.space, handoffId: this.handoffId } });
     let header: { hnsw: HnswConfig; graph: Buffer[]; state: Buffer[]; graphBytes: number; stateBytes: number; received: number } | null = null;

@@ -34,6 +34,7 @@ export function createEngineMetrics(registry = new Registry()) {
     tenantVectorQuota: new Gauge({ ...r, name: 'engram_tenant_vector_quota', help: 'A tenant\'s vector quota (0 = unlimited)', labelNames: ['tenant'] }),
     tenantObservations: new Counter({ ...r, name: 'engram_tenant_observations_total', help: 'Observations accepted, by tenant (tenants are configured: bounded cardinality)', labelNames: ['tenant'] }),
     tenantRateLimit: new Gauge({ ...r, name: 'engram_tenant_rate_limit', help: 'A tenant\'s rate limit in observations per second (0 = unlimited)', labelNames: ['tenant'] }),
+    tenantDelayed: new Counter({ ...r, name: 'engram_tenant_observations_delayed_total', help: 'Observations held for their tenant\'s rate-limit tokens (accepted late, at the rate, instead of refused)', labelNames: ['tenant'] }),
     tenantRejected: new Counter({ ...r, name: 'engram_tenant_observations_rejected_total', help: 'Observations turned away by tenant limits', labelNames: ['tenant', 'reason'] }),
     configGeneration: new Gauge({ ...r, name: 'engram_config_generation', help: 'Generation of the config in effect' }),
     configInfo: new Gauge({ ...r, name: 'engram_config_info', help: 'The config in effect (value 1), by hash and profile', labelNames: ['config_hash', 'profile'] }),

@@ -1,13 +1,21 @@
-// The Admin service: read the config, apply a partial config live, read stats.
+// The Admin service: read the config, apply a partial config live (admin keys only), read stats
+// (a tenant key sees its own spaces only).
 import type { Engine, AppliedConfig } from '../engine.js';
 import { EngramError } from '../errors.js';
 import type { AdminHandlers } from '../generated/engram/v1/Admin.js';
 import type { ConfigResponse } from '../generated/engram/v1/ConfigResponse.js';
 import type { StatsResponse } from '../generated/engram/v1/StatsResponse.js';
-import { toServiceError } from './grpc-errors.js';
+import { respond, toServiceError } from './grpc-errors.js';
+import { principalOf } from './authentication.js';
+import { reaches } from '../auth/access.js';
+import type { Principal } from '../auth/credentials.js';
+import type { KeySource } from '../auth/key-source.js';
 
-function configResponse(engine: Engine, applied: AppliedConfig): ConfigResponse {
-  return { configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation, indexRebuild: engine.rebuildStatus() };
+function configResponse(engine: Engine, applied: AppliedConfig, keys: KeySource | null): ConfigResponse {
+  return {
+    configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation, indexRebuild: engine.rebuildStatus(),
+    keysHash: keys?.documentHash ?? '',
+  };
 }
 
 function parsePatch(json: string): unknown {
@@ -18,7 +26,8 @@ function parsePatch(json: string): unknown {
   }
 }
 
-export function engineStats(engine: Engine): StatsResponse {
+/** The engine's figures; the space list holds only the spaces `principal` reaches (all for admin). */
+export function engineStats(engine: Engine, principal: Principal = { kind: 'insecure' }): StatsResponse {
   const { queue, directory } = engine;
   const loads = engine.workerLoads();
   return {
@@ -32,7 +41,7 @@ export function engineStats(engine: Engine): StatsResponse {
     recallsInFlight: queue.recallDepth,
     configHash: engine.applied.hash,
     generation: engine.applied.generation,
-    spaces: [...directory.all()].map((s) => ({
+    spaces: [...directory.all()].filter((s) => reaches(principal, engine.tenants.tenantOf(s.id).name)).map((s) => ({
       memorySpace: s.id,
       tenant: engine.tenants.tenantOf(s.id).name,
       worker: engine.ownerOf(s.id),
@@ -47,16 +56,22 @@ export function engineStats(engine: Engine): StatsResponse {
   };
 }
 
-export function adminHandlers(engine: Engine): AdminHandlers {
+/** `keys`: the engine's API keys (null when it runs without authentication). */
+export function adminHandlers(engine: Engine, keys: KeySource | null): AdminHandlers {
   return {
-    GetConfig: (_call, callback) => callback(null, configResponse(engine, engine.applied)),
+    GetConfig: (_call, callback) => callback(null, configResponse(engine, engine.applied, keys)),
     ApplyConfig: (call, callback) => {
       Promise.resolve()
         .then(() => engine.applyConfig(parsePatch(call.request.patchJson), call.request.dryRun))
-        .then((applied) => callback(null, configResponse(engine, applied)))
+        .then((applied) => callback(null, configResponse(engine, applied, keys)))
         .catch((e: unknown) => callback(toServiceError(e)));
     },
-    GetStats: (_call, callback) => callback(null, engineStats(engine)),
+    GetStats: (call, callback) => respond(callback, () => engineStats(engine, principalOf(call))),
+    SetKeys: (call, callback) => respond(callback, () => {
+      if (!keys) throw new EngramError('AUTHENTICATION_DISABLED', 'this engine runs without authentication (--insecure): restart it with --keys-file to use keys');
+      keys.install(call.request.document);
+      return { documentHash: keys.documentHash };
+    }),
     InjectFault: (call, callback) => {
       try {
         callback(null, { killedWorkers: engine.killWorkers(call.request.killWorkers) });

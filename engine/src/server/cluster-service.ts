@@ -11,11 +11,18 @@ import type { Peers } from '../handoff/peers.js';
 import { SpaceExport } from '../handoff/space-export.js';
 import { parsePlacement } from '../placement/placement.js';
 import { validateSpaceId } from '../tenancy/space-directory.js';
+import { isAdmin, reaches } from '../auth/access.js';
+import type { Principal } from '../auth/credentials.js';
+import { callerAuthorization, principalOf } from './authentication.js';
 import { respond } from './grpc-errors.js';
 
-function topology(engine: Engine): Topology {
+/** The placement; a tenant's view lists pinned spaces of its own only (space names are tenant data). */
+function topology(engine: Engine, principal: Principal = { kind: 'insecure' }): Topology {
   const { membership } = engine;
-  const spec = membership.placement?.spec;
+  const full = membership.placement?.spec;
+  const spec = full && !isAdmin(principal)
+    ? { ...full, assignments: Object.fromEntries(Object.entries(full.assignments).filter(([space]) => reaches(principal, engine.tenants.tenantOf(space).name))) }
+    : full;
   return {
     placementJson: spec ? JSON.stringify(spec) : '',
     generation: membership.generation,
@@ -27,7 +34,7 @@ function topology(engine: Engine): Topology {
 
 export function clusterHandlers(engine: Engine, peers: Peers, imports: Imports): ClusterHandlers {
   return {
-    GetTopology: (_call, callback) => respond(callback, () => topology(engine)),
+    GetTopology: (call, callback) => respond(callback, () => topology(engine, principalOf(call))),
     ApplyPlacement: (call, callback) => respond(callback, async () => {
       const placement = parsePlacement(call.request.placementJson);
       await engine.applyPlacement(placement);
@@ -36,7 +43,8 @@ export function clusterHandlers(engine: Engine, peers: Peers, imports: Imports):
       return topology(engine);
     }),
     ExportSpace: (call: grpc.ServerDuplexStream<ExportRequest__Output, ExportChunk>) => new SpaceExport(engine, call).start(),
-    StartImport: (call, callback) => respond(callback, () => imports.start(call.request.memorySpace, call.request.sourceAddress, call.request.handoffId)),
+    // The import pulls from the source with the caller's (the operator's admin) key.
+    StartImport: (call, callback) => respond(callback, () => imports.start(call.request.memorySpace, call.request.sourceAddress, call.request.handoffId, callerAuthorization(call))),
     GetHandoffs: (_call, callback) => respond(callback, () => ({ imports: imports.list(), sealed: engine.membership.sealed() })),
     ReleaseSpace: (call, callback) => respond(callback, async () => ({ droppedVectors: await engine.releaseSpace(validateSpaceId(call.request.memorySpace)) })),
     ReopenSpace: (call, callback) => respond(callback, () => ({ wasFenced: engine.reopenSpace(validateSpaceId(call.request.memorySpace)) })),

@@ -12,6 +12,8 @@ import type { ClientMessage__Output } from '../generated/engram/v1/ClientMessage
 import type { ServerMessage__Output } from '../generated/engram/v1/ServerMessage.js';
 import type { Peers } from '../handoff/peers.js';
 import type { Route } from '../placement/membership.js';
+import { AUTHORIZATION_HEADER } from '../auth/credentials.js';
+import { callerAuthorization } from './authentication.js';
 import { PeerError, toServiceError } from './grpc-errors.js';
 
 export const ROUTE_HEADER = 'engram-route';
@@ -41,9 +43,12 @@ export function remoteOwner(engine: Engine, space: string, metadata: grpc.Metada
   return route;
 }
 
-function forwardedMetadata(engine: Engine): grpc.Metadata {
+/** Marks a call as forwarded, carrying the client's own key (the owner checks it again). */
+function forwardedMetadata(engine: Engine, caller: { metadata: grpc.Metadata }): grpc.Metadata {
   const metadata = new grpc.Metadata();
   metadata.set(FORWARDED_HEADER, engine.membership.self ?? 'engine');
+  const authorization = callerAuthorization(caller);
+  if (authorization) metadata.set(AUTHORIZATION_HEADER, authorization);
   return metadata;
 }
 
@@ -56,11 +61,11 @@ function ownerFailure(e: grpc.ServiceError, space: string, route: RemoteRoute): 
 
 /** Forwards a unary call to the owner of its space. */
 export function forwardUnary<Req, Res>(
-  engine: Engine, peers: Peers, method: 'Recall' | 'Fetch', space: string, route: RemoteRoute, request: Req, deadline: grpc.Deadline,
+  engine: Engine, peers: Peers, method: 'Recall' | 'Fetch', space: string, route: RemoteRoute, call: grpc.ServerUnaryCall<Req, Res>,
 ): Promise<Res> {
   const client = peers.get(route.owner.address).streaming as unknown as Record<string, (r: Req, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v?: Res) => void) => void>;
   return new Promise<Res>((resolve, reject) => {
-    client[method]!(request, forwardedMetadata(engine), { deadline }, (e, value) => {
+    client[method]!(call.request, forwardedMetadata(engine, call), { deadline: call.getDeadline() }, (e, value) => {
       engine.metrics.forwarded.inc({ grpc_method: method, result: e ? 'error' : 'ok' });
       if (e) reject(ownerFailure(e, space, route));
       else resolve(value as Res);
@@ -84,7 +89,7 @@ export class StreamProxy {
     private readonly call: grpc.ServerDuplexStream<ClientMessage__Output, unknown>,
     init: ClientMessage__Output,
   ) {
-    this.upstream = peers.get(route.owner.address).streaming.ObserveStream(forwardedMetadata(engine)) as unknown as typeof this.upstream;
+    this.upstream = peers.get(route.owner.address).streaming.ObserveStream(forwardedMetadata(engine, call)) as unknown as typeof this.upstream;
     this.upstream.on('data', (message: ServerMessage__Output) => {
       if (this.ended) return;
       if (!this.call.write(message)) {

@@ -1,5 +1,6 @@
-// Builds the gRPC server: Streaming and Admin, each handler counted in the grpc_server_* metrics
-// (started, handled by status code, handling time), plus grpc.health.v1 and server reflection.
+// Builds the gRPC server: Streaming, Admin and Cluster, each call authenticated and authorised at the
+// edge and counted in the grpc_server_* metrics (started, handled by status code, handling time),
+// plus grpc.health.v1 and server reflection (open to all).
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +13,10 @@ import { malformedRequestError, tolerateMalformedRequests } from './malformed-re
 import { addReflectionService } from './reflection.js';
 import { streamingHandlers, type StreamingLimits } from './streaming-service.js';
 import { clusterHandlers } from './cluster-service.js';
+import { rememberPrincipal, type Authenticator } from './authentication.js';
+import type { Principal } from '../auth/credentials.js';
+import type { KeySource } from '../auth/key-source.js';
+import type { ClientTls } from '../client/channel-credentials.js';
 import { Imports } from '../handoff/imports.js';
 import { Peers } from '../handoff/peers.js';
 
@@ -19,8 +24,11 @@ export const SERVICE_NAMES = ['engram.v1.Streaming', 'engram.v1.Admin', 'engram.
 
 type AnyHandler = (call: never, callback?: never) => void;
 
-/** Wraps each handler so that every RPC is counted and timed. */
-function instrument<T extends object>(service: string, handlers: T, metrics: EngineMetrics): T {
+/**
+ * Wraps each handler so that every RPC is authenticated (and refused before its handler when the
+ * caller may not call it), counted and timed.
+ */
+function guard<T extends object>(service: string, handlers: T, metrics: EngineMetrics, auth: Authenticator): T {
   const out: Record<string, AnyHandler> = {};
   for (const [method, handler] of Object.entries(handlers) as Array<[string, AnyHandler]>) {
     const type = method === 'ObserveStream' || method === 'ExportSpace' ? 'bidi_stream' : 'unary';
@@ -32,15 +40,30 @@ function instrument<T extends object>(service: string, handlers: T, metrics: Eng
         metrics.grpcHandled.inc({ ...labels, grpc_code: grpc.status[code] ?? String(code) });
         metrics.grpcHandling.observe(labels, (performance.now() - started) / 1000);
       };
+      let refusal: unknown = null;
+      let principal: Principal | null = null;
+      try {
+        principal = auth.authorize(call.metadata, `${service}/${method}`);
+        rememberPrincipal(call, principal);
+      } catch (e) {
+        refusal = e;
+      }
       if (callback) {
         const wrapped: grpc.sendUnaryData<unknown> = (error, value) => {
           done(error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK);
           callback(error, value);
         };
+        if (refusal) return wrapped(toServiceError(refusal) as grpc.ServiceError);
         const malformed = malformedRequestError((call as grpc.ServerUnaryCall<unknown, unknown>).request);
         if (malformed) return wrapped(toServiceError(malformed) as grpc.ServiceError);
         return (handler as (c: unknown, cb: unknown) => void)(call, wrapped);
       }
+      if (refusal || !principal) {
+        done(toServiceError(refusal).code ?? grpc.status.UNKNOWN);
+        return (call as grpc.ServerDuplexStream<unknown, unknown>).emit('error', toServiceError(refusal));
+      }
+      // A stream lives on its key: revoked or expired, the stream ends with UNAUTHENTICATED.
+      const unwatch = auth.watch(principal, (why) => (call as grpc.ServerDuplexStream<unknown, unknown>).emit('error', toServiceError(why)));
       const stream = call as grpc.ServerDuplexStream<unknown, unknown>;
       let finished = false;
       const finish = (code: grpc.status): void => {
@@ -50,13 +73,20 @@ function instrument<T extends object>(service: string, handlers: T, metrics: Eng
       stream.once('finish', () => finish(grpc.status.OK));
       stream.once('error', (e: { code?: number }) => finish(e.code ?? grpc.status.UNKNOWN));
       stream.once('cancelled', () => finish(grpc.status.CANCELLED));
+      for (const event of ['finish', 'error', 'cancelled']) stream.once(event, unwatch);
       return (handler as (c: unknown) => void)(call);
     }) as AnyHandler;
   }
   return out as T;
 }
 
-export type GrpcServerOptions = StreamingLimits;
+export interface GrpcServerOptions extends StreamingLimits {
+  auth: Authenticator;
+  /** The API keys behind `auth` (Admin.SetKeys replaces them); null without authentication. */
+  keys: KeySource | null;
+  /** How to reach the stream's other pods over TLS (plaintext without it). */
+  peerTls?: ClientTls;
+}
 
 export interface EngineGrpcServer {
   server: grpc.Server;
@@ -73,11 +103,11 @@ export function createGrpcServer(engine: Engine, options: GrpcServerOptions): En
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
   });
-  const peers = new Peers(options.maxMessageBytes);
+  const peers = new Peers(options.maxMessageBytes, options.peerTls);
   const imports = new Imports(engine, peers);
-  server.addService(tolerateMalformedRequests(proto.engram.v1.Streaming.service), instrument('engram.v1.Streaming', streamingHandlers(engine, options, peers), engine.metrics));
-  server.addService(tolerateMalformedRequests(proto.engram.v1.Admin.service), instrument('engram.v1.Admin', adminHandlers(engine), engine.metrics));
-  server.addService(tolerateMalformedRequests(proto.engram.v1.Cluster.service), instrument('engram.v1.Cluster', clusterHandlers(engine, peers, imports), engine.metrics));
+  server.addService(tolerateMalformedRequests(proto.engram.v1.Streaming.service), guard('engram.v1.Streaming', streamingHandlers(engine, options, peers), engine.metrics, options.auth));
+  server.addService(tolerateMalformedRequests(proto.engram.v1.Admin.service), guard('engram.v1.Admin', adminHandlers(engine, options.keys), engine.metrics, options.auth));
+  server.addService(tolerateMalformedRequests(proto.engram.v1.Cluster.service), guard('engram.v1.Cluster', clusterHandlers(engine, peers, imports), engine.metrics, options.auth));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'NOT_SERVING'])));
   const watches = addHealthService(server, health);
   addReflectionService(server, engramPackageDefinition());
@@ -117,8 +147,8 @@ function addHealthService(server: grpc.Server, health: HealthImplementation): Se
   return watches;
 }
 
-export function bindGrpc(server: grpc.Server, address: string): Promise<number> {
+export function bindGrpc(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
   });
 }

@@ -5,6 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../engine.js';
 import { EngramError, quote, toEngramError } from '../errors.js';
 import type { ClientMessage__Output } from '../generated/engram/v1/ClientMessage.js';
+import type { ObservationBatch__Output } from '../generated/engram/v1/ObservationBatch.js';
 import type { FetchRequest__Output } from '../generated/engram/v1/FetchRequest.js';
 import type { FetchResponse } from '../generated/engram/v1/FetchResponse.js';
 import type { RecallRequest__Output } from '../generated/engram/v1/RecallRequest.js';
@@ -18,6 +19,8 @@ import type { Peers } from '../handoff/peers.js';
 import { forwardUnary, remoteOwner, StreamProxy } from './forwarding.js';
 import { respond, toServiceError } from './grpc-errors.js';
 import { malformedRequestError } from './malformed-request.js';
+import { principalOf } from './authentication.js';
+import { checkSpace } from '../auth/access.js';
 
 type StreamCall = grpc.ServerDuplexStream<ClientMessage__Output, ServerMessage>;
 
@@ -42,8 +45,9 @@ function routed<Req extends { memorySpace: string }, Res>(
   engine: Engine, peers: Peers, method: 'Recall' | 'Fetch', call: grpc.ServerUnaryCall<Req, Res>, local: () => Promise<Res>,
 ): Promise<Res> {
   const space = validateSpaceId(call.request.memorySpace);
+  checkSpace(principalOf(call), space, engine.tenants.tenantOf(space).name);
   const remote = remoteOwner(engine, space, call.metadata);
-  return remote ? forwardUnary<Req, Res>(engine, peers, method, space, remote, call.request, call.getDeadline()) : local();
+  return remote ? forwardUnary<Req, Res>(engine, peers, method, space, remote, call) : local();
 }
 
 const MAX_FETCH_IDS = 1000;
@@ -87,24 +91,60 @@ class StreamHandler {
         this.fail(e);
       }
     });
-    this.call.on('end', () => (this.proxy ? this.proxy.end() : void this.finish(true, 'client finished sending')));
+    this.call.on('end', () => (this.proxy ? this.proxy.end() : this.receive('end')));
     this.call.on('cancelled', () => {
       this.proxy?.cancel();
       this.dispose();
     });
-    this.call.on('error', () => this.dispose());
+    // an error emitted here (a refusal, a lapsed key) ends the call: a forwarded leg goes with it
+    this.call.on('error', () => {
+      this.proxy?.cancel();
+      this.dispose();
+    });
+  }
+
+  /** Why reads are paused (grpc's send buffer full, a tenant over its rate): resumed when none is left. */
+  private readonly holds = new Set<string>();
+
+  private hold(reason: string): void {
+    if (this.holds.size === 0) this.call.pause();
+    this.holds.add(reason);
+  }
+
+  private release(reason: string): void {
+    if (!this.holds.delete(reason) || this.holds.size > 0 || this.ended) return;
+    this.call.resume();
   }
 
   /** Writes a message, pausing reads while grpc's send buffer is full (transport backpressure). */
   private write = (message: ServerMessage): void => {
     if (this.ended) return;
-    if (!this.call.write(message)) {
-      this.call.pause();
-      this.call.once('drain', () => this.call.resume());
+    if (!this.call.write(message) && !this.holds.has('drain')) {
+      this.hold('drain');
+      this.call.once('drain', () => this.release('drain'));
     }
   };
 
-  private receive(message: ClientMessage__Output): void {
+  /** Reads nothing more from this stream for `ms` (its tenant is over its rate limit). */
+  private holdReads(ms: number): void {
+    if (this.holds.has('rate')) return;
+    this.hold('rate');
+    setTimeout(() => this.release('rate'), ms).unref();
+  }
+
+  /**
+   * Messages that arrived while a batch waits for its tenant's tokens (reads are paused then, but
+   * whatever gRPC had already decoded may still come): handled after it, in order.
+   */
+  private deferred: Array<ClientMessage__Output | 'end'> | null = null;
+
+  /** One message from the client, or 'end' when it finished sending. */
+  private receive(message: ClientMessage__Output | 'end'): void {
+    if (this.deferred) {
+      this.deferred.push(message);
+      return;
+    }
+    if (message === 'end') return void this.finish(true, 'client finished sending');
     if (message.body === 'init' && message.init) return this.init(message.init);
     if (!this.session) {
       throw new EngramError('PROTOCOL_VIOLATION', `the first message on a stream must be init, got ${message.body ?? 'an empty message'}`);
@@ -115,21 +155,60 @@ class StreamHandler {
       if (count > this.limits.maxBatch) {
         throw new EngramError('INVALID_ARGUMENT', `a batch of ${count} observations exceeds the engine's limit of ${this.limits.maxBatch}`);
       }
-      return this.session.observe(message.observations);
+      return this.observe(this.session, message.observations);
     }
     if (message.body === 'close') return void this.finish(message.close?.drain ?? false, 'client closed the stream');
     throw new EngramError('PROTOCOL_VIOLATION', 'message has no body');
   }
 
+  /**
+   * Observes a batch once its tenant's tokens for it are there. A batch over the tenant's rate
+   * waits, with the stream unread, rather than being refused: its client is slowed by flow control
+   * and each observation is parsed once. What the tenant would not earn within MAX_RATE_DELAY_MS is
+   * refused with a retry time, and the stream is not read until then either.
+   */
+  private observe(session: ObserveSession, batch: ObservationBatch__Output): void {
+    const rate = session.reserveRate(batch.observations.length);
+    if (rate.retryAfterMs > 0) this.holdReads(rate.retryAfterMs);
+    if (rate.delayMs === 0) return session.observe(batch, rate);
+    this.engine.metrics.tenantDelayed.inc({ tenant: session.tenantName }, rate.allowed);
+    session.slowToRate();
+    this.deferred = [];
+    this.hold('tokens');
+    setTimeout(() => {
+      if (this.ended) return session.forgoRate(rate);
+      this.release('tokens');
+      this.handleInOrder(() => session.observe(batch, rate));
+    }, rate.delayMs).unref();
+  }
+
+  /** Runs `first`, then the messages deferred behind it, until one of them waits in turn. */
+  private handleInOrder(first: () => void): void {
+    const later = this.deferred ?? [];
+    this.deferred = null;
+    try {
+      first();
+      while (later.length > 0 && !this.waitingForTokens()) this.receive(later.shift()!);
+      if (later.length > 0) this.deferred = [...later, ...(this.deferred ?? [])];
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private waitingForTokens(): boolean {
+    return this.deferred !== null;
+  }
+
   private init(init: NonNullable<ClientMessage__Output['init']>): void {
     if (this.session) throw new EngramError('PROTOCOL_VIOLATION', 'init was already sent on this stream');
     const spaceId = validateSpaceId(init.memorySpace);
+    const tenant = this.engine.tenants.tenantOf(spaceId);
+    checkSpace(principalOf(this.call), spaceId, tenant.name);
     const remote = remoteOwner(this.engine, spaceId, this.call.metadata);
     if (remote) {
       this.proxy = new StreamProxy(this.engine, this.peers, spaceId, remote, this.call, { body: 'init', init });
       return;
     }
-    const tenant = this.engine.tenants.tenantOf(spaceId);
     if (init.tenant && init.tenant !== tenant.name) {
       throw new EngramError('TENANT_MISMATCH', `memory space '${spaceId}' belongs to tenant '${tenant.name}', not ${quote(init.tenant)}`);
     }

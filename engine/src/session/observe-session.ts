@@ -14,7 +14,7 @@ import type { EngineMetrics } from '../metrics/engine-metrics.js';
 import type { IndexSink, IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import { LEVEL_NAMES, PressureLevel, pressureLevel, retryAfterMs } from '../queue/pressure.js';
 import type { SpaceDirectory, SpaceRecord } from '../tenancy/space-directory.js';
-import type { Tenants } from '../tenancy/tenants.js';
+import type { RateDecision, Tenants } from '../tenancy/tenants.js';
 import { AckRanges, type Rejection } from './ack-ranges.js';
 import { decodeObservation } from './decode-observation.js';
 
@@ -80,12 +80,42 @@ export class ObserveSession implements IndexSink {
     return this.space.id;
   }
 
-  /** Admits what it can of one batch, makes it durable, acks every observation in it, then reports pressure. */
-  observe(batch: ObservationBatch__Output): void {
+  get tenantName(): string {
+    return this.tenant.name;
+  }
+
+  /**
+   * Takes the tenant's tokens for a batch of `count` before it is observed: those it may send, how
+   * long they wait for them (the caller holds the batch and reads nothing more meanwhile), and when
+   * the rest may come back.
+   */
+  reserveRate(count: number): RateDecision {
+    return this.context.tenants.reserveRate(this.tenant, count);
+  }
+
+  /**
+   * Tells a client that honours backpressure its tenant is over its rate (a batch of it waits for
+   * tokens): it narrows its window, so what it has in flight, parsed and held here, stays small.
+   */
+  slowToRate(): void {
+    if (!this.honoursBackpressure || this.closed) return;
+    this.send({ flow: { action: 'SLOW_DOWN', suggestedRate: Math.round(this.context.tenants.localRate(this.tenant)), retryAfterMs: 0 } });
+  }
+
+  /** Gives back tokens reserved for a batch that is never observed (its stream ended while it waited). */
+  forgoRate(rate: RateDecision): void {
+    this.context.tenants.refund(this.tenant, rate.allowed);
+  }
+
+  /**
+   * Admits what it can of one batch (within `rate`, the tokens reserved for it), makes it durable,
+   * acks every observation in it, then reports pressure.
+   */
+  observe(batch: ObservationBatch__Output, rate: RateDecision): void {
     const hnsw = this.context.config().hnsw;
     const outcomes: Outcome[] = [];
     const accepted: QueuedObservation[] = [];
-    const budget = this.budget(batch.observations.length);
+    const budget = this.budget(batch.observations.length, rate);
     /** A retryable refusal covers the rest of the batch: the client resends from its first sequence. */
     let retryLater: Rejection | null = null;
     let refused = 0;
@@ -131,6 +161,8 @@ export class ObserveSession implements IndexSink {
       this.nextSequence++;
     }
     if (retryLater) this.countRejected(String(retryLater.code), refused);
+    // tokens reserved for observations refused for another reason (queue, quota, invalid) go back
+    this.context.tenants.refund(this.tenant, rate.allowed - accepted.length);
     const durable = accepted.length > 0 ? this.admit(accepted) : Promise.resolve();
     // Handled below once the previous reply is out; mark it handled now so an early failure is not
     // reported as an unhandled rejection meanwhile.
@@ -164,7 +196,6 @@ export class ObserveSession implements IndexSink {
     this.context.queue.reserve(accepted.length);
     this.space.pending += accepted.length;
     this.outstanding += accepted.length;
-    this.context.tenants.spend(this.tenant, accepted.length);
     return this.context.persist(accepted);
   }
 
@@ -210,7 +241,7 @@ export class ObserveSession implements IndexSink {
    * (resend from the first refused sequence after retry_after_ms), or a final one (over quota:
    * each refused observation's number is consumed).
    */
-  private budget(requested: number): { count: number; refusal: Rejection; final: boolean } {
+  private budget(requested: number, rate: RateDecision): { count: number; refusal: Rejection; final: boolean } {
     const { queue, tenants, directory } = this.context;
     const retry = (refusal: Rejection) => ({ count: 0, refusal, final: false });
     if (!this.context.accepting()) {
@@ -234,7 +265,6 @@ export class ObserveSession implements IndexSink {
         retryAfterMs: this.drainRetryMs(),
       };
     }
-    const rate = tenants.checkRate(this.tenant, count);
     if (rate.allowed < count) {
       count = rate.allowed;
       refusal = {

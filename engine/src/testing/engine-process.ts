@@ -40,6 +40,8 @@ export async function startEngine(config: Record<string, unknown> = {}, extraArg
   const ownDir = given < 0 && !extraArgs.includes('--ephemeral') ? mkdtempSync(join(tmpdir(), 'engram-data-')) : null;
   const dataDir = given >= 0 ? (extraArgs[given + 1] ?? null) : ownDir;
   const dirArgs = ownDir ? ['--data-dir', ownDir] : [];
+  // Authentication off unless the test brings keys: most tests are about something else.
+  if (!extraArgs.includes('--keys-file') && !extraArgs.includes('--insecure')) dirArgs.push('--insecure');
   const command = [...(options.wrapper ?? []), process.execPath, ENGRAM_CLI, 'serve', '--port', '0', '--http-port', '0', ...dirArgs, ...sets, ...extraArgs];
   const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 // `helm test`: proves the installed operator works end to end. It creates a scratch EngramStream
-// (small, ephemeral volume), waits until the operator reports it Ready, streams observations into a
-// memory space of its engine, recalls each one as its own nearest neighbour, and deletes the
+// (small, ephemeral volume, API keys on as by default), waits until the operator reports it Ready,
+// streams observations with the admin key the operator made into a memory space of its engine, recalls each one as its own nearest neighbour, and deletes the
 // stream (its engine and volume claim go with it). Anything short of that fails the test pod.
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
@@ -10,6 +10,7 @@ import type { Logger } from '@engram/engine/log';
 import { GROUP, KIND, PLURAL, VERSION, type EngramStream } from '../api/v1alpha1/types.js';
 import { enginePorts } from '../controllers/engram-stream/desired/stateful-set.js';
 import { STREAM_LABEL } from '../controllers/engram-stream/names.js';
+import { KEY_DATA, keySecretNames } from '../controllers/engram-stream/desired/key-secrets.js';
 
 export interface RoundTripOptions {
   namespace: string;
@@ -30,7 +31,9 @@ export async function streamRoundTrip(kc: k8s.KubeConfig, options: RoundTripOpti
   const deadline = Date.now() + options.timeoutMs;
   const body: EngramStream = {
     apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name, namespace, labels: { 'app.kubernetes.io/component': 'helm-test' } },
-    spec: { profile: 'MemoryConstrained', workers: 1, hnsw: { dimension: DIMENSION }, storage: { size: '1Gi' } },
+    // Keys on, as by default; no NetworkPolicy, since this pod (made before the name was chosen)
+    // cannot carry the stream's client label.
+    spec: { profile: 'MemoryConstrained', workers: 1, hnsw: { dimension: DIMENSION }, storage: { size: '1Gi' }, networkPolicy: { enabled: false } },
   };
   await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body });
   log.info('scratch EngramStream created', { namespace, name });
@@ -39,7 +42,9 @@ export async function streamRoundTrip(kc: k8s.KubeConfig, options: RoundTripOpti
     const pods = await core.listNamespacedPod({ namespace, labelSelector: `${STREAM_LABEL}=${name}` });
     const ip = pods.items.find((p) => p.status?.podIP)?.status?.podIP;
     if (!ip) throw new Error(`the engine pod of ${name} has no IP`);
-    const client = new EngramClient(`${ip}:${enginePorts(body).grpc}`, { deadlineMs: 10_000 });
+    const secret = await core.readNamespacedSecret({ name: keySecretNames(body).admin, namespace });
+    const apiKey = Buffer.from(secret.data?.[KEY_DATA] ?? '', 'base64').toString('utf8');
+    const client = new EngramClient(`${ip}:${enginePorts(body).grpc}`, { deadlineMs: 10_000, apiKey });
     try {
       await roundTrip(client, options.observations, log);
     } finally {

@@ -162,6 +162,30 @@ const spec = object('The desired engine workload. Every field left out takes the
     }],
   }),
   rollout,
+  auth: object('Who may call the engines. With API keys (the default) every call needs a key: the operator creates <name>-admin-key (admin) and <name>-metrics-key (for Prometheus), and takes the client keys from the Secrets listed here; a change to one of them reaches the engines within about 10 s. Changing mode rolls the pods.', {
+    mode: oneOf('APIKeys: every call needs a key. None: anyone who reaches the pods may read, write and reconfigure everything (for development only).', ['APIKeys', 'None'], { default: 'APIKeys' }),
+    keys: {
+      type: 'array', description: 'Secrets whose every data entry is one client key, with what the keys may do.', maxItems: 64,
+      items: object('Keys from one Secret.', {
+        secretName: string('A Secret in the stream\'s namespace; each data entry is one key (add a new entry before removing an old one to rotate without a gap).', { maxLength: 253 }),
+        role: oneOf('Admin: everything. Tenant: the tenant\'s memory spaces only. Metrics: /metrics only.', ['Admin', 'Tenant', 'Metrics']),
+        tenant: string('For role Tenant: the tenant whose memory spaces the keys reach (spec.tenants[].name, or default).', { maxLength: 63, pattern: TENANT_NAME.source }),
+        expiresAt: string('After this time the keys are refused (RFC 3339).', { format: 'date-time' }),
+      }, {
+        required: ['secretName', 'role'],
+        'x-kubernetes-validations': [{ rule: "(self.role == 'Tenant') == has(self.tenant)", message: 'a Tenant key names its tenant, and only a Tenant key does' }],
+      }),
+    },
+  }, { default: {} }),
+  tls: object('TLS for the engines\' gRPC port (and, with metrics, the HTTP port). Certificates are re-read when the Secret changes; changing these fields rolls the pods.', {
+    secretName: string('A Secret in cert-manager\'s layout: tls.crt, tls.key and ca.crt (the CA pods trust for each other and for client certificates). The certificate\'s first DNS name is the name clients expect when they dial a pod by address.', { maxLength: 253 }),
+    requireClientCertificates: { type: 'boolean', description: 'Refuse clients without a certificate signed by ca.crt (mTLS).', default: false },
+    metrics: { type: 'boolean', description: 'Serve /metrics and the probes over HTTPS too.', default: false },
+  }, { required: ['secretName'] }),
+  networkPolicy: object('A NetworkPolicy in front of the engine pods: gRPC only from the stream\'s own pods, pods labelled engram.io/client-of=<name> in the namespace, and the operator; metrics from the namespaces in metricsFrom.', {
+    enabled: { type: 'boolean', description: 'Create the NetworkPolicy (default true).', default: true },
+    metricsFrom: { type: 'object', description: 'Labels of the namespaces whose pods may scrape metrics; empty: any namespace.', additionalProperties: { type: 'string' } },
+  }, { default: {} }),
 });
 
 const condition = object('A condition in the Kubernetes convention.', {

@@ -38,6 +38,47 @@ export interface EngramStreamSpec {
   storage?: { size?: string; className?: string; retainOnDelete?: boolean };
   /** How changes reach the engines: absent, at once; set, as a canary by steps (see docs/canary.md). */
   rollout?: RolloutSpec;
+  /** Who may call the engines (see docs/security.md). */
+  auth?: AuthSpec;
+  /** TLS for the engines' ports. */
+  tls?: TlsSpec;
+  /** The NetworkPolicy in front of the engines. */
+  networkPolicy?: NetworkPolicySpec;
+}
+
+export const KEY_ROLES = ['Admin', 'Tenant', 'Metrics'] as const;
+export type KeyRole = (typeof KEY_ROLES)[number];
+
+export interface KeySecretRef {
+  /** A Secret in the stream's namespace; every entry of its data is one client key. */
+  secretName: string;
+  role: KeyRole;
+  /** For role Tenant: the tenant (spec.tenants[].name, or default) whose spaces the keys reach. */
+  tenant?: string;
+  /** After this time (RFC 3339) the keys are refused. */
+  expiresAt?: string;
+}
+
+export interface AuthSpec {
+  /** APIKeys (default): every call needs a key. None: anyone who reaches the pods may do anything. */
+  mode?: 'APIKeys' | 'None';
+  keys?: KeySecretRef[];
+}
+
+export interface TlsSpec {
+  /** A Secret in cert-manager's layout (tls.crt, tls.key, ca.crt) every engine pod serves. */
+  secretName: string;
+  /** Refuse clients without a certificate signed by ca.crt. */
+  requireClientCertificates?: boolean;
+  /** Serve /metrics and the probes over HTTPS too. */
+  metrics?: boolean;
+}
+
+export interface NetworkPolicySpec {
+  /** Create the NetworkPolicy (default true). */
+  enabled?: boolean;
+  /** Namespaces (by label) whose pods may scrape metrics; default: any namespace. */
+  metricsFrom?: Record<string, string>;
 }
 
 /** One step of a rollout: exactly one of its fields. */

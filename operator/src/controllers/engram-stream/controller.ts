@@ -12,7 +12,9 @@ import type { Logger } from '@engram/engine/log';
 import { EngineFleet } from './engine-fleet.js';
 import { Rebalancer } from './placement/rebalancer.js';
 import { FIELD_MANAGER, labelSelector, MANAGED_BY, STREAM_LABEL } from './names.js';
-import { RolloutDriver } from './rollout/rollout-driver.js';
+import { RolloutDriver, type MetricsEndpoint } from './rollout/rollout-driver.js';
+import { get as httpsGet } from 'node:https';
+import { AccessPass } from './access/stream-access.js';
 import { EngramStreamReconciler } from './reconciler.js';
 import type { StreamMetrics } from './stream-metrics.js';
 
@@ -33,10 +35,23 @@ export interface EngramStreamControllerOptions {
 
 const CRD_CHECK_TTL_MS = 30_000;
 
-async function fetchText(url: string, signal: AbortSignal): Promise<string> {
-  const response = await fetch(url, { signal });
-  if (!response.ok) throw new Error(`GET ${url}: ${response.status}`);
-  return response.text();
+/** GETs a URL as text: with the stream's key, and over HTTPS trusting its CA (fetch cannot take a CA). */
+async function fetchText(url: string, signal: AbortSignal, endpoint?: MetricsEndpoint): Promise<string> {
+  const headers: Record<string, string> = endpoint?.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {};
+  if (!url.startsWith('https:')) {
+    const response = await fetch(url, { signal, headers });
+    if (!response.ok) throw new Error(`GET ${url}: ${response.status}`);
+    return response.text();
+  }
+  return new Promise((resolve, reject) => {
+    const request = httpsGet(url, { headers, signal, ...(endpoint?.tls?.ca ? { ca: endpoint.tls.ca } : {}), ...(endpoint?.tls?.serverName ? { servername: endpoint.tls.serverName } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`GET ${url}: ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    request.on('error', reject);
+  });
 }
 
 export class EngramStreamController {
@@ -57,7 +72,7 @@ export class EngramStreamController {
     const rebalancer = new Rebalancer({ applier, client: (address) => this.fleet.client(address), now: () => new Date() });
     const rollouts = new RolloutDriver({ applier, defaultImage: options.defaultImage, httpGet: fetchText });
     const reconciler = new EngramStreamReconciler({
-      streams, pods, statefulSets, applier, fleet: this.fleet, rebalancer, rollouts, recorder: options.recorder, metrics: options.streamMetrics,
+      streams, pods, statefulSets, applier, fleet: this.fleet, rebalancer, rollouts, access: new AccessPass({ applier }), recorder: options.recorder, metrics: options.streamMetrics,
       crdInstalled: crdChecker(kc), defaultImage: options.defaultImage, now: () => new Date(),
     });
     this.controller = new Controller({ name: CONTROLLER_NAME, concurrency: options.concurrency }, reconciler.reconcile, options.metrics, log);

@@ -5,7 +5,7 @@ import { configHash, resolveStartConfig, type EngineConfig } from '@engram/engin
 import type { EngramStreamSpec } from '../../api/v1alpha1/types.js';
 
 /** How a change to a spec field reaches a running engine. */
-export type ChangeClass = 'live' | 'rebuild' | 'restart' | 'scale' | 'immutable' | 'policy';
+export type ChangeClass = 'live' | 'rebuild' | 'restart' | 'scale' | 'immutable' | 'policy' | 'keys' | 'object';
 
 /**
  * Every spec field and its class (documented in operator/README.md; a test checks the table covers
@@ -13,7 +13,9 @@ export type ChangeClass = 'live' | 'rebuild' | 'restart' | 'scale' | 'immutable'
  * pushed the same way, and the engine rebuilds each index in the background; restart: part of the
  * pod template, so the StatefulSet rolls its pods; scale: the StatefulSet's replicas; immutable:
  * refused by the CRD's rules once set; policy: how the other classes roll out (with spec.rollout, live,
- * rebuild and restart changes go to canary pods first; scale and storage never do).
+ * rebuild and restart changes go to canary pods first; scale and storage never do); keys: the key
+ * document is pushed to every engine through Admin.SetKeys at once, never through a rollout;
+ * object: an object the operator owns beside the engines (the NetworkPolicy) is updated.
  */
 export const FIELD_CLASSES: Readonly<Record<string, ChangeClass>> = {
   profile: 'live', workers: 'live', batch: 'live', idleSleepMs: 'live', queue: 'live', stealThreshold: 'live',
@@ -23,6 +25,7 @@ export const FIELD_CLASSES: Readonly<Record<string, ChangeClass>> = {
   image: 'restart', imagePullPolicy: 'restart', ports: 'restart', resources: 'restart',
   'storage.size': 'immutable', 'storage.className': 'immutable', 'storage.retainOnDelete': 'live',
   replicas: 'scale', rollout: 'policy',
+  'auth.mode': 'restart', 'auth.keys': 'keys', tls: 'restart', networkPolicy: 'object',
 };
 
 export interface DesiredEngineConfig {

@@ -1,8 +1,10 @@
-// The operator's side of the seam to running engines: it asks each ready engine pod which config it
-// runs (the engine's own hash, never assumed) and pushes the desired config to those that differ,
-// through the engine's own client. One client per pod address, closed when the pod goes.
+// The operator's side of the seam to running engines: it asks each ready engine pod which config and
+// which API keys it runs (the engine's own hashes, never assumed) and pushes the desired ones to
+// those that differ, through the engine's own client, with the stream's admin key and TLS trust.
+// One client per pod address and access, closed when the pod goes.
 import type { V1Pod } from '@kubernetes/client-node';
-import { EngramClient } from '@engram/engine/client';
+import { createHash } from 'node:crypto';
+import { EngramClient, type ClientTls } from '@engram/engine/client';
 import type { EngineConfig } from '@engram/engine/config';
 import type { PodConfigStatus } from '../../api/v1alpha1/types.js';
 
@@ -16,6 +18,18 @@ export interface EngineReport extends PodConfigStatus {
   pushed: boolean;
   /** Hash of the config it should run (a rollout gives canary pods another than the rest). */
   expectedHash?: string;
+}
+
+/** How to reach a stream's engines, and the key document they must hold (null: no keys). */
+export interface EngineAccess {
+  apiKey?: string;
+  tls?: ClientTls;
+  keys?: { document: string; hash: string } | null;
+}
+
+function fingerprint(access: EngineAccess): string {
+  const { apiKey, tls } = access;
+  return createHash('sha256').update(JSON.stringify([apiKey ?? '', tls?.ca?.toString() ?? '', tls?.cert?.toString() ?? '', tls?.serverName ?? ''])).digest('hex').slice(0, 16);
 }
 
 export interface DesiredConfig {
@@ -44,18 +58,23 @@ function describeFailure(e: unknown): { code: string; message: string } {
 }
 
 export class EngineFleet {
+  /** By address and access fingerprint: a new admin key or CA gets a new client. */
   private readonly clients = new Map<string, EngramClient>();
   /** Addresses each stream's last pass used, so clients of replaced pods are closed. */
   private readonly addressesOf = new Map<string, Set<string>>();
+  /** How each address is reached (its stream's access, as of its last pass). */
+  private readonly accessOf = new Map<string, EngineAccess>();
 
   constructor(private readonly deadlineMs = 5000) {}
 
   /** The client of the engine at `address` (shared by config pushes and placement). */
   client(address: string): EngramClient {
-    let client = this.clients.get(address);
+    const access = this.accessOf.get(address) ?? {};
+    const key = `${address}#${fingerprint(access)}`;
+    let client = this.clients.get(key);
     if (!client) {
-      client = new EngramClient(address, { deadlineMs: this.deadlineMs });
-      this.clients.set(address, client);
+      client = new EngramClient(address, { deadlineMs: this.deadlineMs, ...(access.apiKey ? { apiKey: access.apiKey } : {}), ...(access.tls ? { tls: access.tls } : {}) });
+      this.clients.set(key, client);
     }
     return client;
   }
@@ -64,8 +83,8 @@ export class EngineFleet {
    * Asks every ready pod for its config; pushes `desired` to each that runs another. A refusal
    * leaves that engine on its config (the engine applies a config whole or not at all).
    */
-  async converge(streamKey: string, pods: V1Pod[], grpcPort: number, desiredFor: ((pod: V1Pod) => DesiredConfig) | null): Promise<EngineReport[]> {
-    this.useAddresses(streamKey, new Set(pods.filter((p) => p.status?.podIP).map((p) => `${p.status!.podIP}:${grpcPort}`)));
+  async converge(streamKey: string, pods: V1Pod[], grpcPort: number, desiredFor: ((pod: V1Pod) => DesiredConfig) | null, access: EngineAccess = {}): Promise<EngineReport[]> {
+    this.useAddresses(streamKey, new Set(pods.filter((p) => p.status?.podIP).map((p) => `${p.status!.podIP}:${grpcPort}`)), access);
     return Promise.all(pods.map(async (pod): Promise<EngineReport> => {
       const base: EngineReport = { name: pod.metadata!.name!, uid: pod.metadata!.uid!, ready: isPodReady(pod), configHash: '', configGeneration: 0, pushed: false };
       const desired = desiredFor?.(pod) ?? null;
@@ -76,6 +95,15 @@ export class EngineFleet {
         let view = await client.getConfig();
         let refused: EngineReport['refused'];
         let pushed = false;
+        // keys first: a rotation takes effect on every engine in the pass that read it
+        if (access.keys && view.keysHash !== access.keys.hash) {
+          try {
+            await client.setKeys(access.keys.document);
+          } catch (e) {
+            if (!isRefusal(e)) throw e;
+            refused = describeFailure(e);
+          }
+        }
         if (desired && view.hash !== desired.hash) {
           try {
             view = await client.applyConfig(desired.config as unknown as Record<string, unknown>);
@@ -94,14 +122,18 @@ export class EngineFleet {
   }
 
   /** Records a stream's addresses and closes the clients no stream uses any more. */
-  useAddresses(streamKey: string, addresses: Set<string>): void {
+  useAddresses(streamKey: string, addresses: Set<string>, access: EngineAccess = {}): void {
     if (addresses.size === 0) this.addressesOf.delete(streamKey);
     else this.addressesOf.set(streamKey, addresses);
+    for (const address of addresses) this.accessOf.set(address, access);
     const inUse = new Set([...this.addressesOf.values()].flatMap((s) => [...s]));
-    for (const [address, client] of this.clients) {
-      if (!inUse.has(address)) {
+    for (const address of this.accessOf.keys()) if (!inUse.has(address)) this.accessOf.delete(address);
+    for (const [key, client] of this.clients) {
+      const [address] = key.split('#') as [string];
+      // a client of an address no stream uses, or made with access the address no longer has
+      if (!inUse.has(address) || key !== `${address}#${fingerprint(this.accessOf.get(address) ?? {})}`) {
         client.close();
-        this.clients.delete(address);
+        this.clients.delete(key);
       }
     }
   }

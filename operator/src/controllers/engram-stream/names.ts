@@ -5,6 +5,10 @@ import type { EngramStream } from '../../api/v1alpha1/types.js';
 export const FIELD_MANAGER = 'engram-operator';
 export const STREAM_LABEL = 'engram.io/stream';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'engram-operator' } as const;
+/** Labels the chart gives the operator's pods, whatever the release is called. */
+export const OPERATOR_POD_LABELS = { 'app.kubernetes.io/part-of': 'engram-stream', 'app.kubernetes.io/component': 'operator' } as const;
+/** A pod with this label set to a stream's name may reach that stream's engines' gRPC port. */
+export const CLIENT_OF_LABEL = 'engram.io/client-of';
 export const CONFIG_FILE = 'engine.yaml';
 export const CONFIG_MOUNT = '/etc/engram';
 export const DATA_MOUNT = '/var/lib/engram';

@@ -59,6 +59,7 @@ function harness(current: EngramStream | undefined, pods: V1Pod[]) {
     rollouts: new RolloutDriver({ applier, defaultImage: 'engram.io/engine:test', httpGet: async () => '' }),
     recorder: { event: (_o, _type, reason) => { events.push(reason); } },
     metrics: { record: () => undefined, forget: () => undefined },
+    access: { resolve: async () => ({ client: {}, keys: null, problems: [] }) },
     crdInstalled: async () => false,
     defaultImage: 'engram.io/engine:test',
     now: () => NOW,

@@ -14,6 +14,7 @@ import { buildPodDisruptionBudget } from './desired/pod-disruption-budget.js';
 import { buildServiceMonitor, SERVICE_MONITOR_CRD } from './desired/service-monitor.js';
 import { buildClientService, buildHeadlessService } from './desired/services.js';
 import { buildStatefulSet, enginePorts } from './desired/stateful-set.js';
+import { buildNetworkPolicy } from './desired/network-policy.js';
 import type { EngineFleet, EngineReport } from './engine-fleet.js';
 import { ordinalOf, selectorString, STREAM_LABEL, streamNames } from './names.js';
 import { calculateStatus, isWarning } from './status.js';
@@ -22,6 +23,7 @@ import { NO_COHORT } from './placement/resize-pass.js';
 import type { Rebalancer, RebalanceOutcome } from './placement/rebalancer.js';
 import type { RolloutDriver, RolloutOutcome, RolloutPlan } from './rollout/rollout-driver.js';
 import { revisionOf, streamAt, type ResolvedRevision } from './rollout/revision.js';
+import type { AccessPass } from './access/stream-access.js';
 
 /**
  * What a pass needs, each as the narrow part it uses: the caches, the writer, the engines, the
@@ -35,6 +37,7 @@ export interface ReconcilerDeps {
   fleet: Pick<EngineFleet, 'converge' | 'useAddresses'>;
   rebalancer: Pick<Rebalancer, 'reconcile'>;
   rollouts: Pick<RolloutDriver, 'plan' | 'advance' | 'forget'>;
+  access: Pick<AccessPass, 'resolve'>;
   recorder: Pick<EventRecorder, 'event'>;
   metrics: Pick<StreamMetrics, 'record' | 'forget'>;
   /** Whether a CRD is installed (cached by the caller). */
@@ -44,7 +47,7 @@ export interface ReconcilerDeps {
 }
 
 /** How soon to look again when nothing else will wake the key up. */
-const REQUEUE = { rollout: 1000, rebalancing: 300, sharedQuotas: 5_000, converging: 5_000, degraded: 30_000, steady: 60_000 } as const;
+const REQUEUE = { rollout: 1000, rebalancing: 300, sharedQuotas: 5_000, converging: 5_000, keys: 10_000, degraded: 30_000, steady: 60_000 } as const;
 
 export class EngramStreamReconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -68,10 +71,13 @@ export class EngramStreamReconciler {
       configError = e instanceof Error ? e.message : String(e);
     }
     const pods = this.podsOf(stream);
+    // Who the engines let in: read each pass, so a rotated key Secret reaches them within REQUEUE.keys.
+    const access = await deps.access.resolve(stream);
+    for (const problem of access.problems) deps.recorder.event(stream, 'Warning', 'AccessIncomplete', problem);
     // What each pod runs: the stable version, or on canary pods the canary's (no plan: spec invalid).
     const now = deps.now();
     const plan = desired ? await deps.rollouts.plan(stream, desired, now) : null;
-    const engines = await deps.fleet.converge(key, pods, enginePorts(stream).grpc, plan ? (pod) => plan.configFor(ordinalOf(pod, stream) ?? 0) : null);
+    const engines = await deps.fleet.converge(key, pods, enginePorts(stream).grpc, plan ? (pod) => plan.configFor(ordinalOf(pod, stream) ?? 0) : null, { ...access.client, keys: access.keys });
 
     let statefulSet: V1StatefulSet | undefined;
     let reconcileError: string | null = null;
@@ -84,13 +90,17 @@ export class EngramStreamReconciler {
     }
     let rollout: RolloutOutcome | undefined;
     try {
-      if (plan && placement) rollout = await deps.rollouts.advance(stream, plan, desired ?? undefined, pods, engines, placement.view, enginePorts(stream).metrics, now, signal);
+      const metrics = {
+        port: enginePorts(stream).metrics, ...(access.client.apiKey ? { apiKey: access.client.apiKey } : {}),
+        ...(stream.spec.tls?.metrics ? { tls: { ...(access.client.tls?.ca ? { ca: access.client.tls.ca } : {}), ...(access.client.tls?.serverName ? { serverName: access.client.tls.serverName } : {}) } } : {}),
+      };
+      if (plan && placement) rollout = await deps.rollouts.advance(stream, plan, desired ?? undefined, pods, engines, placement.view, metrics, now, signal);
     } catch (e) {
       reconcileError ??= `rollout: ${e instanceof Error ? e.message : String(e)}`;
     }
     try {
       // Without a placement pass the StatefulSet keeps its size: a resize is never taken blind.
-      statefulSet = await this.applyOwnedObjects(stream, plan, engines, placement?.statefulSetReplicas ?? (existingPods || (stream.spec.replicas ?? 1)));
+      statefulSet = await this.applyOwnedObjects(stream, plan, engines, placement?.statefulSetReplicas ?? (existingPods || (stream.spec.replicas ?? 1)), access.client.tls?.serverName);
       if (statefulSet) await this.repairStuckPods(stream, pods, statefulSet);
     } catch (e) {
       reconcileError ??= e instanceof Error ? e.message : String(e);
@@ -111,6 +121,8 @@ export class EngramStreamReconciler {
     // Quotas over several pods are only as fresh as the usage each pass shares between them.
     const quotas = stream.spec.tenants?.some((t) => (t.maxVectors ?? 0) > 0 || (t.maxSpaces ?? 0) > 0) ?? false;
     if (quotas && (placement?.placement.ring ?? 1) > 1) return { requeueAfterMs: REQUEUE.sharedQuotas };
+    // Secrets are read, not watched: a stream whose keys come from them is looked at again soon.
+    if ((stream.spec.auth?.keys?.length ?? 0) > 0) return { requeueAfterMs: REQUEUE.keys };
     if (status.conditions?.some((c) => c.type === ConditionType.Degraded && c.status === 'True')) return { requeueAfterMs: REQUEUE.degraded };
     return { requeueAfterMs: status.phase === 'Running' || status.phase === 'Stopped' ? REQUEUE.steady : REQUEUE.converging };
   };
@@ -132,7 +144,7 @@ export class EngramStreamReconciler {
    * one, so a restarting pod does not come back with a config its data cannot take). Without any
    * config to start from, no StatefulSet is created.
    */
-  private async applyOwnedObjects(stream: EngramStream, plan: RolloutPlan | null, engines: EngineReport[], replicas: number): Promise<V1StatefulSet | undefined> {
+  private async applyOwnedObjects(stream: EngramStream, plan: RolloutPlan | null, engines: EngineReport[], replicas: number, serverName?: string): Promise<V1StatefulSet | undefined> {
     const { applier } = this.deps;
     const names = streamNames(stream);
     const namespace = stream.metadata.namespace!;
@@ -148,7 +160,9 @@ export class EngramStreamReconciler {
     const template = plan ? streamAt(stream, plan.template) : stream;
     const statefulSet = await applier.apply(buildStatefulSet(template, this.deps.defaultImage, replicas, plan?.partition ?? 0));
     await applier.apply(buildPodDisruptionBudget(stream));
-    if (await this.deps.crdInstalled(SERVICE_MONITOR_CRD)) await applier.apply(buildServiceMonitor(stream));
+    if (await this.deps.crdInstalled(SERVICE_MONITOR_CRD)) await applier.apply(buildServiceMonitor(stream, serverName));
+    if (stream.spec.networkPolicy?.enabled ?? true) await applier.apply(buildNetworkPolicy(stream));
+    else await applier.delete(buildNetworkPolicy(stream));
     return statefulSet;
   }
 

@@ -4,6 +4,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EngramStream } from '../../../api/v1alpha1/types.js';
 import { commonLabels, ownerReference, selectorLabels, STREAM_LABEL, streamNames } from '../names.js';
 import { SERVICE_ROLE_LABEL } from './services.js';
+import { authEnabled, KEY_DATA, keySecretNames } from './key-secrets.js';
 
 export const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
 
@@ -11,7 +12,9 @@ export interface ServiceMonitor extends KubernetesObject {
   spec: Record<string, unknown>;
 }
 
-export function buildServiceMonitor(stream: EngramStream): ServiceMonitor {
+/** `serverName`: the name the engines' certificate carries (pods are scraped by address). */
+export function buildServiceMonitor(stream: EngramStream, serverName?: string): ServiceMonitor {
+  const tls = stream.spec.tls;
   return {
     apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor',
     metadata: { name: streamNames(stream).serviceMonitor, namespace: stream.metadata.namespace!, labels: commonLabels(stream), ownerReferences: [ownerReference(stream)] },
@@ -23,6 +26,12 @@ export function buildServiceMonitor(stream: EngramStream): ServiceMonitor {
         // Dashboards and alerts select engines by stream: the Service's stream label becomes
         // `engramstream` (namespace and pod come with every ServiceMonitor target).
         relabelings: [{ sourceLabels: [`__meta_kubernetes_service_label_${STREAM_LABEL.replace(/[^a-zA-Z0-9_]/g, '_')}`], targetLabel: 'engramstream' }],
+        // Metrics name tenants and spaces: with keys on they need the metrics key the operator made.
+        ...(authEnabled(stream) ? { authorization: { type: 'Bearer', credentials: { name: keySecretNames(stream).metrics, key: KEY_DATA } } } : {}),
+        ...(tls?.metrics ? {
+          scheme: 'https',
+          tlsConfig: { ca: { secret: { name: tls.secretName, key: 'ca.crt' } }, ...(serverName ? { serverName } : {}) },
+        } : {}),
       }],
     },
   };

@@ -14,11 +14,19 @@ import { buildRolloutConfigMap, rolloutConfigMapName, rolloutRecordOf, type Roll
 import { canaryServing, initialRecord, nextRecord, type RolloutEvent } from './rollout-machine.js';
 import { resolve, revisionStatus, type ResolvedRevision } from './revision.js';
 
+/** Where and how the engines' /metrics are read: the port, the key (keys on), TLS trust (spec.tls.metrics). */
+export interface MetricsEndpoint {
+  port: number;
+  apiKey?: string;
+  tls?: { ca?: Buffer; serverName?: string };
+}
+
 export interface RolloutDeps {
   applier: Pick<Applier, 'apply' | 'read'>;
   defaultImage: string;
   /** GETs a URL's body (the engines' /metrics). */
-  httpGet(url: string, signal: AbortSignal): Promise<string>;
+  /** GETs an engine's /metrics (with the stream's key and TLS trust when it has them). */
+  httpGet(url: string, signal: AbortSignal, endpoint?: MetricsEndpoint): Promise<string>;
 }
 
 /** What the stream runs during this pass, from the stored rollout. */
@@ -95,14 +103,14 @@ export class RolloutDriver {
 
   /** After the placement pass: measure, step, store, report. */
   async advance(stream: EngramStream, plan: RolloutPlan, desired: ResolvedRevision | undefined, pods: V1Pod[], engines: EngineReport[],
-    placement: PlacementView, metricsPort: number, now: Date, signal: AbortSignal): Promise<RolloutOutcome> {
+    placement: PlacementView, metrics: MetricsEndpoint, now: Date, signal: AbortSignal): Promise<RolloutOutcome> {
     const key = `${stream.metadata.namespace}/${stream.metadata.name}`;
     const policy = stream.spec.rollout;
     let record = plan.record;
     // Scrapes are kept only while canary pods exist (they are what analysis and traffic share read).
     if (plan.canaryOrdinals.length === 0) this.histories.delete(key);
     const history = this.history(key);
-    if (plan.canaryOrdinals.length > 0) await this.scrape(history, stream, pods, plan, metricsPort, now, signal);
+    if (plan.canaryOrdinals.length > 0) await this.scrape(history, stream, pods, plan, metrics, now, signal);
     if (record.analysis && policy) record = await this.measure(record, policy, this.sourceFor(stream, history), now);
 
     const canaryPods = pods.filter((p) => plan.canaryOrdinals.includes(ordinalOf(p, stream) ?? -1));
@@ -140,14 +148,15 @@ export class RolloutDriver {
   }
 
   /** Scrapes every ready pod's /metrics (once a second at most), labelled with its track. */
-  private async scrape(history: ScrapeHistory, stream: EngramStream, pods: V1Pod[], plan: RolloutPlan, port: number, now: Date, signal: AbortSignal): Promise<void> {
+  private async scrape(history: ScrapeHistory, stream: EngramStream, pods: V1Pod[], plan: RolloutPlan, metrics: MetricsEndpoint, now: Date, signal: AbortSignal): Promise<void> {
     if ((history.latest?.at ?? 0) > now.getTime() - SCRAPE_EVERY_MS) return;
     const scrape: Scrape = { at: now.getTime(), pods: [] };
     await Promise.all(pods.filter((p) => isPodReady(p) && p.status?.podIP).map(async (pod) => {
       const ordinal = ordinalOf(pod, stream);
       if (ordinal === undefined) return;
       try {
-        const text = await this.deps.httpGet(`http://${pod.status!.podIP}:${port}/metrics`, AbortSignal.any([signal, AbortSignal.timeout(3000)]));
+        const url = `${metrics.tls ? 'https' : 'http'}://${pod.status!.podIP}:${metrics.port}/metrics`;
+        const text = await this.deps.httpGet(url, AbortSignal.any([signal, AbortSignal.timeout(3000)]), metrics);
         const track = plan.canary && plan.canaryOrdinals.includes(ordinal) ? 'canary' : 'stable';
         scrape.pods.push({ pod: pod.metadata!.name!, uid: pod.metadata!.uid!, track, totals: parsePodTotals(text) });
       } catch {
