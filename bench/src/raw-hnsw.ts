@@ -1,6 +1,7 @@
-// The baseline the engine is measured against: hnswlib-node's addPoint on the same data, in one
-// thread and in N threads each with its own index (the hardware ceiling for N workers).
-import hnswlib from 'hnswlib-node';
+// The baseline the engine is measured against: hnswlib's addPoint (the build the engine runs, see
+// @engram/engine/hnswlib) on the same data, in one thread and in N threads each with its own index
+// (the hardware ceiling for N workers).
+import { hnswlib } from '@engram/engine/hnswlib';
 import { Worker } from 'node:worker_threads';
 
 /** Inserts/s building one index of all `vectors` (concatenated) in this thread. */

@@ -14,6 +14,8 @@ import { probeHandler, type ProbeTargets } from './server/http-server.js';
 import { checkScrape } from './auth/access.js';
 import { parseBearer } from './auth/credentials.js';
 import { KeySource } from './auth/key-source.js';
+import { EngramError } from './errors.js';
+import { hnswBuild } from './index/hnswlib-addon.js';
 import { INSECURE, keyAuthenticator } from './server/authentication.js';
 import { checkTlsFiles, grpcServerCredentials, httpsServer, peerTls, type TlsFiles } from './server/tls.js';
 
@@ -59,12 +61,14 @@ function setServing(health: HealthImplementation, serving: boolean): void {
 }
 
 export async function serve(options: ServeOptions): Promise<RunningEngine> {
+  if (hnswBuild.problem) throw new EngramError('INVALID_CONFIG', hnswBuild.problem);
   const engine = new Engine({
     config: options.config, log: options.log,
     ...(options.scratchDir ? { scratchDir: options.scratchDir } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     faultInjection: options.faultInjection ?? false,
     ...(options.memberName ? { memberName: options.memberName } : {}),
   });
+  engine.metrics.hnswBuild.set({ build: hnswBuild.build }, 1);
   // Ready only once the gRPC port takes connections: a probe that passes earlier sends traffic to
   // a port that refuses it.
   let listening = false;
@@ -96,6 +100,7 @@ export async function serve(options: ServeOptions): Promise<RunningEngine> {
   options.log.info('engine listening', {
     host: options.host, grpcPort, httpPort, profile: options.config.profile,
     workers: options.config.workers, configHash: engine.applied.hash, dataDir: options.dataDir ?? null,
+    hnswBuild: `${hnswBuild.build} (${hnswBuild.reason})`,
     authentication: keys ? 'API keys' : 'off (--insecure)', tls: security.tls ? (security.tls.requireClientCert ? 'on, client certificates required' : 'on') : 'off',
   });
 

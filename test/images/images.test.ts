@@ -8,6 +8,7 @@ import { expectStored, waitFor } from '../helpers/durability.js';
 import { clusteredObservations } from '../helpers/vectors.js';
 import { buildImage, docker, localBaseImages, startDocker } from './docker.js';
 import { freePort } from '../helpers/free-port.js';
+import { machineRunsV3 } from '../helpers/cpu.js';
 
 const ENGINE = 'engram.io/engine:0.1.0-test';
 const OPERATOR = 'engram.io/operator:0.1.0-test';
@@ -62,6 +63,8 @@ describe('container images', () => {
       ENGINE, 'serve', '--insecure', '--host', '127.0.0.1', '--port', String(grpcPort), '--http-port', String(httpPort)]);
     const ready = async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200;
     await waitFor(ready, 30_000, 'the engine container to be ready');
+    // the image carries both hnswlib builds and the engine picks by this machine's CPU
+    expect(await docker(['logs', run])).toContain(`"hnswBuild":"${machineRunsV3() ? 'x86-64-v3' : 'portable'} (`);
 
     const observations = clusteredObservations('images', 2000, 768, 11);
     let client = new EngramClient(`127.0.0.1:${grpcPort}`);

@@ -4,7 +4,7 @@
 // other HNSW parameters: a copy of the graph is rebuilt elsewhere while this one keeps serving and
 // remembers what changed, then the rebuilt graph takes over with those changes applied.
 import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import hnswlib from 'hnswlib-node';
+import { hnswlib } from './hnswlib-addon.js';
 import type { HnswConfig } from '../config/engine-config.js';
 import { digestIds, type IdDigest } from './id-digest.js';
 import type { FetchedData, RecallHitData, SpaceState } from '../pool/messages.js';

@@ -37,6 +37,7 @@ export function createEngineMetrics(registry = new Registry()) {
     tenantDelayed: new Counter({ ...r, name: 'engram_tenant_observations_delayed_total', help: 'Observations held for their tenant\'s rate-limit tokens (accepted late, at the rate, instead of refused)', labelNames: ['tenant'] }),
     tenantRejected: new Counter({ ...r, name: 'engram_tenant_observations_rejected_total', help: 'Observations turned away by tenant limits', labelNames: ['tenant', 'reason'] }),
     configGeneration: new Gauge({ ...r, name: 'engram_config_generation', help: 'Generation of the config in effect' }),
+    hnswBuild: new Gauge({ ...r, name: 'engram_hnsw_build_info', help: 'The compiled hnswlib this engine runs (value 1): x86-64-v3 (AVX2, FMA) or portable', labelNames: ['build'] }),
     configInfo: new Gauge({ ...r, name: 'engram_config_info', help: 'The config in effect (value 1), by hash and profile', labelNames: ['config_hash', 'profile'] }),
     observationLatency: new Histogram({ ...r, name: 'engram_streaming_observation_latency_seconds', help: 'Time from acceptance to searchable, by memory space', labelNames: ['memory_space'], buckets: LATENCY_BUCKETS }),
     recallLatency: new Histogram({ ...r, name: 'engram_streaming_recall_latency_seconds', help: 'Time to answer a recall that reached an index (refused recalls are counted by grpc_server_handled_total)', buckets: FAST_BUCKETS }),

@@ -3,7 +3,7 @@
 // beside the index workers, which keep indexing and answering recalls from the old graph.
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import hnswlib from 'hnswlib-node';
+import { hnswlib } from '../index/hnswlib-addon.js';
 import type { RebuildJob, RebuildProgress } from '../pool/index-rebuild.js';
 
 const job = workerData as RebuildJob;
