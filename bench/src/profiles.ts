@@ -14,25 +14,38 @@ import { recallWhile, runLoad } from './load.js';
 
 const DIMENSION = 768;
 const args = commandLine({
-  observations: { type: 'string', default: '16000' },
-  spaces: { type: 'string', default: '8' },
-  profiles: { type: 'string', default: PROFILE_NAMES.join(',') },
-  burst: { type: 'string', default: '80000' },
+  observations: { type: 'string' },
+  spaces: { type: 'string' },
+  profiles: { type: 'string' },
+  burst: { type: 'string' },
+  quick: { type: 'boolean', default: false },
   out: { type: 'string', default: 'bench/results/profiles.json' },
   set: { type: 'string', multiple: true, default: [] },
 }, {
   description: "The guide's table for each profile: ack latency, throughput, CPU, RSS, recall under load, beside raw hnswlib-node.",
   help: {
-    observations: 'observations streamed per profile', spaces: 'memory spaces they are spread over', profiles: 'comma-separated profiles to run',
-    burst: 'observations in the accepted-ingest burst', out: 'where the JSON results go', set: 'key=value engine override (repeatable)',
+    observations: 'observations streamed per profile (16000; --quick 2000)', spaces: 'memory spaces they are spread over (8; --quick 4)',
+    profiles: 'comma-separated profiles to run (all five; --quick balanced,memory-constrained)',
+    burst: 'observations in the accepted-ingest burst (80000; --quick 5000)',
+    quick: 'a smoke run in well under a minute (CI runs it so the benchmark never rots): small sizes, figures not comparable',
+    out: 'where the JSON results go', set: 'key=value engine override (repeatable)',
   },
 });
+/** Sizes of a full run, and of a `--quick` one; a flag given on the command line wins over both. */
+const SIZES = args.quick
+  ? { observations: '2000', spaces: '4', profiles: 'balanced,memory-constrained', burst: '5000', rawSample: 1000, pacedSeconds: 2 }
+  : { observations: '16000', spaces: '8', profiles: PROFILE_NAMES.join(','), burst: '80000', rawSample: 6000, pacedSeconds: 5 };
 /** `--set key=value` overrides passed to every engine, after its profile. */
 const overrides = args.set.flatMap((a) => ['--set', a]);
 const workersOverride = Number(args.set.find((a) => a.startsWith('workers='))?.slice('workers='.length) ?? 0);
-const observations = Number(args.observations);
-const spaceCount = Number(args.spaces);
-const profiles = args.profiles.split(',') as ProfileName[];
+const observations = Number(args.observations ?? SIZES.observations);
+const spaceCount = Number(args.spaces ?? SIZES.spaces);
+const profiles = (args.profiles ?? SIZES.profiles).split(',') as ProfileName[];
+const unknownProfiles = profiles.filter((p) => !(PROFILE_NAMES as readonly string[]).includes(p));
+if (unknownProfiles.length > 0) {
+  console.error(`unknown profile ${unknownProfiles.join(', ')}: the profiles are ${PROFILE_NAMES.join(', ')}`);
+  process.exit(2);
+}
 const cores = availableParallelism();
 
 function concat(vectors: Float32Array[]): Float32Array {
@@ -44,12 +57,12 @@ function concat(vectors: Float32Array[]): Float32Array {
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 async function rawBaselines(vectors: Float32Array[]) {
-  const sample = concat(vectors.slice(0, 6000));
+  const sample = concat(vectors.slice(0, SIZES.rawSample));
   const shapes = [{ m: 16, efConstruction: 200 }, { m: 8, efConstruction: 100 }];
   const out = new Map<string, { single: number; parallel: number }>();
   for (const { m, efConstruction } of shapes) {
     const single = rawInsertRate(sample, DIMENSION, m, efConstruction);
-    const parallel = await rawParallelRate(concat(vectors.slice(0, 6000 * cores)), DIMENSION, cores, m, efConstruction);
+    const parallel = await rawParallelRate(concat(vectors.slice(0, SIZES.rawSample * cores)), DIMENSION, cores, m, efConstruction);
     out.set(`${m}/${efConstruction}`, { single, parallel });
     console.log(`raw hnswlib-node addPoint, M=${m} efC=${efConstruction}: ${fmt(single)} inserts/s on 1 thread, ${fmt(parallel)}/s on ${cores} threads (${fmt(parallel / single, 2)}x)`);
   }
@@ -77,7 +90,7 @@ async function benchProfile(profile: ProfileName, vectors: Float32Array[], raw: 
   // measured, into fresh spaces so inserts cost what they cost in the measurement above.
   const paced = 0.8 * indexedRate;
   const pacedSpaces = spaces.map((s) => `paced-${s}`);
-  const pacedLoad = runLoad({ address: engine.address, spaces: pacedSpaces, perSpace: Math.max(50, Math.floor((paced * 5) / spaceCount)), vectors, idPrefix: 'b', rate: paced });
+  const pacedLoad = runLoad({ address: engine.address, spaces: pacedSpaces, perSpace: Math.max(50, Math.floor((paced * SIZES.pacedSeconds) / spaceCount)), vectors, idPrefix: 'b', rate: paced });
   const recalls = await recallWhile(engine.address, spaces, vectors, pacedLoad, 5);
   const pacedResult = await pacedLoad;
   const u2 = processUsage(pid)!;
@@ -121,7 +134,7 @@ async function acceptBurst(vectors: Float32Array[], count: number) {
 
 async function main(): Promise<void> {
   console.log(`Engram Stream profile benchmark: ${observations} observations x ${DIMENSION} dims per profile over ${spaceCount} memory spaces; ${cores} cores; node ${process.version}${args.set.length ? `; overrides ${args.set.join(' ')}` : ''}`);
-  const vectors = new ClusteredVectors({ dimension: DIMENSION, seed: 7, clusters: 64 }).take(Math.max(observations, 6000 * cores));
+  const vectors = new ClusteredVectors({ dimension: DIMENSION, seed: 7, clusters: 64 }).take(Math.max(observations, SIZES.rawSample * cores));
   const raw = await rawBaselines(vectors);
   const rows = [];
   for (const profile of profiles) {
@@ -141,7 +154,7 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`| ${r.profile} | ${fmt(r.pacedTarget)} | ${fmt(r.pacedRate)} | ${fmt(r.pacedAckP50, 1)} / ${fmt(r.pacedAckP99, 1)} | ${fmt(r.pacedIndexedP50)} / ${fmt(r.pacedIndexedP99)} | ${fmt(r.recallP50, 2)} / ${fmt(r.recallP99, 2)} | ≤ ${fmt(r.engineRecallP50, 2)} / ≤ ${fmt(r.engineRecallP99, 2)} | ${r.recalls} | ${fmt(r.idleRecallP50, 2)} / ${fmt(r.idleRecallP99, 2)} |`);
   }
-  const burstCount = Number(args.burst);
+  const burstCount = Number(args.burst ?? SIZES.burst);
   let burst = null;
   if (burstCount > 0) {
     burst = await acceptBurst(vectors, burstCount);

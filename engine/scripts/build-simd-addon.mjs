@@ -5,11 +5,11 @@
 // compiled as published, not forked: its binding.gyp and sources are copied to a scratch directory
 // and built there with the extra compiler flags. Runs at install (the engine's postinstall) and in
 // the engine image; does nothing on other architectures, and skips when the addon is up to date.
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gypRebuild } from './node-gyp.mjs';
 
 const BUILD = 'x86-64-v3';
 const FLAGS = '-O3 -march=x86-64-v3';
@@ -44,17 +44,11 @@ mkdirSync(join(scratch, 'node_modules'), { recursive: true });
 cpSync(dirname(require.resolve('node-addon-api/package.json', { paths: [packageDir] })), join(scratch, 'node_modules', 'node-addon-api'), { recursive: true });
 
 const started = Date.now();
-const args = [nodeGyp(), 'rebuild', '--release'];
-const nodedir = nodeHeaders();
-if (nodedir) args.push(`--nodedir=${nodedir}`);
-const result = spawnSync(process.execPath, args, {
-  cwd: scratch, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env: { ...process.env, CXXFLAGS: `${process.env.CXXFLAGS ?? ''} ${FLAGS}`.trim() },
-});
-if (result.status !== 0) {
+const failure = gypRebuild(scratch, { ...process.env, CXXFLAGS: `${process.env.CXXFLAGS ?? ''} ${FLAGS}`.trim() });
+if (failure) {
   // The portable build still works: say so loudly, but do not fail the install for an optimisation.
-  // (The compiler's warnings about hnswlib's own code are shown only then.)
-  console.error(result.stderr.split('\n').slice(-40).join('\n'));
-  console.error(`hnswlib ${BUILD} addon: build failed (node-gyp exit ${result.status}); the engine will use the portable build`);
+  console.error(failure);
+  console.error(`hnswlib ${BUILD} addon: build failed; the engine will use the portable build`);
   rmSync(scratch, { recursive: true, force: true });
   process.exit(0);
 }
@@ -63,25 +57,3 @@ copyFileSync(join(scratch, 'build', 'Release', 'addon.node'), join(target, 'addo
 writeFileSync(stampFile, `${stamp}\n`);
 rmSync(scratch, { recursive: true, force: true });
 console.log(`hnswlib ${BUILD} addon: built in ${((Date.now() - started) / 1000).toFixed(0)} s (${stamp})`);
-
-/** Where node's C headers are: npm's nodedir setting, else the ones installed beside this node (no download). */
-function nodeHeaders() {
-  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
-  const prefix = join(dirname(process.execPath), '..');
-  return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
-}
-
-/** node-gyp as npm runs it for install scripts, else the copy bundled with npm beside this node. */
-function nodeGyp() {
-  const candidates = [
-    process.env.npm_config_node_gyp,
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    join(dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  ];
-  const found = candidates.find((c) => c && existsSync(c));
-  if (!found) {
-    console.error(`hnswlib ${BUILD} addon: node-gyp not found (looked in ${candidates.filter(Boolean).join(', ')}); the engine will use the portable build`);
-    process.exit(0);
-  }
-  return found;
-}

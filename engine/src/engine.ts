@@ -13,10 +13,12 @@ import { DurableStorage } from './durability/durable-storage.js';
 import { recoverAtStart } from './durability/startup-recovery.js';
 import { EngramError } from './errors.js';
 import { MemoryGuard } from './memory/memory-guard.js';
+import { loadHeapTrimmer } from './memory/malloc-trim.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics/engine-metrics.js';
 import { WorkerPool, type BatchOutcome } from './pool/worker-pool.js';
 import { DrainRate } from './queue/drain-rate.js';
 import { IngestQueue, type IndexSink, type QueuedObservation } from './queue/ingest-queue.js';
+import { streamWindow } from './queue/pressure.js';
 import type { ObserveSession, SessionContext } from './session/observe-session.js';
 import { SpaceDirectory } from './tenancy/space-directory.js';
 import { Tenants } from './tenancy/tenants.js';
@@ -108,7 +110,8 @@ export class Engine implements SessionContext {
       store: this.storage,
       log: options.log,
     });
-    this.memory = new MemoryGuard(() => this.current.memory, () => this.queue.memoryBytes);
+    const heap = loadHeapTrimmer();
+    this.memory = new MemoryGuard({ settings: () => this.current.memory, queuedBytes: () => this.queue.memoryBytes, trimHeap: heap && (() => heap.trim()) });
     this.transfer = new SpaceTransfer({
       pool: this.pool, queue: this.queue, directory: this.directory, storage: this.storage, metrics: this.metrics,
       scratchDir: this.scratchDir, hnsw: () => this.current.hnsw, persist: (items) => this.persist(items),
@@ -196,6 +199,10 @@ export class Engine implements SessionContext {
 
   memoryPressure(): string | null {
     return this.memory.current.refusal;
+  }
+
+  streamWindow(): number {
+    return streamWindow(this.queue.observationCapacity, this.sessions.size);
   }
 
   /** Bytes this engine may still take in under its memory watermark (null: no limit). */
@@ -399,7 +406,9 @@ export class Engine implements SessionContext {
 
   private checkMemory(): void {
     const before = this.memory.current.refusal;
+    const returnedBefore = this.memory.returnedBytes;
     const reading = this.memory.check();
+    this.metrics.memoryReturned.inc(this.memory.returnedBytes - returnedBefore);
     this.metrics.memoryLimit.set(reading.limitBytes ?? 0);
     this.metrics.memoryProjected.set(reading.projectedBytes);
     this.metrics.memoryPressure.set(reading.refusal ? 1 : 0);

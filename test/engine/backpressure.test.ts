@@ -1,6 +1,7 @@
 // A burst far above what the engine indexes: pressure is signalled before anything is turned away,
 // a full queue refuses with retry-after without consuming sequence numbers, resent observations are
 // accepted, the queue never grows past its capacity, and pressure releases when the burst ends.
+// Clients that honour backpressure get a window (their share of half the queue) and keep to it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamStatus__Output } from '../../engine/dist/generated/engram/v1/StreamStatus.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
@@ -59,16 +60,59 @@ describe('backpressure under a burst', () => {
     expect(recall.hits[0]?.id).toBe('burst-0');
   });
 
-  it('tells a client that honours backpressure to pause and to resume', async () => {
+  it('gives a client that honours backpressure a window it keeps to, and never refuses it', async () => {
     const client = engine.client();
     const stream = await client.openStream({ memorySpace: 'polite', honoursBackpressure: true, maxBatch: 100, maxInFlight: 2000 });
-    const actions: string[] = [];
-    stream.on('flow', (f) => actions.push(String(f.action)));
+    const windows = [stream.init.capabilities!.streamWindow];
+    stream.on('flow', (f) => { if (f.action === 'SET_WINDOW') windows.push(f.window); });
+    let maxDepth = 0;
+    const sampler = setInterval(() => {
+      client.stats().then((s) => { maxDepth = Math.max(maxDepth, s.queueDepth); }, () => {});
+    }, 20);
     for (const o of clusteredObservations('polite', BURST, 768)) await stream.send(o);
     const counts = await stream.close({ drain: true });
-    expect(actions).toContain('SLOW_DOWN');
+    clearInterval(sampler);
+    // alone on the engine: half the 450 observation slots
+    expect(windows[0]).toBe(225);
+    expect(counts.refusals).toEqual({});
+    expect(counts).toMatchObject({ accepted: BURST, indexed: BURST, rejected: 0, resent: 0 });
+    expect(maxDepth).toBeGreaterThan(0);
+    expect(maxDepth).toBeLessThanOrEqual(225);
+  });
+
+  it('shares the queue among streams: a stream that joins shrinks every window, and none is refused', async () => {
+    const client = engine.client();
+    const streams = await Promise.all(['share-a', 'share-b', 'share-c'].map((space) => client.openStream({ memorySpace: space, honoursBackpressure: true, maxBatch: 100, maxInFlight: 2000 })));
+    // the init ack brings the first window, SET_WINDOW the later ones
+    const windows = streams.map((stream) => [stream.init.capabilities!.streamWindow]);
+    streams.forEach((stream, i) => stream.on('flow', (f) => { if (f.action === 'SET_WINDOW') windows[i]!.push(f.window); }));
+    const perStream = BURST / 3;
+    const all = await Promise.all(streams.map(async (stream, i) => {
+      for (const o of clusteredObservations(`share-${'abc'[i]}`, perStream, 768)) await stream.send(o);
+      return stream.close({ drain: true });
+    }));
+    // each was told its share as it joined (225 alone, 112 with another), then 75 once all three were open
+    expect(windows.map((w) => w[0])).toEqual([225, 112, 75]);
+    for (const w of windows) expect(w).toContain(75);
+    for (const counts of all) {
+      expect(counts.refusals).toEqual({});
+      expect(counts).toMatchObject({ accepted: perStream, indexed: perStream, rejected: 0 });
+    }
+  });
+
+  it('tells a client that honours backpressure to pause and to resume while another client fills the queue', async () => {
+    const client = engine.client();
+    const flooding = await client.openStream({ memorySpace: 'flood', honoursBackpressure: false, maxBatch: 100, maxInFlight: 2000 });
+    const polite = await client.openStream({ memorySpace: 'patient', honoursBackpressure: true, maxBatch: 50, maxInFlight: 2000 });
+    const actions: string[] = [];
+    polite.on('flow', (f) => actions.push(String(f.action)));
+    const send = async (stream: typeof polite, space: string, n: number) => {
+      for (const o of clusteredObservations(space, n, 768)) await stream.send(o);
+      return stream.close({ drain: true });
+    };
+    const [, counts] = await Promise.all([send(flooding, 'flood', BURST), send(polite, 'patient', 500)]);
     expect(actions).toContain('PAUSE');
     expect(actions.lastIndexOf('RESUME')).toBeGreaterThan(actions.indexOf('PAUSE'));
-    expect(counts).toMatchObject({ accepted: BURST, indexed: BURST, rejected: 0 });
+    expect(counts).toMatchObject({ accepted: 500, indexed: 500, rejected: 0 });
   });
 });

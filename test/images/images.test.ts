@@ -9,6 +9,7 @@ import { clusteredObservations } from '../helpers/vectors.js';
 import { buildImage, docker, localBaseImages, startDocker } from './docker.js';
 import { freePort } from '../helpers/free-port.js';
 import { machineRunsV3 } from '../helpers/cpu.js';
+import { ENGINE_GLIBC_TUNABLES } from '../../engine/dist/memory/malloc-tunables.js';
 
 const ENGINE = 'engram.io/engine:0.1.0-test';
 const OPERATOR = 'engram.io/operator:0.1.0-test';
@@ -65,6 +66,8 @@ describe('container images', () => {
     await waitFor(ready, 30_000, 'the engine container to be ready');
     // the image carries both hnswlib builds and the engine picks by this machine's CPU
     expect(await docker(['logs', run])).toContain(`"hnswBuild":"${machineRunsV3() ? 'x86-64-v3' : 'portable'} (`);
+    // and runs with the allocator setting that keeps freed graph memory from staying resident
+    expect(await docker(['exec', run, 'printenv', 'GLIBC_TUNABLES'])).toContain(ENGINE_GLIBC_TUNABLES);
 
     const observations = clusteredObservations('images', 2000, 768, 11);
     let client = new EngramClient(`127.0.0.1:${grpcPort}`);

@@ -74,6 +74,13 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
   private wave = 0;
   /** Observations allowed on the wire beyond the last accepted one (AIMD congestion window). */
   private sendWindow: number;
+  /**
+   * Observations the engine lets this stream have in it at once, sent and not yet indexed (its
+   * SET_WINDOW; unbounded until it says). Keeping to it, the stream is not refused for a full queue.
+   */
+  private engineWindow = Number.POSITIVE_INFINITY;
+  /** Accepted and not yet indexed (nor failed to index): what this stream holds of the engine's queue. */
+  private unindexed = 0;
   private readonly batchWave = new Map<number, number>();
   private nextBatchId = 1;
   private pausedUntil = 0;
@@ -95,6 +102,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
   ) {
     super();
     this.sendWindow = maxInFlight;
+    if (init.capabilities?.streamWindow) this.engineWindow = init.capabilities.streamWindow;
     this.ended = new Promise((resolve) => {
       call.on('end', () => {
         // The engine ended the stream without being asked (it stopped, or the space moved to
@@ -158,8 +166,11 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
 
   /** Puts unsent observations on the wire in batches, unless paused or grpc's buffer is full. */
   private pump(): void {
-    while (this.cursor < Math.min(this.window.length, this.sendWindow) && this.writable && Date.now() >= this.pausedUntil && !this.failure) {
-      const slice = this.window.slice(this.cursor, Math.min(this.cursor + this.maxBatch, this.sendWindow));
+    for (;;) {
+      // on the wire and not yet accepted (`cursor`) and accepted but not indexed both count against the engine's window
+      const end = Math.min(this.window.length, this.sendWindow, this.engineWindow - this.unindexed, this.cursor + this.maxBatch);
+      if (this.cursor >= end || !this.writable || Date.now() < this.pausedUntil || this.failure) return;
+      const slice = this.window.slice(this.cursor, end);
       this.cursor += slice.length;
       const batchId = this.nextBatchId++;
       this.batchWave.set(batchId, this.wave);
@@ -189,6 +200,10 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
       this.emit('status', m.status);
     } else if (m.flow) {
       this.emit('flow', m.flow);
+      if (m.flow.action === 'SET_WINDOW') {
+        this.engineWindow = m.flow.window > 0 ? m.flow.window : Number.POSITIVE_INFINITY;
+        this.pump();
+      }
       if (m.flow.action === 'SLOW_DOWN') this.shrinkWindow();
       if (m.flow.action === 'PAUSE') this.pauseFor(m.flow.retryAfterMs > 0 ? Math.min(m.flow.retryAfterMs, MAX_PAUSE_MS) : MAX_PAUSE_MS);
       else if (m.flow.action === 'RESUME' || m.flow.action === 'SPEED_UP') this.pauseFor(0);
@@ -201,10 +216,12 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     const n = last - first + 1;
     if (ack.status === 'INDEXED') {
       this.counts.indexed += n;
+      this.unindexed = Math.max(0, this.unindexed - n);
       return;
     }
     if (ack.status === 'ACCEPTED') {
       this.counts.accepted += n;
+      this.unindexed += n;
       this.settle(last);
       this.sendWindow = Math.min(this.maxInFlight, this.sendWindow + Math.ceil((n * WINDOW_STEP) / this.sendWindow));
       return;
@@ -212,6 +229,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     if (!RETRYABLE.has(String(ack.code))) {
       // Final: invalid, over quota, index failure, or a duplicate (already resolved).
       this.counts.rejected += ack.code === 'REJECT_SEQUENCE_DUPLICATE' ? 0 : n;
+      if (ack.code === 'REJECT_INDEX_FAILED') this.unindexed = Math.max(0, this.unindexed - n); // accepted before
       if (CONSUMES_SEQUENCE.has(String(ack.code))) this.settle(last);
       this.emit('rejected', ack);
       return;

@@ -38,7 +38,7 @@ describe('cgroup memory limit', () => {
 
 describe('memory guard', () => {
   const guard = (limit: number | null, resident: number, queued: number, settings = { limitBytes: 0, highWatermark: 0.9 }) =>
-    new MemoryGuard(() => settings, () => queued, () => limit, () => resident).check();
+    new MemoryGuard({ settings: () => settings, queuedBytes: () => queued, readLimit: () => limit, readResident: () => resident }).check();
 
   it('admits below the watermark and refuses above it, counting queued memory', () => {
     expect(guard(100 * MiB, 80 * MiB, 5 * MiB).refusal).toBeNull();
@@ -52,5 +52,27 @@ describe('memory guard', () => {
 
   it('prefers a configured limit over the cgroup one', () => {
     expect(guard(1000 * MiB, 80 * MiB, 0, { limitBytes: 50 * MiB, highWatermark: 0.9 }).limitBytes).toBe(50 * MiB);
+  });
+
+  it('returns free heap pages before refusing, and refuses only for memory still in use', () => {
+    let resident = 95 * MiB;
+    const trims: number[] = [];
+    let now = 0;
+    const memory = new MemoryGuard({
+      settings: () => ({ limitBytes: 100 * MiB, highWatermark: 0.9 }), queuedBytes: () => 0, readResident: () => resident,
+      trimHeap: () => { trims.push(now); resident -= 20 * MiB; }, now: () => now,
+    });
+    expect(memory.check().refusal).toBeNull(); // 95 MiB, trimmed to 75: under 90
+    expect(memory.returnedBytes).toBe(20 * MiB);
+    resident = 95 * MiB;
+    now = 500;
+    expect(memory.check().refusal).toMatch(/95 MiB resident/); // a trim ran 0.5 s ago: none now
+    now = 1500;
+    expect(memory.check().refusal).toBeNull();
+    expect(trims).toEqual([0, 1500]);
+    resident = 50 * MiB;
+    now = 5000;
+    memory.check();
+    expect(trims).toHaveLength(2); // under the watermark: no trim
   });
 });

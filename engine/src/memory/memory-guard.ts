@@ -4,6 +4,7 @@
 // limit of the engine's cgroup (a container's or a pod's, v1 or v2), read again every check so a
 // raised limit is seen without a restart. What counts is the resident set now plus what the queue
 // holds, which becomes index memory once indexed.
+import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 
 /** A cgroup v1 "unlimited" is a huge page-aligned number; anything above this means no limit. */
@@ -56,15 +57,36 @@ export interface MemoryReading {
 
 const MiB = 1024 * 1024;
 
+export interface MemoryGuardOptions {
+  settings: () => MemorySettings;
+  queuedBytes: () => number;
+  readLimit?: () => number | null;
+  readResident?: () => number;
+  /**
+   * Hands free heap pages back to the kernel (malloc-trim.ts), or null where that is not built.
+   * Called before a refusal, so a refusal counts memory in use, not pages glibc keeps free.
+   */
+  trimHeap?: (() => unknown) | null;
+  now?: () => number;
+}
+
+/** At most one heap trim a second: it walks every malloc arena. */
+const TRIM_INTERVAL_MS = 1000;
+
 export class MemoryGuard {
   private reading: MemoryReading = { limitBytes: null, residentBytes: 0, projectedBytes: 0, refusal: null };
+  private readonly readLimit: () => number | null;
+  private readonly readResident: () => number;
+  private readonly now: () => number;
+  private lastTrimAt = Number.NEGATIVE_INFINITY;
+  /** Resident bytes the heap trims gave back, in all. */
+  returnedBytes = 0;
 
-  constructor(
-    private readonly settings: () => MemorySettings,
-    private readonly queuedBytes: () => number,
-    private readonly readLimit: () => number | null = () => cgroupMemoryLimit(),
-    private readonly readResident: () => number = () => process.memoryUsage.rss(),
-  ) {}
+  constructor(private readonly options: MemoryGuardOptions) {
+    this.readLimit = options.readLimit ?? (() => cgroupMemoryLimit());
+    this.readResident = options.readResident ?? (() => process.memoryUsage.rss());
+    this.now = options.now ?? (() => performance.now());
+  }
 
   get current(): MemoryReading {
     return this.reading;
@@ -73,16 +95,21 @@ export class MemoryGuard {
   /** Bytes left under the high watermark at the last check (null: no limit); negative when over. */
   headroom(): number | null {
     const { limitBytes } = this.reading;
-    return limitBytes === null ? null : this.settings().highWatermark * limitBytes - this.reading.projectedBytes;
+    return limitBytes === null ? null : this.options.settings().highWatermark * limitBytes - this.reading.projectedBytes;
   }
 
-  /** Reads the limit and the resident set again (called about once a second). */
+  /**
+   * Reads the limit and the resident set again (called about once a second). Over the watermark,
+   * it first returns the heap's free pages to the kernel and reads again.
+   */
   check(): MemoryReading {
-    const { limitBytes, highWatermark } = this.settings();
+    const { limitBytes, highWatermark } = this.options.settings();
     const limit = limitBytes > 0 ? limitBytes : this.readLimit();
-    const residentBytes = this.readResident();
-    const projectedBytes = residentBytes + this.queuedBytes();
-    const over = limit !== null && projectedBytes > highWatermark * limit;
+    const ceiling = limit === null ? Number.POSITIVE_INFINITY : highWatermark * limit;
+    let residentBytes = this.readResident();
+    if (residentBytes + this.options.queuedBytes() > ceiling) residentBytes = this.trimmed(residentBytes);
+    const projectedBytes = residentBytes + this.options.queuedBytes();
+    const over = limit !== null && projectedBytes > ceiling;
     this.reading = {
       limitBytes: limit, residentBytes, projectedBytes,
       refusal: over
@@ -90,5 +117,16 @@ export class MemoryGuard {
         : null,
     };
     return this.reading;
+  }
+
+  /** The resident set after a heap trim, when one is built and none ran in the last second. */
+  private trimmed(residentBytes: number): number {
+    const { trimHeap } = this.options;
+    if (!trimHeap || this.now() - this.lastTrimAt < TRIM_INTERVAL_MS) return residentBytes;
+    this.lastTrimAt = this.now();
+    trimHeap();
+    const after = this.readResident();
+    this.returnedBytes += Math.max(0, residentBytes - after);
+    return after;
   }
 }

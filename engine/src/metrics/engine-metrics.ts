@@ -63,6 +63,7 @@ export function createEngineMetrics(registry = new Registry()) {
     memoryLimit: new Gauge({ ...r, name: 'engram_memory_limit_bytes', help: 'Memory the engine may use (config or cgroup; 0 = no limit)' }),
     memoryProjected: new Gauge({ ...r, name: 'engram_memory_projected_bytes', help: 'Resident memory plus what the queue holds (the guard compares this with the limit)' }),
     memoryPressure: new Gauge({ ...r, name: 'engram_memory_pressure', help: '1 while new observations are refused for memory, else 0' }),
+    memoryReturned: new Counter({ ...r, name: 'engram_memory_returned_bytes_total', help: 'Resident memory handed back to the kernel by heap trims (run near the memory limit, before refusing)' }),
     placementGeneration: new Gauge({ ...r, name: 'engram_placement_generation', help: 'Generation of the placement of memory spaces over the stream\'s pods this engine routes by (0 = stand-alone)' }),
     spacesOwned: new Gauge({ ...r, name: 'engram_placement_spaces_owned', help: 'Memory spaces this engine holds and owns (held but not owned: copies being handed over)', labelNames: ['owned'] }),
     forwarded: new Counter({ ...r, name: 'engram_forwarded_requests_total', help: 'Requests for a memory space another pod owns, passed on to it, by method and result', labelNames: ['grpc_method', 'result'] }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PressureLevel, pressureLevel, retryAfterMs } from './pressure.js';
+import { MIN_STREAM_WINDOW, PressureLevel, pressureLevel, retryAfterMs, streamWindow } from './pressure.js';
 
 describe('pressureLevel', () => {
   it.each([
@@ -23,5 +23,21 @@ describe('retryAfterMs', () => {
   });
   it('falls back to one second before any rate is measured', () => {
     expect(retryAfterMs(100, 0)).toBe(1000);
+  });
+});
+
+describe('streamWindow', () => {
+  it('gives each stream an equal share of half the queue', () => {
+    expect(streamWindow(1000, 1)).toBe(500);
+    expect(streamWindow(1000, 8)).toBe(62);
+  });
+  it('keeps every window together below the warning level, whatever the count', () => {
+    for (const streams of [1, 2, 3, 7, 10, 50]) expect(streamWindow(1000, streams) * streams).toBeLessThan(1000 * 0.5 + 1);
+  });
+  it('never goes below its floor, even with more streams than slots', () => {
+    expect(streamWindow(100, 1000)).toBe(MIN_STREAM_WINDOW);
+  });
+  it('treats no streams as one', () => {
+    expect(streamWindow(1000, 0)).toBe(500);
   });
 });

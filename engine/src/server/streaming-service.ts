@@ -229,9 +229,12 @@ class StreamHandler {
           dimension: config.hnsw.dimension,
           maxBatchSize: this.limits.maxBatch,
           maxMessageBytes: this.limits.maxMessageBytes,
+          streamWindow: session.firstWindow(),
         },
       },
     });
+    // every other stream's share of the queue just shrank: they learn their new windows now
+    for (const open of this.engine.sessions) open.reportWindow();
   }
 
   private async finish(drain: boolean, message: string): Promise<void> {

@@ -31,6 +31,8 @@ export interface SessionContext {
   accepting(): boolean;
   /** Why observations cannot be made durable now (data directory full or unwritable), or null. */
   storageUnavailable(): string | null;
+  /** Observations each honouring stream may have in the engine at once (see `streamWindow`). */
+  streamWindow(): number;
   /** Why the engine is too close to its memory limit to take more, or null. */
   memoryPressure(): string | null;
   /** Why writes to the space must wait (it is being handed to another pod), or null. */
@@ -55,6 +57,8 @@ export class ObserveSession implements IndexSink {
   private indexedThrough = 0;
   private level: PressureLevel = PressureLevel.NORMAL;
   private paused = false;
+  /** The window last sent to the client (0 = none yet). */
+  private window = 0;
   private closed = false;
   private drainWaiter: (() => void) | null = null;
   private readonly tenant: TenantConfig;
@@ -328,8 +332,25 @@ export class ObserveSession implements IndexSink {
     this.checkDrained();
   }
 
-  /** Tells the client when the pressure level changes (called after each batch and by a ticker). */
+  /** The window the init ack gives a client that honours backpressure (0 = none): later changes come by `reportWindow`. */
+  firstWindow(): number {
+    if (!this.honoursBackpressure) return 0;
+    this.window = this.context.streamWindow();
+    return this.window;
+  }
+
+  /** Sends the client its window when its share of the queue has changed (clients that honour backpressure only). */
+  reportWindow(): void {
+    if (!this.honoursBackpressure || this.closed) return;
+    const window = this.context.streamWindow();
+    if (window === this.window) return;
+    this.window = window;
+    this.send({ flow: { action: 'SET_WINDOW', suggestedRate: 0, retryAfterMs: 0, window } });
+  }
+
+  /** Tells the client its window and when the pressure level changes (called after each batch and by a ticker). */
   reportPressure(): void {
+    this.reportWindow();
     const { queue, metrics } = this.context;
     const level = pressureLevel(queue.pressure);
     if (level === this.level || this.closed) return;

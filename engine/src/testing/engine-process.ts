@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EngramClient } from '../client/engram-client.js';
 import { HashRing } from '../pool/hash-ring.js';
+import { withEngineTunables } from '../memory/malloc-tunables.js';
 
 export const ENGRAM_CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -45,6 +46,7 @@ export async function startEngine(config: Record<string, unknown> = {}, extraArg
   const command = [...(options.wrapper ?? []), process.execPath, ENGRAM_CLI, 'serve', '--port', '0', '--http-port', '0', ...dirArgs, ...sets, ...extraArgs];
   const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: withEngineTunables(process.env),
   });
   const logs: string[] = [];
   child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));

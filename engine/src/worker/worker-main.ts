@@ -53,14 +53,14 @@ class IndexWorker {
       case 'configure': return this.configure(message.hnsw);
       case 'export': return this.exportSpace(message.space, message.path);
       case 'import': return this.importSpace(message);
-      case 'drop': return void this.spaces.delete(message.space);
+      case 'drop': return this.drop(message.space);
       case 'snapshot':
         return this.answer(message.key, message.space, () => this.existing(message.space).writeSnapshot(message.files.graphPath, message.files.statePath));
       case 'restore':
         return this.answer(message.key, message.space, () => {
           const index = SpaceIndex.readSnapshot(message.files.graphPath, message.files.statePath, message.hnsw, message.lsn);
           index.setEfSearch(this.hnsw.efSearch);
-          this.spaces.set(message.space, index);
+          this.replace(message.space, index);
         });
       case 'rebuildBegin':
         return this.answer(message.key, message.space, () => this.existing(message.space).beginRebuild(message.path));
@@ -88,6 +88,18 @@ class IndexWorker {
       else missing.push(id);
     }
     this.post({ type: 'fetched', key, found, missing });
+  }
+
+  /** Forgets a space that has left this worker, and frees its graph now (see `SpaceIndex.release`). */
+  private drop(space: string): void {
+    this.spaces.get(space)?.release();
+    this.spaces.delete(space);
+  }
+
+  /** Puts a loaded index in place of the space's current one, whose graph is freed now. */
+  private replace(space: string, index: SpaceIndex): void {
+    this.spaces.get(space)?.release();
+    this.spaces.set(space, index);
   }
 
   private existing(space: string): SpaceIndex {
@@ -207,7 +219,7 @@ class IndexWorker {
       if (message.state) {
         const index = SpaceIndex.load(message.path, message.state);
         index.setEfSearch(this.hnsw.efSearch);
-        this.spaces.set(message.space, index);
+        this.replace(message.space, index);
       }
       this.post({ type: 'imported', space: message.space, spaceSize: this.spaces.get(message.space)?.size ?? 0, busyMs: performance.now() - started });
     } catch (e) {

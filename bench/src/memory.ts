@@ -1,0 +1,130 @@
+// `npm run bench:memory`: how many vectors an engine holds under a memory limit before it first
+// refuses an observation for memory (REJECT_MEMORY_PRESSURE), and where its resident memory goes.
+// The engine runs the memory-constrained profile (M 8) with `memory.limitBytes` set, so the guard
+// acts as it would under a pod's limit; eight streams send clustered 768-dimension vectors as fast
+// as it takes them. The breakdown reads /proc/<pid>/smaps: the part hnswlib needs is computed from
+// its layout (level-0 record per vector: the vector, 2M links and a count, the label), the rest is
+// what the engine adds.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+import { dirname } from 'node:path';
+import { ClusteredVectors } from '@engram/engine/synthetic';
+import { processUsage, startEngine, type EngineProcess } from '@engram/engine/testing';
+import { commandLine } from './command-line.js';
+
+const args = commandLine({
+  'limit-mib': { type: 'string', default: '512' },
+  spaces: { type: 'string', default: '8' },
+  dimension: { type: 'string', default: '768' },
+  out: { type: 'string', default: 'bench/results/memory.json' },
+}, {
+  description: 'Vectors held under a memory limit before the first memory refusal, and a breakdown of the resident set.',
+  help: { 'limit-mib': 'the engine\'s memory limit (memory.limitBytes)', spaces: 'memory spaces written at once', dimension: 'vector dimension', out: 'where the JSON results go' },
+});
+const MiB = 1024 * 1024;
+const limitBytes = Number(args['limit-mib']) * MiB;
+const dimension = Number(args.dimension);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resident kilobytes of the process by kind of mapping (Linux smaps). */
+interface Resident {
+  total: number;
+  /** Anonymous mappings of exactly 256 KiB: V8 heap pages (every isolate: main thread and workers). */
+  v8Pages: number;
+  /** The main thread's malloc heap (`[heap]`). */
+  mallocHeap: number;
+  /** Other anonymous memory: hnswlib graphs, worker threads' malloc arenas, large buffers. */
+  otherAnonymous: number;
+  /** File-backed: the node binary, libraries, the addon. */
+  files: number;
+}
+
+function residentOf(pid: number): Resident {
+  const out: Resident = { total: 0, v8Pages: 0, mallocHeap: 0, otherAnonymous: 0, files: 0 };
+  let kind: keyof Resident = 'otherAnonymous';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (range) {
+      const bytes = parseInt(range[2]!, 16) - parseInt(range[1]!, 16);
+      const name = range[3]!.trim();
+      kind = name === '[heap]' ? 'mallocHeap' : name.startsWith('/') ? 'files' : name ? 'otherAnonymous' : bytes === 256 * 1024 ? 'v8Pages' : 'otherAnonymous';
+    } else if (line.startsWith('Rss:')) {
+      const bytes = Number(line.split(/\s+/)[1]) * 1024;
+      out[kind] += bytes;
+      out.total += bytes;
+    }
+  }
+  return out;
+}
+
+/** Bytes hnswlib's level-0 layer takes per vector (what it allocates for every element). */
+function graphBytesPerVector(m: number): number {
+  return dimension * 4 + (2 * m * 4 + 4) + 8;
+}
+
+/** Streams until the engine first refuses for memory; returns how long that took. */
+async function fillUntilRefused(engine: EngineProcess, spaces: string[]): Promise<{ seconds: number; sent: number; refusedFor: string }> {
+  const client = engine.client();
+  const vectors = new ClusteredVectors({ dimension }).take(4096);
+  let refusal: string | null = null;
+  let sent = 0;
+  const started = performance.now();
+  await Promise.all(spaces.map(async (space, s) => {
+    const stream = await client.openStream({ memorySpace: space, maxBatch: 256, honoursBackpressure: true });
+    stream.on('refused', (ack) => {
+      if (ack.code === 'REJECT_MEMORY_PRESSURE') refusal ??= ack.reason;
+    });
+    for (let i = 0; refusal === null; i++) {
+      await stream.send({ id: `v-${s}-${i}`, embedding: vectors[(s * 977 + i) % vectors.length]! });
+      sent++;
+    }
+    stream.cancel();
+  }));
+  return { seconds: (performance.now() - started) / 1000, sent, refusedFor: refusal ?? '' };
+}
+
+/** Vectors the engine holds once indexing has settled (unchanged for two seconds). */
+async function settledVectors(engine: EngineProcess): Promise<number> {
+  const client = engine.client();
+  let last = -1;
+  for (;;) {
+    const stats = await client.stats();
+    const held = stats.spaces.reduce((n, s) => n + Number(s.vectors), 0);
+    if (held === last && stats.queueDepth === 0) return held;
+    last = held;
+    await sleep(2000);
+  }
+}
+
+const spaces = Array.from({ length: Number(args.spaces) }, (_, i) => `memory-${i}`);
+const engine = await startEngine({ 'hnsw.dimension': dimension, 'memory.limitBytes': limitBytes }, ['--profile', 'memory-constrained']);
+try {
+  await sleep(3000);
+  const pid = engine.process.pid!;
+  const idle = residentOf(pid);
+  const fill = await fillUntilRefused(engine, spaces);
+  const held = await settledVectors(engine);
+  const full = residentOf(pid);
+  const m = Number((((await engine.client().getConfig()).config['hnsw'] ?? {}) as { m?: number }).m ?? 8);
+  const graph = held * graphBytesPerVector(m);
+  const mib = (b: number) => (b / MiB).toFixed(1);
+  const perVector = (b: number) => (held > 0 ? (b / held).toFixed(0) : '-');
+  const rows: Array<[string, number, number]> = [
+    ['V8 heaps (256 KiB pages, every thread)', idle.v8Pages, full.v8Pages],
+    ['main thread malloc heap', idle.mallocHeap, full.mallocHeap],
+    ['other anonymous (hnswlib graphs, worker arenas, buffers)', idle.otherAnonymous, full.otherAnonymous],
+    ['files (node, libraries, addon)', idle.files, full.files],
+    ['total resident', idle.total, full.total],
+  ];
+  console.log(`limit ${mib(limitBytes)} MiB (memory-constrained profile, M ${m}, ${spaces.length} spaces, ${dimension} dims)`);
+  console.log(`first REJECT_MEMORY_PRESSURE after ${fill.seconds.toFixed(1)} s: "${fill.refusedFor}"`);
+  console.log(`vectors held: ${held} (target at 512 MiB: >= 110,000); peak RSS ${mib(processUsage(pid)?.peakRssBytes ?? 0)} MiB`);
+  console.log('\n| resident memory | idle (MiB) | holding them (MiB) | added per vector (bytes) |\n|---|---|---|---|');
+  for (const [what, before, after] of rows) console.log(`| ${what} | ${mib(before)} | ${mib(after)} | ${perVector(after - before)} |`);
+  console.log(`| hnswlib's level-0 data (computed: ${graphBytesPerVector(m)} bytes a vector) | | ${mib(graph)} | ${graphBytesPerVector(m)} |`);
+  console.log(`\nadded per vector: ${perVector(full.total - idle.total)} bytes = ${((full.total - idle.total) / graph).toFixed(2)}x what hnswlib's level 0 needs`);
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, JSON.stringify({ limitBytes, m, spaces: spaces.length, dimension, held, fill, idle, full, graphBytes: graph }, null, 2));
+} finally {
+  await engine.stop();
+}

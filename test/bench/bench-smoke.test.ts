@@ -1,0 +1,42 @@
+// `npm run bench -- --quick` end to end, so the benchmark never rots: it starts real engines, streams,
+// recalls and prints its tables. Its figures are not judged here (no timing assertions on a shared
+// machine); what is checked is that every stage ran and accounted for every observation.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../operator/operator-harness.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+
+interface ProfileRow { profile: string; accepted: number; indexed: number; recalls: number; rawSingle: number }
+
+describe('npm run bench -- --quick', () => {
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs every stage on two profiles and accounts for every observation', async () => {
+    const out = join(dir, 'profiles.json');
+    const { stdout } = await run('npm', ['run', '--silent', 'bench', '--', '--quick', '--out', out], { cwd: REPO_ROOT, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 });
+    expect(stdout).toMatch(/^\| balanced \| 4 \|/m);
+    expect(stdout).toMatch(/^\| memory-constrained \| 2 \|/m);
+    expect(stdout).toContain('accepted-ingest burst');
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { rows: ProfileRow[]; burst: { accepted: number } };
+    expect(results.rows.map((r) => r.profile)).toEqual(['balanced', 'memory-constrained']);
+    for (const row of results.rows) {
+      expect(row.accepted).toBe(2000);
+      expect(row.indexed).toBe(2000);
+      expect(row.recalls).toBeGreaterThan(0);
+      expect(row.rawSingle).toBeGreaterThan(0);
+    }
+    expect(results.burst.accepted).toBe(5000);
+  }, 180_000);
+
+  it('names the profiles it knows when given one it does not', async () => {
+    const failed = await run('node', ['bench/dist/profiles.js', '--profiles', 'balanced,fastest'], { cwd: REPO_ROOT }).then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toContain('unknown profile fastest: the profiles are low-latency, high-throughput, balanced, memory-constrained, multi-tenant');
+  });
+});

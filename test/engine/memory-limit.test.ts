@@ -1,0 +1,48 @@
+// An engine near its memory limit: it first hands free heap pages back to the kernel, then refuses
+// new observations as retryable (REJECT_MEMORY_PRESSURE, the reason named), loses nothing it
+// accepted, and takes everything the client resends once the limit is raised, without a restart.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { clusteredObservations, metricValue } from '../helpers/vectors.js';
+
+const MiB = 1024 * 1024;
+const SPACES = 4;
+const PER_SPACE = 6000;
+
+describe('memory limit', () => {
+  let engine: EngineProcess;
+  beforeAll(async () => {
+    engine = await startEngine({ 'hnsw.dimension': 768 }, ['--profile', 'memory-constrained']);
+  });
+  afterAll(async () => {
+    await engine.stop();
+  });
+
+  it('trims the heap, refuses what does not fit, and takes it all once the limit is raised', async () => {
+    const client = engine.client();
+    const idle = metricValue(await engine.metrics(), 'process_resident_memory_bytes', {})!;
+    expect(idle).toBeGreaterThan(0);
+    // room for about 60 MiB more than idle under the 90% watermark: less than the 24,000 vectors (75 MiB of graph alone)
+    await client.applyConfig({ memory: { limitBytes: Math.round((idle + 60 * MiB) / 0.9) } });
+    const reasons = new Set<string>();
+    let raise: NodeJS.Timeout | undefined;
+    const counts = await Promise.all(Array.from({ length: SPACES }, async (_, s) => {
+      const space = `memory-${s}`;
+      const stream = await client.openStream({ memorySpace: space, maxBatch: 200 });
+      stream.on('refused', (ack) => {
+        if (ack.code !== 'REJECT_MEMORY_PRESSURE') return;
+        reasons.add(ack.reason.replace(/\d+/g, 'N'));
+        // lift the limit 3 s after the first refusal (a few trims run meanwhile): the streams resend by themselves
+        raise ??= setTimeout(() => void client.applyConfig({ memory: { limitBytes: 0 } }), 3000);
+      });
+      for (const o of clusteredObservations(space, PER_SPACE, 768, s)) await stream.send(o);
+      return stream.close({ drain: true });
+    }));
+    expect([...reasons]).toEqual(['engine memory N MiB resident + N MiB queued is over N% of its N MiB limit; resend later, or raise the limit or spread the memory spaces over more engines']);
+    for (const c of counts) expect(c).toMatchObject({ accepted: PER_SPACE, indexed: PER_SPACE, rejected: 0 });
+    const metrics = await engine.metrics();
+    expect(metricValue(metrics, 'engram_memory_returned_bytes_total', {})).toBeGreaterThan(0);
+    const fetched = await client.fetch('memory-3', ['memory-3-0', `memory-3-${PER_SPACE - 1}`]);
+    expect(fetched.observations.map((o) => o.id).sort()).toEqual(['memory-3-0', `memory-3-${PER_SPACE - 1}`]);
+  }, 120_000);
+});
