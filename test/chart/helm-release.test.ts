@@ -150,8 +150,10 @@ describe('helm install of the engram-operator chart', () => {
 
     const client = new EngramClient(`${engine.status.podIP}:50051`, { apiKey: await secretKey('memory-admin-key') });
     clients.push(client);
+    // bulk-a's client ignores flow control (and so its stream window): a client that keeps to its
+    // window never fills the queue, and this load is meant to show backpressure on the dashboards
     const stream = async (space: string, count: number, seed: number) => {
-      const session = await client.openStream({ memorySpace: space, ...(space.startsWith('acme-') ? { tenant: 'acme' } : {}) });
+      const session = await client.openStream({ memorySpace: space, ...(space.startsWith('acme-') ? { tenant: 'acme' } : { honoursBackpressure: false }) });
       const observations = clusteredObservations(space, count, DIM, seed);
       for (const o of observations) await session.send(o);
       return session.close({ drain: true });

@@ -111,6 +111,7 @@ describe('the README on a fresh clone', () => {
     ['node bench/dist/kill-soak.js --help', 'usage: node bench/dist/kill-soak.js'],
     ['node bench/dist/scale.js --help', 'usage: node bench/dist/scale.js'],
     ['node bench/dist/memory.js --help', 'usage: node bench/dist/memory.js'],
+    ['node bench/dist/recall-under-ingest.js --help', 'usage: node bench/dist/recall-under-ingest.js'],
   ])('answers `%s`', async (command, usage) => {
     const result = await sh(command, clone, 60_000);
     expect(result.code, result.stderr).toBe(0);
