@@ -36,9 +36,19 @@ export interface OperatorCluster {
   kubectl(args: string[], input?: string): Promise<string>;
   /** The admin API key the operator made for a stream (its `<name>-admin-key` Secret), once it exists. */
   adminKey(stream: string, namespace?: string): Promise<string>;
+  /** A stream's engine pods that serve now: Ready, with an address, and not terminating. */
+  readyEnginePods(stream: string, namespace?: string): Promise<EnginePod[]>;
   startOperator(identity: string, extraArgs?: string[]): Promise<OperatorProcess>;
   stop(): Promise<void>;
 }
+
+export interface EnginePod {
+  metadata: { name: string; deletionTimestamp?: string };
+  status: { podIP?: string; conditions?: Array<{ type: string; status: string }> };
+}
+
+/** An engine pod's gRPC address. */
+export const grpcAddress = (pod: EnginePod) => `${pod.status.podIP}:50051`;
 
 /** Fast lease timing, so failover tests take seconds. */
 const LEASE_ARGS = ['--lease-duration-ms', '3000', '--renew-deadline-ms', '2000', '--retry-period-ms', '500'];
@@ -95,6 +105,11 @@ export async function startOperatorCluster(images: Record<string, string[]> = {}
       const encoded = await cluster.kubectl(['get', 'secret', `${stream}-admin-key`, '-n', namespace, '-o', 'jsonpath={.data.key}']).catch(() => '');
       return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
     }, 60_000),
+    readyEnginePods: async (stream, namespace = 'default') => {
+      const list = JSON.parse(await cluster.kubectl(['get', 'pods', '-n', namespace, '-l', `engram.io/stream=${stream}`, '-o', 'json'])) as { items: EnginePod[] };
+      // A terminating pod says Ready until its process is gone; like an EndpointSlice, leave it out.
+      return list.items.filter((p) => !p.metadata.deletionTimestamp && p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    },
     stop: async () => {
       for (const o of operators) if (o.process.exitCode === null && o.process.signalCode === null) o.process.kill('SIGKILL');
       await agent.stop();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngramClient } from '../../engine/dist/client/engram-client.js';
 import { Placement } from '../../engine/dist/placement/placement.js';
 import { SpaceLoad, type SpaceLoadReport } from '../helpers/space-load.js';
-import { eventually, startOperatorCluster, type OperatorCluster, type OperatorProcess } from './operator-harness.js';
+import { eventually, grpcAddress, startOperatorCluster, type OperatorCluster, type OperatorProcess } from './operator-harness.js';
 
 interface Stream {
   metadata: { generation: number };
@@ -19,7 +19,6 @@ interface Stream {
     pods?: Array<{ name: string; owned?: { spaces: number; vectors: number; copies: number } }>;
   };
 }
-interface PodList { items: Array<{ metadata: { name: string }; status: { podIP?: string; conditions?: Array<{ type: string; status: string }> } }> }
 interface EventList { items: Array<{ reason: string; message: string; type: string }> }
 
 const DIM = 64;
@@ -38,11 +37,8 @@ describe('scale-out: memory spaces over engine pods', () => {
 
   const kubectl = (...args: string[]) => oc.kubectl(args);
   const stream = async () => JSON.parse(await kubectl('get', 'engramstream', NAME, '-o', 'json')) as Stream;
-  const readyPods = async () => {
-    const list = JSON.parse(await kubectl('get', 'pods', '-l', `engram.io/stream=${NAME}`, '-o', 'json')) as PodList;
-    return list.items.filter((p) => p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-  };
-  const addresses = async () => (await readyPods()).map((p) => `${p.status.podIP}:50051`);
+  const readyPods = () => oc.readyEnginePods(NAME);
+  const addresses = async () => (await readyPods()).map(grpcAddress);
   /** The stream's admin key (API keys are on by default), read once the operator made it. */
   let apiKey = '';
   const client = (address: string) => {
@@ -175,7 +171,7 @@ describe('scale-out: memory spaces over engine pods', () => {
   };
   const podAddress = async (ordinal: number) => eventually(`${NAME}-${ordinal} ready`, async () => {
     const pod = (await readyPods()).find((p) => p.metadata.name === `${NAME}-${ordinal}`);
-    return pod ? `${pod.status.podIP}:50051` : undefined;
+    return pod ? grpcAddress(pod) : undefined;
   });
   const killPod = (ordinal: number) => {
     for (const pid of oc.agent.pidsOf('default', `${NAME}-${ordinal}`)) process.kill(pid, 'SIGKILL');

@@ -12,7 +12,7 @@ import { newKey } from '../../engine/dist/auth/credentials.js';
 import { createCa } from '../helpers/certificates.js';
 import { refusedPrivilegedPod } from '../helpers/pod-security.js';
 import { clusteredObservations } from '../helpers/vectors.js';
-import { eventually, startOperatorCluster, type OperatorCluster } from './operator-harness.js';
+import { eventually, grpcAddress, startOperatorCluster, type OperatorCluster } from './operator-harness.js';
 
 const NS = 'secure';
 const NAME = 'mem';
@@ -23,7 +23,6 @@ interface Stream {
   metadata: { generation: number };
   status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason: string }>; rollout?: { phase: string; stable: { configHash: string } }; desiredConfigHash?: string };
 }
-interface PodList { items: Array<{ metadata: { name: string }; status: { podIP?: string; conditions?: Array<{ type: string; status: string }> } }> }
 
 async function codeOf(work: () => Promise<unknown>): Promise<string> {
   try {
@@ -41,10 +40,7 @@ describe('a stream with keys, TLS and the restricted pod security standard', () 
   const kubectl = (...args: string[]) => oc.kubectl(args);
   const apply = (object: unknown) => oc.kubectl(['apply', '-f', '-'], JSON.stringify(object));
   const stream = async () => JSON.parse(await kubectl('get', 'engramstream', NAME, '-n', NS, '-o', 'json')) as Stream;
-  const readyAddresses = async () => {
-    const list = JSON.parse(await kubectl('get', 'pods', '-n', NS, '-l', `engram.io/stream=${NAME}`, '-o', 'json')) as PodList;
-    return list.items.filter((p) => p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((p) => `${p.status.podIP}:50051`);
-  };
+  const readyAddresses = async () => (await oc.readyEnginePods(NAME, NS)).map(grpcAddress);
   const client = (address: string, options: ClientOptions) => {
     const c = new EngramClient(address, { deadlineMs: 5000, ...options });
     clients.push(c);
