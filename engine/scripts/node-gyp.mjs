@@ -1,5 +1,5 @@
 // Runs node-gyp for the engine's install-time native builds (build-simd-addon.mjs,
-// build-malloc-trim.mjs) without downloading anything: node-gyp as npm runs it for install
+// build-memory-release.mjs) without downloading anything: node-gyp as npm runs it for install
 // scripts (else the copy bundled with npm beside this node), and node's headers from npm's nodedir
 // setting (else those installed beside this node).
 import { spawnSync } from 'node:child_process';

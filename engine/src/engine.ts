@@ -13,7 +13,7 @@ import { DurableStorage } from './durability/durable-storage.js';
 import { recoverAtStart } from './durability/startup-recovery.js';
 import { EngramError } from './errors.js';
 import { MemoryGuard } from './memory/memory-guard.js';
-import { loadHeapTrimmer } from './memory/malloc-trim.js';
+import { loadMemoryRelease } from './memory/memory-release.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics/engine-metrics.js';
 import { WorkerPool, type BatchOutcome } from './pool/worker-pool.js';
 import { DrainRate } from './queue/drain-rate.js';
@@ -110,8 +110,8 @@ export class Engine implements SessionContext {
       store: this.storage,
       log: options.log,
     });
-    const heap = loadHeapTrimmer();
-    this.memory = new MemoryGuard({ settings: () => this.current.memory, queuedBytes: () => this.queue.memoryBytes, trimHeap: heap && (() => heap.trim()) });
+    const release = loadMemoryRelease();
+    this.memory = new MemoryGuard({ settings: () => this.current.memory, queuedBytes: () => this.queue.memoryBytes, trimHeap: release && (() => release.trimHeap()) });
     this.transfer = new SpaceTransfer({
       pool: this.pool, queue: this.queue, directory: this.directory, storage: this.storage, metrics: this.metrics,
       scratchDir: this.scratchDir, hnsw: () => this.current.hnsw, persist: (items) => this.persist(items),

@@ -8,6 +8,7 @@ import { hnswlib } from './hnswlib-addon.js';
 import type { HnswConfig } from '../config/engine-config.js';
 import { digestIds, type IdDigest } from './id-digest.js';
 import type { FetchedData, RecallHitData, SpaceState } from '../pool/messages.js';
+import { dropFilePages } from '../memory/memory-release.js';
 
 const { HierarchicalNSW } = hnswlib;
 const INITIAL_CAPACITY = 1024;
@@ -238,10 +239,12 @@ function freeGraph(graph: Graph): void {
   graph.initIndex({ maxElements: 1, m: 2, efConstruction: 2 });
 }
 
+/** Syncs a snapshot file, then drops it from the page cache: it is read again only at recovery. */
 function syncFile(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
+    dropFilePages(fd);
   } finally {
     closeSync(fd);
   }

@@ -63,7 +63,7 @@ export interface MemoryGuardOptions {
   readLimit?: () => number | null;
   readResident?: () => number;
   /**
-   * Hands free heap pages back to the kernel (malloc-trim.ts), or null where that is not built.
+   * Hands free heap pages back to the kernel (memory-release.ts), or null where that is not built.
    * Called before a refusal, so a refusal counts memory in use, not pages glibc keeps free.
    */
   trimHeap?: (() => unknown) | null;

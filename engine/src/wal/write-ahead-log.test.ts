@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,5 +103,22 @@ describe('write-ahead log', () => {
     expect(wal.unavailable?.message).toMatch(/data directory .* cannot be written/);
     await expect(wal.append([entry(1)]).committed).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
     await wal.close();
+  });
+
+  // A log segment is read again only at recovery: in a container its page cache would count
+  // against the memory limit (the stress suite's memory-limited engine was killed with 47 MiB of it).
+  it.runIf(process.platform === 'linux')('keeps synced segments out of the page cache; unsynced ones (sync none) stay there', async () => {
+    const cached = async (policy: 'batch' | 'none') => {
+      const dir = tempDir();
+      const wal = await WriteAheadLog.open({ dir, syncPolicy: policy, syncIntervalMs: 100, segmentBytes: 4 * 1024 * 1024, nextLsn: 1, log: quiet, metrics: noMetrics });
+      for (let round = 0; round < 20; round++) await wal.append(Array.from({ length: 50 }, (_, i) => entry(round * 50 + i))).committed;
+      const segments = readdirSync(dir).filter((f) => f.endsWith('.wal')).map((f) => join(dir, f));
+      const bytes = segments.reduce((n, f) => n + Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', f], { encoding: 'utf8' }).trim()), 0);
+      await wal.close();
+      return bytes;
+    };
+    // 1,000 records of about 1 KB: over a MiB written either way
+    expect(await cached('none')).toBeGreaterThan(1024 * 1024);
+    expect(await cached('batch')).toBe(0);
   });
 });

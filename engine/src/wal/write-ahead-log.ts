@@ -16,6 +16,7 @@ import type { SyncPolicy } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { syncDirectory, writeFileDurably } from './durable-files.js';
+import { dropFilePages } from '../memory/memory-release.js';
 import { listSegments, segmentName } from './segments.js';
 import { RecordArena } from './record-arena.js';
 import type { WalObservation } from './wal-record.js';
@@ -68,6 +69,8 @@ export function describeStorageError(dir: string, e: unknown): string {
 export class WriteAheadLog {
   private fh: FileHandle | null = null;
   private size = 0;
+  /** Where the open segment's pages not yet dropped from the page cache begin (a page boundary). */
+  private droppedThrough = 0;
   private next: number;
   private pending = emptyGroup();
   private readonly arena = new RecordArena();
@@ -178,6 +181,7 @@ export class WriteAheadLog {
       if (this.options.syncPolicy === 'batch') await this.timedSync(fh);
       else this.dirty = true;
       this.size += group.bytes;
+      if (this.options.syncPolicy === 'batch') this.dropSynced(fh, this.size);
       this.bytesWritten += group.bytes;
       this.options.metrics.written(group.bytes);
       for (const w of group.waiters) w.resolve();
@@ -197,12 +201,25 @@ export class WriteAheadLog {
     const fh = this.fh;
     if (!this.dirty || !fh) return;
     this.dirty = false;
+    const through = this.size;
     try {
       await this.timedSync(fh);
+      if (fh === this.fh) this.dropSynced(fh, through);
     } catch (e) {
       // A rotation closed this segment meanwhile (after syncing it): not a storage failure.
       if (fh === this.fh) this.enterFailure(e);
     }
+  }
+
+  /**
+   * Synced log bytes leave the page cache: they are read again only at recovery, and in a
+   * container they would count against its memory limit (see memory/memory-release.ts).
+   */
+  private dropSynced(fh: FileHandle, through: number): void {
+    if (through <= this.droppedThrough) return;
+    dropFilePages(fh.fd, this.droppedThrough, through);
+    // The kernel drops whole pages only: the last, partly written one is dropped next time.
+    this.droppedThrough = through - (through % PAGE_BYTES);
   }
 
   /**
@@ -222,12 +239,16 @@ export class WriteAheadLog {
     await syncDirectory(this.options.dir);
     this.fh = fh;
     this.size = 0;
+    this.droppedThrough = 0;
   }
 
   private async rotate(): Promise<void> {
     const old = this.fh;
     if (old) {
-      if (this.options.syncPolicy !== 'none') await old.datasync();
+      if (this.options.syncPolicy !== 'none') {
+        await old.datasync();
+        this.dropSynced(old, this.size);
+      }
       await old.close();
     }
     this.fh = null;
@@ -304,6 +325,9 @@ export class WriteAheadLog {
     }
   }
 }
+
+/** Page size on x86-64 and most arm64 kernels (on larger pages, dropping from a 4 KiB boundary still works). */
+const PAGE_BYTES = 4096;
 
 /** Buffers passed to one writev (the kernel's IOV_MAX is 1024). */
 const WRITEV_BUFFERS = 1024;
