@@ -6,7 +6,7 @@
 //   resident of which malloc_trim(0) gave 91 MiB back.
 // - Page cache: a container's memory limit counts the cache of the files it wrote. Log segments
 //   and snapshots are written once and read only at recovery, yet they filled the stress suite's
-//   memory-limited engine with 40-100 MiB of cache, and the kernel (cgroup v1) killed the engine
+//   memory-limited engine with 40-107 MiB of cache, and the kernel (cgroup v1) killed the engine
 //   for memory with 47 MiB of it still unreclaimed. Once synced, their pages are dropped.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
