@@ -1,4 +1,4 @@
-// `npm run bench -- --quick` end to end, so the benchmark never rots: it starts real engines, streams,
+// `npm run bench -- --quick` and a small `npm run bench:ingest-floor` end to end, so the benchmarks never rot: it starts real engines, streams,
 // recalls and prints its tables. Its figures are not judged here (no timing assertions on a shared
 // machine); what is checked is that every stage ran and accounted for every observation.
 import { execFile } from 'node:child_process';
@@ -33,6 +33,18 @@ describe('npm run bench -- --quick', () => {
     }
     expect(results.burst.accepted).toBe(5000);
   }, 180_000);
+
+  it('measures the ingest floor: every server takes the whole burst', async () => {
+    const out = join(dir, 'ingest-floor.json');
+    const { stdout } = await run('node', ['bench/dist/ingest-floor.js', '--observations', '2000', '--streams', '2', '--batch', '250', '--rounds', '1', '--out', out], { cwd: REPO_ROOT, timeout: 110_000 });
+    expect(stdout).toContain('| engine, log synced per batch |');
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { targets: Record<string, Array<{ observations: number; rejected: number; mainUs: number }>> };
+    expect(Object.keys(results.targets)).toHaveLength(4);
+    for (const [target, rows] of Object.entries(results.targets)) {
+      expect(rows.map((r) => [r.observations, r.rejected]), target).toEqual([[2000, 0]]);
+      expect(rows[0]!.mainUs, target).toBeGreaterThan(0);
+    }
+  }, 120_000);
 
   it('names the profiles it knows when given one it does not', async () => {
     const failed = await run('node', ['bench/dist/profiles.js', '--profiles', 'balanced,fastest'], { cwd: REPO_ROOT }).then(() => null, (e: { code: number; stderr: string }) => e);
