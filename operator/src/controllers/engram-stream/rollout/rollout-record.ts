@@ -1,12 +1,9 @@
 // The stream's rollout as the operator stores it: a ConfigMap the stream owns, written by the
 // leader only. It holds the stable version (what pods outside the canary run and restart with),
 // the canary version, the step, the cohort and the analysis runs, so a new leader carries on.
-import type { V1ConfigMap } from '@kubernetes/client-node';
-import type { AnalysisRunStatus, EngramStream, RolloutPhase } from '../../../api/v1alpha1/types.js';
-import { commonLabels, ownerReference, streamNames } from '../names.js';
+import type { AnalysisRunStatus, RolloutPhase } from '../../../api/v1alpha1/types.js';
+import { ownedRecord } from '../owned-record.js';
 import type { Revision } from './revision.js';
-
-const KEY = 'rollout.json';
 
 /** An analysis run with its schedule. */
 export interface AnalysisRun extends AnalysisRunStatus {
@@ -40,19 +37,7 @@ export interface RolloutRecord {
   handled: Record<string, string>;
 }
 
-export function rolloutConfigMapName(stream: EngramStream): string {
-  return `${streamNames(stream).statefulSet}-rollout`;
-}
-
-export function buildRolloutConfigMap(stream: EngramStream, record: RolloutRecord): V1ConfigMap {
-  return {
-    apiVersion: 'v1', kind: 'ConfigMap',
-    metadata: { name: rolloutConfigMapName(stream), namespace: stream.metadata.namespace!, labels: commonLabels(stream), ownerReferences: [ownerReference(stream)] },
-    data: { [KEY]: JSON.stringify(record, null, 1) },
-  };
-}
-
-export function rolloutRecordOf(configMap: V1ConfigMap | undefined): RolloutRecord | undefined {
-  const text = configMap?.data?.[KEY];
-  return text ? (JSON.parse(text) as RolloutRecord) : undefined;
-}
+const store = ownedRecord<RolloutRecord>('rollout', 'rollout.json');
+export const rolloutConfigMapName = store.name;
+export const buildRolloutConfigMap = store.build;
+export const rolloutRecordOf = store.read;
