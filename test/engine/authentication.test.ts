@@ -14,6 +14,7 @@ import { EngramClient } from '../../engine/dist/client/engram-client.js';
 import { keysCommand } from '../../engine/dist/cli/keys-command.js';
 import { startEngine, type EngineProcess } from '../../engine/dist/testing/engine-process.js';
 import { eventually } from '../helpers/eventually.js';
+import { sendNotingAccepted } from '../helpers/accepted-ids.js';
 import { grpcurl, grpcurlPath } from '../helpers/grpcurl.js';
 import { clusteredObservations } from '../helpers/vectors.js';
 
@@ -186,21 +187,12 @@ describe('API keys and per-tenant authorisation', () => {
     let pending: string[] = [];
     while (next < observations.length || pending.length > 0) {
       const stream = await client(key).openStream({ memorySpace: space, maxBatch: 20 });
-      const bySequence: string[] = [];
-      stream.on('ack', (ack) => {
-        if (ack.status === 'ACCEPTED') for (let s = Number(ack.firstSequence); s <= Number(ack.lastSequence); s++) accepted.add(bySequence[s - 1]!);
-      });
-      stream.on('error', () => undefined);
+      const send = sendNotingAccepted(stream, accepted);
       try {
-        for (const id of pending) {
-          bySequence.push(id);
-          await stream.send(observations.find((o) => o.id === id)!);
-        }
+        for (const id of pending) await send(observations.find((o) => o.id === id)!);
         pending = [];
         while (next < observations.length) {
-          const o = observations[next++]!;
-          bySequence.push(o.id);
-          await stream.send(o);
+          await send(observations[next++]!);
           if (next === 500) {
             // rotation: the new key is in place, the old one revoked, while this stream runs on the old
             revokedAt = performance.now();

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngramClient, type ClientOptions } from '../../engine/dist/client/engram-client.js';
 import { newKey } from '../../engine/dist/auth/credentials.js';
+import { sendNotingAccepted } from '../helpers/accepted-ids.js';
 import { createCa } from '../helpers/certificates.js';
 import { refusedPrivilegedPod } from '../helpers/pod-security.js';
 import { clusteredObservations } from '../helpers/vectors.js';
@@ -136,21 +137,12 @@ describe('a stream with keys, TLS and the restricted pod security standard', () 
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
-        const bySequence: string[] = [];
-        s.on('ack', (ack) => {
-          if (ack.status === 'ACCEPTED') for (let q = Number(ack.firstSequence); q <= Number(ack.lastSequence); q++) accepted.add(bySequence[q - 1]!);
-        });
-        s.on('error', () => undefined);
+        const send = sendNotingAccepted(s, accepted);
         try {
-          for (const id of pending) {
-            bySequence.push(id);
-            await s.send(observations.find((o) => o.id === id)!);
-          }
+          for (const id of pending) await send(observations.find((o) => o.id === id)!);
           pending = [];
           while (performance.now() < stopAt) {
-            const o = observations[next++]!;
-            bySequence.push(o.id);
-            await s.send(o);
+            await send(observations[next++]!);
             if (next % 10 === 0) await new Promise((r) => setTimeout(r, 20));
           }
           await s.close({ drain: true });
