@@ -1,6 +1,7 @@
-// `npm run bench -- --quick` and a small `npm run bench:ingest-floor` end to end, so the benchmarks never rot: it starts real engines, streams,
-// recalls and prints its tables. Its figures are not judged here (no timing assertions on a shared
-// machine); what is checked is that every stage ran and accounted for every observation.
+// `npm run bench -- --quick` and a small `npm run bench:ingest-floor` end to end, so the benchmarks
+// never rot: they start real engines and servers, stream, recall and print their tables. Their
+// figures are not judged here (no timing assertions on a shared machine); what is checked is that
+// every stage ran and accounted for every observation.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
