@@ -1,7 +1,8 @@
 // `npm run bench`: for each of the guide's five profiles, stream clustered 768-dimension
 // observations into a real engine and print the guide's table (ack latency, throughput, CPU, RSS)
 // plus indexed throughput and recall latency at 80% load, beside the raw hnswlib-node addPoint
-// rate on the same data measured in the same run. Then an accepted-ingest burst.
+// rate on the same data measured in the same run. Then an accepted-ingest burst, and the targets
+// beside what this run measured.
 import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '@engram/engine/config';
@@ -11,6 +12,7 @@ import { commandLine } from './command-line.js';
 import { histogramQuantiles, quantile } from './quantiles.js';
 import { rawInsertRate, rawParallelRate } from './raw-hnsw.js';
 import { recallWhile, runLoad } from './load.js';
+import { printTargets, targetRows } from './targets.js';
 
 const DIMENSION = 768;
 const args = commandLine({
@@ -160,8 +162,10 @@ async function main(): Promise<void> {
     burst = await acceptBurst(vectors, burstCount);
     console.log(`\naccepted-ingest burst (high-throughput profile, ${burst.accepted} observations, indexing behind): ${fmt(burst.rate)} obs/s accepted; ack p50 ${fmt(burst.ackP50, 1)} ms, p99 ${fmt(burst.ackP99, 1)} ms`);
   }
+  const targets = targetRows(rows, burst);
+  printTargets(targets);
   mkdirSync(new URL('.', `file://${process.cwd()}/${args.out}`), { recursive: true });
-  writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), cores, node: process.version, observations, raw: Object.fromEntries(raw), rows, burst }, null, 2));
+  writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), cores, node: process.version, observations, raw: Object.fromEntries(raw), rows, burst, targets }, null, 2));
   console.log(`\nresults written to ${args.out}`);
 }
 

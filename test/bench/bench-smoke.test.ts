@@ -13,7 +13,8 @@ import { REPO_ROOT } from '../operator/operator-harness.js';
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
 
-interface ProfileRow { profile: string; accepted: number; indexed: number; recalls: number; rawSingle: number }
+interface ProfileRow { profile: string; accepted: number; indexed: number; recalls: number; rawSingle: number; vsRawTimesWorkers: number; recallP99: number }
+interface TargetRow { target: string; measured: string; met: string }
 
 describe('npm run bench -- --quick', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,7 +25,7 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toMatch(/^\| balanced \| 4 \|/m);
     expect(stdout).toMatch(/^\| memory-constrained \| 2 \|/m);
     expect(stdout).toContain('accepted-ingest burst');
-    const results = JSON.parse(readFileSync(out, 'utf8')) as { rows: ProfileRow[]; burst: { accepted: number } };
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { rows: ProfileRow[]; burst: { accepted: number; rate: number }; targets: TargetRow[] };
     expect(results.rows.map((r) => r.profile)).toEqual(['balanced', 'memory-constrained']);
     for (const row of results.rows) {
       expect(row.accepted).toBe(2000);
@@ -33,6 +34,14 @@ describe('npm run bench -- --quick', () => {
       expect(row.rawSingle).toBeGreaterThan(0);
     }
     expect(results.burst.accepted).toBe(5000);
+    // the targets are judged on this run's own figures
+    expect(stdout).toContain('Against the targets (this run):');
+    const judged = (start: string) => results.targets.find((t) => t.target.startsWith(start))!;
+    const overhead = results.rows.map((r) => r.vsRawTimesWorkers >= 0.9);
+    expect(judged('engine overhead').met).toBe(overhead.every(Boolean) ? 'yes' : overhead.some(Boolean) ? 'partly' : 'no');
+    expect(judged('engine overhead').measured).toContain(`balanced ${results.rows[0]!.vsRawTimesWorkers.toFixed(2)}`);
+    expect(judged('accepted ingest >= 60,000').met).toBe(results.burst.rate >= 60_000 ? 'yes' : 'no');
+    expect(judged('vectors held under 512 MiB').met).toBe('other bench');
   }, 180_000);
 
   it('measures the ingest floor: every server takes the whole burst', async () => {
