@@ -66,12 +66,17 @@ describe('backpressure under a burst', () => {
     const windows = [stream.init.capabilities!.streamWindow];
     stream.on('flow', (f) => { if (f.action === 'SET_WINDOW') windows.push(f.window); });
     let maxDepth = 0;
+    const waitedFor = new Set<string>();
     const sampler = setInterval(() => {
       client.stats().then((s) => { maxDepth = Math.max(maxDepth, s.queueDepth); }, () => {});
+      waitedFor.add(stream.state().waitingFor);
     }, 20);
     for (const o of clusteredObservations('polite', BURST, 768)) await stream.send(o);
     const counts = await stream.close({ drain: true });
     clearInterval(sampler);
+    // a burst far larger than its window waits on it, and says so; at the end it holds nothing
+    expect(waitedFor).toContain('engine window');
+    expect(stream.state()).toMatchObject({ unaccepted: 0, onTheWire: 0, unindexed: 0, engineWindow: windows.at(-1), waitingFor: 'nothing' });
     // alone on the engine: half the 450 observation slots
     expect(windows[0]).toBe(225);
     expect(counts.refusals).toEqual({});

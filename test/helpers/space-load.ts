@@ -174,7 +174,8 @@ export class SpaceLoad {
     const all = Promise.all(this.tasks);
     const finished = await Promise.race([all.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs))]);
     if (!finished) {
-      for (const [space, what] of this.doing) this.report.stuck[space] = what;
+      // what each stuck writer was doing, and what its stream was waiting for
+      for (const [space, what] of this.doing) this.report.stuck[space] = `${what}: ${JSON.stringify(this.streams.get(space)?.state() ?? null)}`;
       this.abandoned = true;
       for (const space of Object.keys(this.report.stuck)) this.streams.get(space)?.cancel();
       await Promise.race([all, new Promise((r) => setTimeout(r, 5000))]);

@@ -1,5 +1,5 @@
 export { EngramClient, type ClientOptions, type EngineConfigView, type RecallOptions, type StreamOptions } from './engram-client.js';
-export { ObservationStream, type ObservationInput, type StreamCounts } from './observation-stream.js';
+export { ObservationStream, type ObservationInput, type StreamCounts, type StreamState } from './observation-stream.js';
 export { encodeVector, decodeVector } from '../wire/vector-codec.js';
 export { RoutingClient } from './routing-client.js';
 export { type HandoffView, type TopologyView } from './engram-client.js';

@@ -43,6 +43,27 @@ const MAX_PAUSE_MS = 2000;
 /** The congestion window's floor and its additive step, in observations. */
 const WINDOW_STEP = 16;
 
+/** What a stream holds and what its next send waits for: to tell a slow stream from a stuck one. */
+export interface StreamState {
+  /** Observations given to `send` and not yet accepted (sent or not). */
+  unaccepted: number;
+  /** Of those, put on the wire and not answered yet. */
+  onTheWire: number;
+  /** Accepted and not yet indexed (nor failed to index). */
+  unindexed: number;
+  /** The engine's window for this stream (sent and not indexed), null until it sets one. */
+  engineWindow: number | null;
+  /** The congestion window (observations on the wire beyond the last accepted one). */
+  sendWindow: number;
+  /**
+   * Why nothing more goes on the wire: 'nothing' (it is going), 'acceptance' (all sent, the caller
+   * waits for acks), 'engine window' (INDEXED acks to free it), 'congestion window' (ACCEPTED acks
+   * to grow it), 'pause' (the engine asked, or a refusal's retry-after), 'transport' (gRPC's buffer
+   * is full until the engine reads), 'failed'.
+   */
+  waitingFor: 'nothing' | 'acceptance' | 'engine window' | 'congestion window' | 'pause' | 'transport' | 'failed';
+}
+
 interface Pending {
   sequence: number;
   wire: Observation;
@@ -130,6 +151,25 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
 
   get sessionId(): string {
     return this.init.sessionId;
+  }
+
+  state(): StreamState {
+    return {
+      unaccepted: this.window.length, onTheWire: this.cursor, unindexed: this.unindexed,
+      engineWindow: Number.isFinite(this.engineWindow) ? this.engineWindow : null, sendWindow: this.sendWindow,
+      waitingFor: this.waitingFor(),
+    };
+  }
+
+  /** The first condition in `pump` that keeps the next unsent observation off the wire. */
+  private waitingFor(): StreamState['waitingFor'] {
+    if (this.failure) return 'failed';
+    if (this.cursor >= this.window.length) return this.window.length >= this.maxInFlight ? 'acceptance' : 'nothing';
+    if (!this.writable) return 'transport';
+    if (Date.now() < this.pausedUntil) return 'pause';
+    if (this.cursor >= this.engineWindow - this.unindexed) return 'engine window';
+    if (this.cursor >= this.sendWindow) return 'congestion window';
+    return 'nothing';
   }
 
   /** Ids sent (or waiting to be) that the engine has not accepted: to send again after the stream fails. */
