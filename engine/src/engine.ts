@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { canonicalJson, configHash, VECTOR_SHAPE_KEYS, type EngineConfig } from './config/engine-config.js';
 import { applyConfigPatch } from './config/validate-config.js';
-import { Checkpointer } from './durability/checkpointer.js';
+import { Checkpointer, snapshotBytes } from './durability/checkpointer.js';
 import { DurableStorage } from './durability/durable-storage.js';
 import { recoverAtStart } from './durability/startup-recovery.js';
 import { EngramError } from './errors.js';
@@ -117,7 +117,11 @@ export class Engine implements SessionContext {
       scratchDir: this.scratchDir, hnsw: () => this.current.hnsw, persist: (items) => this.persist(items),
     });
     this.checkpointer = this.storage
-      ? new Checkpointer({ storage: this.storage, pool: this.pool, log: options.log, metrics: this.metrics, settings: () => this.current.durability })
+      ? new Checkpointer({
+        storage: this.storage, pool: this.pool, log: options.log, metrics: this.metrics, settings: () => this.current.durability,
+        snapshotBytes: (space) => snapshotBytes(this.directory.get(space)?.indexed ?? 0, this.current.hnsw),
+        memoryHeadroom: () => this.memory.headroom(),
+      })
       : null;
   }
 

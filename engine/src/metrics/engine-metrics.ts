@@ -54,7 +54,7 @@ export function createEngineMetrics(registry = new Registry()) {
     walDamagedBytes: new Counter({ ...r, name: 'engram_wal_damaged_bytes_total', help: 'Bytes dropped after the last good record of a damaged log tail' }),
     walReplayed: new Counter({ ...r, name: 'engram_wal_replayed_records_total', help: 'Log records queued again at start or for a restarted worker' }),
     walTruncatedSegments: new Counter({ ...r, name: 'engram_wal_truncated_segments_total', help: 'Log segments deleted because snapshots cover them' }),
-    snapshots: new Counter({ ...r, name: 'engram_snapshots_total', help: 'Memory space snapshots written, by result', labelNames: ['result'] }),
+    snapshots: new Counter({ ...r, name: 'engram_snapshots_total', help: 'Memory space snapshots, by result: written, failed, deferred (held back until memory allows)', labelNames: ['result'] }),
     snapshotDuration: new Histogram({ ...r, name: 'engram_snapshot_duration_seconds', help: 'Time to write one memory space snapshot', buckets: LATENCY_BUCKETS }),
     recovering: new Gauge({ ...r, name: 'engram_recovering', help: '1 while the engine recovers at start (loading snapshots, replaying the log)' }),
     rebuildProgress: new Gauge({ ...r, name: 'engram_index_rebuild_progress_ratio', help: 'Share of a memory space index rebuilt with new HNSW parameters (1 = done)', labelNames: ['memory_space'] }),
