@@ -15,7 +15,7 @@ import type { StatsResponse__Output } from '../generated/engram/v1/StatsResponse
 import type { StreamingClient } from '../generated/engram/v1/Streaming.js';
 import { loadEngramProto } from '../wire/load-proto.js';
 import { encodeVector } from '../wire/vector-codec.js';
-import { ObservationStream } from './observation-stream.js';
+import { DEFAULT_REPLY_TIMEOUT_MS, ObservationStream } from './observation-stream.js';
 import { bearerInterceptor, channelCredentials, type ClientTls } from './channel-credentials.js';
 
 export type { ClientTls } from './channel-credentials.js';
@@ -66,6 +66,11 @@ export interface StreamOptions {
   maxBatch?: number;
   /** Unaccepted observations the client holds before `send` waits (default 8 x maxBatch). */
   maxInFlight?: number;
+  /**
+   * How long the init or a batch may go unanswered before the stream fails (default 30 s, 0 =
+   * wait forever): an engine that holds a batch and never answers does not hang the writer.
+   */
+  replyTimeoutMs?: number;
 }
 
 export interface RecallOptions {
@@ -149,16 +154,31 @@ export class EngramClient {
         maxBatchSize: maxBatch, clientBufferSize: options.maxInFlight ?? maxBatch * 8,
       },
     });
+    const replyTimeoutMs = options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        if (unanswered) clearTimeout(unanswered);
+        call.removeListener('data', onData);
+        call.removeListener('error', onError);
+      };
       const onData = (m: ServerMessage__Output): void => {
         if (!m.initAck) return;
-        call.removeListener('data', onData);
-        call.removeListener('error', reject);
+        settle();
         const batch = Math.min(maxBatch, m.initAck.capabilities?.maxBatchSize || maxBatch);
-        resolve(new ObservationStream(call, m.initAck, batch, options.maxInFlight ?? batch * 8));
+        resolve(new ObservationStream(call, m.initAck, batch, options.maxInFlight ?? batch * 8, replyTimeoutMs));
       };
+      const onError = (e: Error): void => {
+        settle();
+        reject(e);
+      };
+      const unanswered = replyTimeoutMs > 0 ? setTimeout(() => {
+        settle();
+        call.on('error', () => undefined); // the CANCELLED that follows
+        call.cancel();
+        reject(new Error(`the engine did not answer the stream's init for memory space '${options.memorySpace}' in ${replyTimeoutMs / 1000} s; the stream is cancelled`));
+      }, replyTimeoutMs) : null;
       call.on('data', onData);
-      call.once('error', reject);
+      call.once('error', onError);
     });
   }
 

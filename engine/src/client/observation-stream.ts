@@ -42,6 +42,13 @@ const RETRYABLE = new Set(['REJECT_BACKPRESSURE', 'REJECT_RATE_LIMITED', 'REJECT
 const MAX_PAUSE_MS = 2000;
 /** The congestion window's floor and its additive step, in observations. */
 const WINDOW_STEP = 16;
+/**
+ * How long a batch may go unanswered before the stream gives up on it. The engine answers every
+ * batch (accepted or refused) once its log has it: a rate-limited batch waits 2 s at most, a log
+ * sync well under a second. A batch with no answer for this long is held by an engine that will
+ * not answer it; the caller resends on a new stream (a resent observation is an upsert by id).
+ */
+export const DEFAULT_REPLY_TIMEOUT_MS = 30_000;
 
 /** What a stream holds and what its next send waits for: to tell a slow stream from a stuck one. */
 export interface StreamState {
@@ -102,7 +109,9 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
   private engineWindow = Number.POSITIVE_INFINITY;
   /** Accepted and not yet indexed (nor failed to index): what this stream holds of the engine's queue. */
   private unindexed = 0;
-  private readonly batchWave = new Map<number, number>();
+  /** Batches on the wire and not answered, oldest first: the wave each was sent in, and when. */
+  private readonly unanswered = new Map<number, { wave: number; sentAt: number }>();
+  private readonly replyWatch: NodeJS.Timeout | null;
   private nextBatchId = 1;
   private pausedUntil = 0;
   private resumeTimer: NodeJS.Timeout | null = null;
@@ -120,12 +129,16 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     readonly init: StreamInitAck__Output,
     private readonly maxBatch: number,
     private readonly maxInFlight: number,
+    private readonly replyTimeoutMs = DEFAULT_REPLY_TIMEOUT_MS,
   ) {
     super();
     this.sendWindow = maxInFlight;
+    this.replyWatch = replyTimeoutMs > 0 ? setInterval(() => this.checkReplies(), Math.min(1000, replyTimeoutMs / 4)) : null;
+    this.replyWatch?.unref();
     if (init.capabilities?.streamWindow) this.engineWindow = init.capabilities.streamWindow;
     this.ended = new Promise((resolve) => {
       call.on('end', () => {
+        this.stopWatching();
         // The engine ended the stream without being asked (it stopped, or the space moved to
         // another pod): what is not accepted yet must be sent again on a new stream.
         // (after an error status the error, with its code, is the failure: not replaced by this)
@@ -136,9 +149,10 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
         resolve();
       });
       call.on('error', (e: Error) => {
-        this.failure = e;
+        this.stopWatching();
+        this.failure ??= e;
         this.wakeAll();
-        if (this.listenerCount('error') > 0) this.emit('error', e);
+        if (this.listenerCount('error') > 0) this.emit('error', this.failure);
         resolve();
       });
     });
@@ -213,7 +227,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
       const slice = this.window.slice(this.cursor, end);
       this.cursor += slice.length;
       const batchId = this.nextBatchId++;
-      this.batchWave.set(batchId, this.wave);
+      this.unanswered.set(batchId, { wave: this.wave, sentAt: Date.now() });
       for (const p of slice) {
         p.wire.sequence = p.sequence;
         if (p.sequence <= this.highestSent) this.counts.resent++;
@@ -226,8 +240,8 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
 
   private receive(m: ServerMessage__Output): void {
     if (m.acks) {
-      const wave = m.acks.inReplyTo ? this.batchWave.get(m.acks.inReplyTo) : undefined;
-      if (m.acks.inReplyTo) this.batchWave.delete(m.acks.inReplyTo);
+      const wave = m.acks.inReplyTo ? this.unanswered.get(m.acks.inReplyTo)?.wave : undefined;
+      if (m.acks.inReplyTo) this.unanswered.delete(m.acks.inReplyTo);
       for (const ack of m.acks.acks) {
         this.handleAck(ack, wave === this.wave);
         this.emit('ack', ack);
@@ -303,6 +317,29 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     this.pauseFor(delayMs);
   }
 
+  /**
+   * Ends the stream when its oldest unanswered batch has waited past the reply timeout: without
+   * this a writer whose engine holds a batch and never answers would wait forever, with nothing to
+   * say why. The call is cancelled; `send`, `settled` and `close` throw this error.
+   */
+  private checkReplies(): void {
+    const oldest = this.unanswered.entries().next();
+    if (oldest.done || this.failure) return;
+    const [batchId, { sentAt }] = oldest.value;
+    const waited = Date.now() - sentAt;
+    if (waited < this.replyTimeoutMs) return;
+    this.failure = new Error(
+      `the engine did not answer batch ${batchId} in ${(waited / 1000).toFixed(0)} s (stream state ${JSON.stringify(this.state())}); the stream is cancelled: send its unaccepted observations again on a new stream`,
+    );
+    this.stopWatching();
+    this.wakeAll();
+    this.call.cancel();
+  }
+
+  private stopWatching(): void {
+    if (this.replyWatch) clearInterval(this.replyWatch);
+  }
+
   private pauseFor(ms: number): void {
     this.pausedUntil = Date.now() + ms;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
@@ -314,10 +351,12 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     }, ms);
   }
 
+  /** Wakes writers waiting for room, and those waiting for everything to settle once it has or the stream failed. */
   private wakeAll(): void {
-    const waiters = this.spaceWaiters.concat(this.window.length === 0 ? this.settledWaiters : []);
+    const settledToo = this.window.length === 0 || this.failure !== null;
+    const waiters = this.spaceWaiters.concat(settledToo ? this.settledWaiters : []);
     this.spaceWaiters = [];
-    if (this.window.length === 0) this.settledWaiters = [];
+    if (settledToo) this.settledWaiters = [];
     for (const w of waiters) w();
   }
 
@@ -340,6 +379,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
     this.call.write({ close: { drain: options.drain ?? true } });
     this.call.end();
     await this.ended;
+    this.stopWatching();
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     if (this.failure) throw this.failure;
     return this.counts;
@@ -347,6 +387,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
 
   /** Abandons the stream at once (what a crashing client does). */
   cancel(): void {
+    this.stopWatching();
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.call.cancel();
   }
