@@ -125,7 +125,11 @@ describe('canary rollouts', () => {
             // One canary space's recall@10 against nineteen stable ones: a single miss in 30 samples
             // is -0.03, and spaces differ by a few hundredths, so the gate needs room and samples.
             { name: 'quality', metric: 'recallAtK', minDifference: -0.05, interval: '10s', count: 2, minSamples: 50 },
-            { name: 'latency', metric: 'observationLatencyP99', maxRatio: 4, initialDelay: '4s', interval: '4s', count: 2, minSamples: 15 },
+            // Latency by difference, not ratio: the slow config below adds up to 1 s (idleSleepMs
+            // 1000) to a p99 that this busy machine puts at 0.2-0.5 s on its own, so its ratio came
+            // out anywhere from under 4 to 5.3, and a good change once measured 4.26 at 5% (one
+            // space's 24 observations against nineteen spaces'). One failed measurement is tolerated.
+            { name: 'latency', metric: 'observationLatencyP99', maxDifference: 0.4, initialDelay: '4s', interval: '4s', count: 3, failureLimit: 1, minSamples: 15 },
             { name: 'quality-floor', metric: 'recallAtK', min: 0.9, interval: '5s', count: 2, minSamples: 30 },
           ],
           prometheus: { url: prometheus.url },
@@ -208,8 +212,8 @@ describe('canary rollouts', () => {
     const stable = (await stream()).status!.rollout!.stable.configHash;
     await patch({ hnsw: { efSearch: null }, idleSleepMs: 1000, batch: { min: 180 }, rollout: { prometheus: { url: prometheus.url } } });
     const aborted = await rolloutReaches('Aborted', 240_000, (s) => (s.status?.rollout?.abortReason ?? '').includes('latency'));
-    expect(aborted.status!.rollout!.abortReason).toMatch(/observationLatencyP99: canary\/stable \d+(\.\d+)? > 4/);
-    console.log(`slow config rolled back: ${aborted.status!.rollout!.abortReason}`);
+    expect(aborted.status!.rollout!.abortReason).toMatch(/observationLatencyP99: canary-stable \d+(\.\d+)? > 0\.4/);
+    printMeasurements('the slow config');
     await allOn(stable);
   }, 300_000);
 
