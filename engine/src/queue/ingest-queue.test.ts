@@ -46,6 +46,7 @@ describe('IngestQueue', () => {
     expect(q.free).toBe(59);
     q.push('a', [obs('a', 1), obs('a', 2)], 2);
     expect(q.free).toBe(59);
+    expect(q.pressure).toBeCloseTo(40 / 99);
     q.release(38);
     expect(q.free).toBe(97);
   });

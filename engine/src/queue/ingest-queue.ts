@@ -75,9 +75,13 @@ export class IngestQueue {
     return this.bytes;
   }
 
-  /** depth / capacity of the observation share. */
+  /**
+   * Admitted observations (queued, and being logged: their slots are taken) over the capacity of
+   * the observation share: a queue refusing for room may hold fewer queued observations than
+   * its capacity, the rest of its slots taken by observations the log is writing.
+   */
   get pressure(): number {
-    return this.observations / this.capacity;
+    return (this.observations + this.reserved) / this.capacity;
   }
 
   /** Slots held for admitted observations while the log writes them. */
