@@ -108,7 +108,7 @@ export class NodeAgent {
     await this.reportNode();
     this.heartbeat = setInterval(() => void this.reportNode().catch(() => undefined), HEARTBEAT_MS);
     await this.provisioner.start();
-    await this.watchPods();
+    this.watchPods();
   }
 
   /** Node status: capacity, addresses and a Ready condition whose heartbeat keeps the node alive. */
@@ -128,15 +128,25 @@ export class NodeAgent {
     await this.core.replaceNodeStatus({ name: this.options.nodeName, body: node });
   }
 
-  private async watchPods(): Promise<void> {
+  /**
+   * Watches this node's pods. A watch that ends (timeouts, errors) or cannot start (the API
+   * server answering 429 while it is busy) is started again: ADDED events for existing pods are
+   * idempotent. (A failed restart used to be dropped, leaving the node deaf to new pods.)
+   */
+  private watchPods(): void {
     if (this.stopped) return;
-    const watch = new k8s.Watch(this.kc);
-    this.watchAbort = await watch.watch('/api/v1/pods', { fieldSelector: `spec.nodeName=${this.options.nodeName}` },
+    let restarted = false;
+    const again = (): void => {
+      if (restarted || this.stopped) return;
+      restarted = true;
+      setTimeout(() => this.watchPods(), 500);
+    };
+    new k8s.Watch(this.kc).watch('/api/v1/pods', { fieldSelector: `spec.nodeName=${this.options.nodeName}` },
       (phase: string, pod: k8s.V1Pod) => void this.onPodEvent(phase, pod).catch(() => undefined),
-      () => {
-        // watches end (timeouts, errors): start again; ADDED events for existing pods are idempotent
-        if (!this.stopped) setTimeout(() => void this.watchPods().catch(() => undefined), 500);
-      });
+      again,
+    ).then((abort) => {
+      this.watchAbort = abort;
+    }, again);
   }
 
   private async onPodEvent(phase: string, pod: k8s.V1Pod): Promise<void> {

@@ -142,7 +142,9 @@ describe('canary rollouts', () => {
       const s = await stream();
       if (ready.length === 2 && s.status?.placement?.ring === 2 && s.status.rollout?.phase === 'Healthy') return s;
       throw new Error(JSON.stringify(s.status?.placement));
-    }, 120_000);
+    }, 120_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${await oc.diagnose()}`);
+    });
     // Enough vectors per space that a poor efSearch shows in recall@10.
     const vectors = new ClusteredVectors({ dimension: DIM, seed: 5 });
     const pods = await addresses();

@@ -39,6 +39,8 @@ export interface OperatorCluster {
   /** A stream's engine pods that serve now: Ready, with an address, and not terminating. */
   readyEnginePods(stream: string, namespace?: string): Promise<EnginePod[]>;
   startOperator(identity: string, extraArgs?: string[]): Promise<OperatorProcess>;
+  /** What the cluster shows of its pods, claims and recent events: for a test's failure message. */
+  diagnose(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,15 @@ export async function startOperatorCluster(images: Record<string, string[]> = {}
       const list = JSON.parse(await cluster.kubectl(['get', 'pods', '-n', namespace, '-l', `engram.io/stream=${stream}`, '-o', 'json'])) as { items: EnginePod[] };
       // A terminating pod says Ready until its process is gone; like an EndpointSlice, leave it out.
       return list.items.filter((p) => !p.metadata.deletionTimestamp && p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    },
+    diagnose: async () => {
+      const show = (...args: string[]) => cluster.kubectl(args).catch((e: Error) => `(${args.join(' ')}: ${e.message})`);
+      return [
+        `pods:\n${await show('get', 'pods', '-A', '-o', 'wide')}`,
+        `statefulsets:\n${await show('get', 'statefulsets', '-A')}`,
+        `claims:\n${await show('get', 'pvc', '-A')}`,
+        `events:\n${await show('get', 'events', '-A', '--sort-by=.lastTimestamp')}`,
+      ].join('\n');
     },
     stop: async () => {
       for (const o of operators) if (o.process.exitCode === null && o.process.signalCode === null) o.process.kill('SIGKILL');
