@@ -13,7 +13,7 @@ import { DurableStorage } from './durability/durable-storage.js';
 import { recoverAtStart } from './durability/startup-recovery.js';
 import { EngramError } from './errors.js';
 import { MemoryGuard } from './memory/memory-guard.js';
-import { loadMemoryRelease } from './memory/memory-release.js';
+import { collectGarbage, loadMemoryRelease } from './memory/memory-release.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics/engine-metrics.js';
 import { WorkerPool, type BatchOutcome } from './pool/worker-pool.js';
 import { DrainRate } from './queue/drain-rate.js';
@@ -103,6 +103,10 @@ export class Engine implements SessionContext {
       config: this.current, queue: this.queue, metrics: this.metrics, scratchDir: this.scratchDir,
       onBatchIndexed: (outcome) => this.batchIndexed(outcome),
       onWorkerFailed: (id, error) => this.workerFailed(id, error),
+      canSteal: (space) => {
+        const headroom = this.memory.headroom();
+        return headroom === null || headroom >= 2 * snapshotBytes(this.directory.get(space)?.indexed ?? 0, this.current.hnsw);
+      },
       onReplayQueued: (space, count) => {
         this.directory.restore(space).pending += count;
         this.metrics.walReplayed.inc(count);
@@ -111,7 +115,10 @@ export class Engine implements SessionContext {
       log: options.log,
     });
     const release = loadMemoryRelease();
-    this.memory = new MemoryGuard({ settings: () => this.current.memory, queuedBytes: () => this.queue.memoryBytes, trimHeap: release && (() => release.trimHeap()) });
+    this.memory = new MemoryGuard({
+      settings: () => this.current.memory, queuedBytes: () => this.queue.memoryBytes,
+      trimHeap: release && (() => release.trimHeap()), collectGarbage,
+    });
     this.transfer = new SpaceTransfer({
       pool: this.pool, queue: this.queue, directory: this.directory, storage: this.storage, metrics: this.metrics,
       scratchDir: this.scratchDir, hnsw: () => this.current.hnsw, persist: (items) => this.persist(items),

@@ -40,7 +40,7 @@ describe('memory limit', () => {
       for (const o of clusteredObservations(space, PER_SPACE, 768, s)) await stream.send(o);
       return stream.close({ drain: true });
     }));
-    expect([...reasons]).toEqual(['engine memory N MiB resident + N MiB queued is over N% of its N MiB limit; resend later, or raise the limit or spread the memory spaces over more engines']);
+    expect([...reasons]).toEqual(['engine memory N MiB in use + N MiB queued is over N% of its N MiB limit; resend later, or raise the limit or spread the memory spaces over more engines']);
     for (const c of counts) expect(c).toMatchObject({ accepted: PER_SPACE, indexed: PER_SPACE, rejected: 0 });
     const metrics = await engine.metrics();
     expect(metricValue(metrics, 'engram_memory_returned_bytes_total', {})).toBeGreaterThan(0);

@@ -49,6 +49,12 @@ export interface PoolOptions {
   /** Snapshots and the log, to recover a dead worker's spaces (null: no data directory). */
   store: SpaceStore | null;
   log: Logger;
+  /**
+   * Whether a steal of `space` fits in memory now. A move holds two copies of the graph until the
+   * old owner drops it, and passes it through a scratch file the page cache keeps: a steal at the
+   * memory limit added both to an engine that was already refusing observations.
+   */
+  canSteal?: (space: string) => boolean;
   workerScript?: URL;
 }
 
@@ -512,7 +518,7 @@ export class WorkerPool {
       return { id: slot.id, queued, idle: queued === 0 && slot.inFlight === 0 && slot.id < ringSize, spaces };
     });
     const decision = chooseSteal(loads, this.config.stealThreshold);
-    if (!decision) return;
+    if (!decision || this.options.canSteal?.(decision.space) === false) return;
     const thief = this.slots[decision.to] as WorkerSlot;
     // A failed steal leaves the space where it was (counted in move failures); nothing to undo.
     void this.moveSpace(decision.space, decision.to).then(() => {
