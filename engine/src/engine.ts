@@ -105,7 +105,7 @@ export class Engine implements SessionContext {
       onWorkerFailed: (id, error) => this.workerFailed(id, error),
       canSteal: (space) => {
         const headroom = this.memory.headroom();
-        return headroom === null || headroom >= 2 * snapshotBytes(this.directory.get(space)?.indexed ?? 0, this.current.hnsw);
+        return headroom === null || headroom >= 2 * this.graphBytes(space);
       },
       onReplayQueued: (space, count) => {
         this.directory.restore(space).pending += count;
@@ -126,10 +126,15 @@ export class Engine implements SessionContext {
     this.checkpointer = this.storage
       ? new Checkpointer({
         storage: this.storage, pool: this.pool, log: options.log, metrics: this.metrics, settings: () => this.current.durability,
-        snapshotBytes: (space) => snapshotBytes(this.directory.get(space)?.indexed ?? 0, this.current.hnsw),
+        snapshotBytes: (space) => this.graphBytes(space),
         memoryHeadroom: () => this.memory.headroom(),
       })
       : null;
+  }
+
+  /** Bytes a space's graph passes through the page cache when written to a file (a snapshot, a move). */
+  private graphBytes(space: string): number {
+    return snapshotBytes(this.directory.get(space)?.indexed ?? 0, this.current.hnsw);
   }
 
   /** Starts the workers and, with a data directory, recovers from it before anything is accepted. */

@@ -109,8 +109,8 @@ export interface MemoryGuardOptions {
 const TRIM_INTERVAL_MS = 1000;
 /**
  * Once refusing, the guard takes observations again only this share of the limit under the
- * watermark: resuming at the watermark itself, the streams' resends took an engine from 238 to
- * 289 MiB resident within two seconds, and the kernel killed it at its 275 MiB limit.
+ * watermark: after resuming at the watermark itself, an engine went from 238 to 289 MiB resident
+ * within two seconds, and the kernel killed it at its 275 MiB limit.
  */
 const RESUME_MARGIN = 0.05;
 

@@ -54,4 +54,3 @@ export function collectGarbage(): void {
   }
   gc();
 }
-

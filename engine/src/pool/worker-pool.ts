@@ -51,8 +51,8 @@ export interface PoolOptions {
   log: Logger;
   /**
    * Whether a steal of `space` fits in memory now. A move holds two copies of the graph until the
-   * old owner drops it, and passes it through a scratch file the page cache keeps: a steal at the
-   * memory limit added both to an engine that was already refusing observations.
+   * old owner drops it, and passes it through a scratch file the page cache keeps (33 MiB seen for
+   * one space): near a memory limit, more than the headroom.
    */
   canSteal?: (space: string) => boolean;
   workerScript?: URL;
