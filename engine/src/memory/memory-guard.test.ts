@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cgroupMemory, cgroupMemoryLimit, MemoryGuard } from './memory-guard.js';
+import { cgroupMemory, cgroupMemoryLimit, MemoryGuard, type MemoryGuardOptions } from './memory-guard.js';
 
 const MiB = 1024 * 1024;
 const dirs: string[] = [];
@@ -46,6 +46,13 @@ describe('cgroup memory limit', () => {
   });
 });
 
+/** A guard over a 100 MiB limit (watermark 0.9) with its resident set and clock in the test's hands. */
+function clockedGuard(resident: () => number, now: () => number, release: Pick<MemoryGuardOptions, 'trimHeap' | 'collectGarbage'>): MemoryGuard {
+  return new MemoryGuard({
+    settings: () => ({ limitBytes: 100 * MiB, highWatermark: 0.9 }), queuedBytes: () => 0, readResident: resident, readCharge: () => null, now, ...release,
+  });
+}
+
 describe('memory guard', () => {
   const guard = (limit: number | null, resident: number, queued: number, settings = { limitBytes: 0, highWatermark: 0.9 }, charged: number | null = null) =>
     new MemoryGuard({ settings: () => settings, queuedBytes: () => queued, readLimit: () => limit, readResident: () => resident, readCharge: () => charged }).check();
@@ -74,10 +81,7 @@ describe('memory guard', () => {
     let resident = 95 * MiB;
     const trims: number[] = [];
     let now = 0;
-    const memory = new MemoryGuard({
-      settings: () => ({ limitBytes: 100 * MiB, highWatermark: 0.9 }), queuedBytes: () => 0, readResident: () => resident, readCharge: () => null,
-      trimHeap: () => { trims.push(now); resident -= 20 * MiB; }, now: () => now,
-    });
+    const memory = clockedGuard(() => resident, () => now, { trimHeap: () => { trims.push(now); resident -= 20 * MiB; } });
     expect(memory.check().refusal).toBeNull(); // 95 MiB, trimmed to 75: under 90
     expect(memory.returnedBytes).toBe(20 * MiB);
     resident = 95 * MiB;
@@ -96,10 +100,7 @@ describe('memory guard', () => {
     let resident = 95 * MiB;
     const calls: string[] = [];
     let now = 0;
-    const memory = new MemoryGuard({
-      settings: () => ({ limitBytes: 100 * MiB, highWatermark: 0.9 }), queuedBytes: () => 0, readResident: () => resident, readCharge: () => null,
-      collectGarbage: () => calls.push('gc'), trimHeap: () => calls.push('trim'), now: () => now,
-    });
+    const memory = clockedGuard(() => resident, () => now, { collectGarbage: () => calls.push('gc'), trimHeap: () => calls.push('trim') });
     expect(memory.check().refusal).toMatch(/95 MiB in use \+ 0 MiB queued is over 90% of its 100 MiB limit/);
     expect(calls).toEqual(['gc', 'trim']);
     resident = 87 * MiB; // under 90, over 85
