@@ -2,24 +2,28 @@
 // sent the same way to four servers in one run:
 //   1. a bare grpc-js server on the engine's ObserveStream path that reads each message as bytes
 //      and answers it with a fixed reply (HTTP/2 and grpc-js framing, nothing else);
-//   2. the same with the engine's protobuf decoding of every message and a real AckBatch reply;
-//   3. the engine with no data directory (admission, queueing, acks; indexing runs behind);
-//   4. the engine with its log synced per batch (the default).
+//   2. the same with the engine's decoding of every message and a real AckBatch reply;
+//   3. the same again, each batch's vectors copied and checked as the engine does and appended to
+//      the engine's own write-ahead log, acked once synced: the floor of durable ingest, with no
+//      admission, queue or indexing;
+//   4. the engine with no data directory (admission, queueing, acks; indexing runs behind);
+//   5. the engine with its log synced per batch (the default).
 // The load generator is a process of its own that encodes every batch before the clock starts and
 // then only writes bytes (the cheapest client there is: what a Go generator would cost), so what is
 // measured is the servers. Each server's CPU time is read from /proc over the timed part, by kind of
 // thread, and divided by the observations: the main thread's share bounds the rate a single event
 // loop can reach, the total the rate two cores can. Targets are interleaved over rounds; medians are quoted.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { raiseFlowControlWindows } from '@engram/engine/flow-control-window';
 import { ClusteredVectors } from '@engram/engine/synthetic';
-import { startEngine, type EngineProcess } from '@engram/engine/testing';
-import { loadEngramProto } from '@engram/engine/wire';
+import { startEngine, withEngineTunables, type EngineProcess } from '@engram/engine/testing';
+import { WriteAheadLog } from '@engram/engine/wal';
+import { decodeVector, loadEngramProto, withFastObservationBatches } from '@engram/engine/wire';
 import { commandLine } from './command-line.js';
 import { median } from './quantiles.js';
 
@@ -28,7 +32,8 @@ const OBSERVE_PATH = '/engram.v1.Streaming/ObserveStream';
 const identity = (b: Buffer) => b;
 const observeMethod = () => loadEngramProto().engram.v1.Streaming.service.ObserveStream;
 
-type Role = 'raw-sink' | 'decoding-sink' | 'client';
+type Sink = 'raw-sink' | 'decoding-sink' | 'log-sink';
+type Role = Sink | 'client';
 interface Plan { address: string; count: number; streams: number; batch: number; inFlight: number }
 interface ClientResult { seconds: number; observations: number; rejected: number; cpuSeconds: number }
 
@@ -37,7 +42,8 @@ interface Server { address: string; pid: number; stop(): Promise<void> }
 
 const TARGETS: Target[] = [
   { name: 'grpc-js, bytes only (fixed reply)', start: () => startSink('raw-sink') },
-  { name: 'grpc-js + protobuf decode and ack', start: () => startSink('decoding-sink') },
+  { name: 'grpc-js + the engine\'s decoding and ack', start: () => startSink('decoding-sink') },
+  { name: 'grpc-js + decoding + the engine\'s log, synced per batch', start: () => startSink('log-sink') },
   { name: 'engine, no data directory', start: (count) => startEngineTarget(count, ['--ephemeral']) },
   { name: 'engine, log synced per batch', start: (count) => startEngineTarget(count, ['--set', 'durability.syncPolicy=batch']) },
 ];
@@ -128,46 +134,80 @@ async function startEngineTarget(count: number, args: string[]): Promise<Server>
   return { address: engine.address, pid: engine.process.pid!, stop: async () => void (await engine.stop('SIGKILL')) };
 }
 
-function startSink(as: 'raw-sink' | 'decoding-sink'): Promise<Server> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, ENGRAM_INGEST_ROLE: as } });
+/** A sink in a process of its own, with the engine's allocator settings and a scratch data directory. */
+function startSink(as: Sink): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'engram-ingest-floor-'));
+  const env = withEngineTunables({ ...process.env, ENGRAM_INGEST_ROLE: as, ENGRAM_SINK_DATA_DIR: dataDir });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [], { env });
   return new Promise((resolve) => child.once('message', (m) => resolve({
     address: (m as { address: string }).address, pid: child.pid!,
     stop: () => new Promise<void>((done) => {
-      child.once('exit', () => done());
+      child.once('exit', () => {
+        rmSync(dataDir, { recursive: true, force: true });
+        done();
+      });
       child.kill();
     }),
   })));
 }
 
+type DecodedMessage = {
+  init?: { memorySpace: string };
+  observations?: { observations: Array<{ id: string; embedding: Buffer; content: string; sequence: number }>; batchId: number };
+};
+
+/** What a sink does with one decoded batch before it acks it as ACCEPTED: nothing, or log it durably. */
+async function batchAcceptor(as: Sink): Promise<(space: string, batch: NonNullable<DecodedMessage['observations']>) => Promise<void>> {
+  if (as !== 'log-sink') return async () => undefined;
+  const quiet = { info() {}, warn() {}, error() {} };
+  const wal = await WriteAheadLog.open({
+    dir: process.env.ENGRAM_SINK_DATA_DIR!, syncPolicy: 'batch', syncIntervalMs: 100, segmentBytes: 64 * 1024 * 1024, nextLsn: 1,
+    log: quiet, metrics: { written() {}, synced() {}, failed() {} },
+  });
+  return (space, batch) => {
+    // as the engine does: the batch's vectors copied and checked into one buffer, then logged
+    const vectors = new Float32Array(batch.observations.length * DIMENSION);
+    return wal.append(batch.observations.map((o, i) => ({
+      space, id: o.id, content: o.content, metadata: null,
+      vector: decodeVector(o.embedding, DIMENSION, 'embedding', vectors.subarray(i * DIMENSION, (i + 1) * DIMENSION)),
+    }))).committed;
+  };
+}
+
 /**
  * A grpc-js server on the engine's ObserveStream path, with the engine's message size limit and
  * HTTP/2 windows. `raw-sink` answers every message with the same bytes; `decoding-sink` decodes
- * each as the engine does and acks the batch's sequence numbers as ACCEPTED.
+ * each as the engine does and acks the batch's sequence numbers as ACCEPTED; `log-sink` acks them
+ * once the engine's write-ahead log has them on disk (group commit, fdatasync, as the engine).
  */
-async function sink(as: 'raw-sink' | 'decoding-sink'): Promise<void> {
+async function sink(as: Sink): Promise<void> {
   const method = observeMethod();
-  const decoding = as === 'decoding-sink';
+  const decoding = as !== 'raw-sink';
+  const accept = await batchAcceptor(as);
   const fixedReply = method.responseSerialize({ acks: { acks: [], inReplyTo: 1 } });
-  type Decoded = { init?: unknown; observations?: { observations: Array<{ sequence: number }>; batchId: number } };
   const handler = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-    call.on('data', (message: Decoded | Buffer) => {
+    let space = '';
+    call.on('data', (message: DecodedMessage | Buffer) => {
       if (!decoding) return void call.write(fixedReply);
-      const m = message as Decoded;
-      if (m.init) return void call.write({ initAck: { sessionId: 'sink', nextSequence: 1 } });
-      const list = m.observations!.observations;
-      call.write({ acks: { acks: [{ status: 'ACCEPTED', firstSequence: list[0]!.sequence, lastSequence: list.at(-1)!.sequence }], inReplyTo: m.observations!.batchId } });
+      const m = message as DecodedMessage;
+      if (m.init) {
+        space = m.init.memorySpace;
+        return void call.write({ initAck: { sessionId: 'sink', nextSequence: 1 } });
+      }
+      const batch = m.observations!;
+      const list = batch.observations;
+      void accept(space, batch).then(() => call.write({ acks: { acks: [{ status: 'ACCEPTED', firstSequence: list[0]!.sequence, lastSequence: list.at(-1)!.sequence }], inReplyTo: batch.batchId } }));
     });
     call.on('end', () => call.end());
   };
-  const definition = {
-    ObserveStream: decoding
-      ? method
-      : { ...method, requestDeserialize: identity, responseSerialize: identity },
-  } as unknown as grpc.ServiceDefinition;
+  const definition = decoding
+    ? withFastObservationBatches({ ObserveStream: method } as unknown as grpc.ServiceDefinition)
+    : { ObserveStream: { ...method, requestDeserialize: identity, responseSerialize: identity } } as unknown as grpc.ServiceDefinition;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   server.addService(definition, { ObserveStream: handler });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   raiseFlowControlWindows(server);
+  process.once('SIGTERM', () => process.exit(0)); // an orderly exit, so --cpu-prof can write its profile
   process.send!({ address: `127.0.0.1:${port}` });
 }
 
@@ -243,7 +283,7 @@ async function client(plan: Plan): Promise<void> {
 
 // Last, so every constant above exists when a role starts.
 const role = process.env.ENGRAM_INGEST_ROLE as Role | undefined;
-if (role === 'raw-sink' || role === 'decoding-sink') void sink(role);
+if (role === 'raw-sink' || role === 'decoding-sink' || role === 'log-sink') void sink(role);
 else if (role === 'client') void client(JSON.parse(process.env.ENGRAM_PLAN!) as Plan);
 else {
   const args = commandLine({
@@ -253,7 +293,7 @@ else {
     rounds: { type: 'string', default: '3' },
     out: { type: 'string', default: 'bench/results/ingest-floor.json' },
   }, {
-    description: 'Accepted ingest against its floor: the same pre-encoded burst to a bare grpc-js server, one that decodes, the engine without and with its log; CPU per observation of each.',
+    description: 'Accepted ingest against its floor: the same pre-encoded burst to a bare grpc-js server, one that decodes, one that decodes and logs durably, the engine without and with its log; CPU per observation of each.',
     help: { observations: 'observations in each burst', streams: 'streams (memory spaces) they are spread over', batch: 'observations per batch', rounds: 'rounds of every target', out: 'where the JSON results go' },
   });
   main(Number(args.observations), Number(args.streams), Number(args.batch), Number(args.rounds), args.out).catch((e: unknown) => {

@@ -93,6 +93,37 @@ describe('bad input', () => {
       await call.ended;
     });
 
+    it('keeps every accepted vector of a batch exactly, with refused observations between them', async () => {
+      // A batch's accepted vectors share one buffer, and a refused one is decoded into the slot the
+      // next accepted one takes: a NaN written there must not survive, nor a vector land in another's slot.
+      const own = (n: number) => values(Array.from({ length: DIM }, (_, i) => n + i / DIM));
+      const half = Array.from({ length: DIM }, (_, i) => (i < DIM / 2 ? 7 : Number.NaN));
+      const call = rawStream(engine.address);
+      call.write(init('mixed-batch'));
+      await call.next((m) => m.initAck);
+      call.write({ observations: { batchId: 1, observations: [
+        obs(1, { embedding: encodeVector(own(1)) }), obs(2, { embedding: encodeVector(values(half)) }),
+        obs(3, { embedding: encodeVector(own(3)) }), obs(5), obs(4, { embedding: vector().subarray(4) }),
+        obs(5, { embedding: encodeVector(own(5)) }),
+      ] } });
+      const acks = await call.next((m) => (m.acks?.inReplyTo === 1 ? m.acks.acks : undefined));
+      expect(acks.map((a: Ack__Output) => [a.status, Number(a.firstSequence)])).toEqual([
+        ['ACCEPTED', 1], ['REJECTED', 2], ['ACCEPTED', 3], ['REJECTED', 5], ['REJECTED', 4], ['ACCEPTED', 5],
+      ]);
+      call.end();
+      await call.ended;
+      const fetched = await engine.client().fetch('mixed-batch', ['o-1', 'o-3', 'o-5']);
+      for (const o of fetched.observations) {
+        // the index holds each vector normalised (cosine): compare directions
+        const sent = own(Number(o.id.slice(2)));
+        const norm = Math.hypot(...sent);
+        const got = new Float32Array(new Uint8Array(o.embedding).buffer);
+        expect(got.length).toBe(DIM);
+        got.forEach((x, i) => expect(x, `${o.id}[${i}]`).toBeCloseTo(sent[i]! / norm, 5));
+      }
+      expect(fetched.observations.map((o) => o.id).sort()).toEqual(['o-1', 'o-3', 'o-5']);
+    });
+
     it.each([
       ['sequence 0', 0, 'sequence 0 is not a sequence number: they start at 1; expected 1'],
       ['a sequence past 2^53 - 1, without printing it rounded', '9223372036854775808', 'sequence is above 9007199254740991 (2^53 - 1), the largest this engine takes; expected 1'],

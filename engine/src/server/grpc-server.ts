@@ -10,6 +10,7 @@ import { engramPackageDefinition, loadEngramProto } from '../wire/load-proto.js'
 import { adminHandlers } from './admin-service.js';
 import { toServiceError } from './grpc-errors.js';
 import { malformedRequestError, tolerateMalformedRequests } from './malformed-request.js';
+import { withFastObservationBatches } from '../wire/observation-batch-decoder.js';
 import { addReflectionService } from './reflection.js';
 import { streamingHandlers, type StreamingLimits } from './streaming-service.js';
 import { clusterHandlers } from './cluster-service.js';
@@ -105,7 +106,7 @@ export function createGrpcServer(engine: Engine, options: GrpcServerOptions): En
   });
   const peers = new Peers(options.maxMessageBytes, options.peerTls);
   const imports = new Imports(engine, peers);
-  server.addService(tolerateMalformedRequests(proto.engram.v1.Streaming.service), guard('engram.v1.Streaming', streamingHandlers(engine, options, peers), engine.metrics, options.auth));
+  server.addService(tolerateMalformedRequests(withFastObservationBatches(proto.engram.v1.Streaming.service)), guard('engram.v1.Streaming', streamingHandlers(engine, options, peers), engine.metrics, options.auth));
   server.addService(tolerateMalformedRequests(proto.engram.v1.Admin.service), guard('engram.v1.Admin', adminHandlers(engine, options.keys), engine.metrics, options.auth));
   server.addService(tolerateMalformedRequests(proto.engram.v1.Cluster.service), guard('engram.v1.Cluster', clusterHandlers(engine, peers, imports), engine.metrics, options.auth));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'NOT_SERVING'])));

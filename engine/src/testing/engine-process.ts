@@ -10,6 +10,8 @@ import { EngramClient } from '../client/engram-client.js';
 import { HashRing } from '../pool/hash-ring.js';
 import { withEngineTunables } from '../memory/malloc-tunables.js';
 
+export { withEngineTunables };
+
 export const ENGRAM_CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export interface EngineProcess {
