@@ -164,14 +164,10 @@ async function batchAcceptor(as: Sink): Promise<(space: string, batch: NonNullab
     dir: process.env.ENGRAM_SINK_DATA_DIR!, syncPolicy: 'batch', syncIntervalMs: 100, segmentBytes: 64 * 1024 * 1024, nextLsn: 1,
     log: quiet, metrics: { written() {}, synced() {}, failed() {} },
   });
-  return (space, batch) => {
-    // as the engine does: the batch's vectors copied and checked into one buffer, then logged
-    const vectors = new Float32Array(batch.observations.length * DIMENSION);
-    return wal.append(batch.observations.map((o, i) => ({
-      space, id: o.id, content: o.content, metadata: null,
-      vector: decodeVector(o.embedding, DIMENSION, 'embedding', vectors.subarray(i * DIMENSION, (i + 1) * DIMENSION)),
-    }))).committed;
-  };
+  // as the engine does: each vector copied and checked, then logged
+  return (space, batch) => wal.append(batch.observations.map((o) => ({
+    space, id: o.id, content: o.content, metadata: null, vector: decodeVector(o.embedding, DIMENSION),
+  }))).committed;
 }
 
 /**

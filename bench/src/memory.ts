@@ -4,22 +4,27 @@
 // acts as it would under a pod's limit; eight streams send clustered 768-dimension vectors as fast
 // as it takes them. The breakdown reads /proc/<pid>/smaps: the part hnswlib needs is computed from
 // its layout (level-0 record per vector: the vector, 2M links and a count, the label), the rest is
-// what the engine adds.
+// what the engine adds. In the same run, hnswlib-node alone in a bare process (raw-hnsw-memory.ts)
+// builds as many indexes with the same parameters: its resident bytes per vector bound what any
+// engine on it can hold under the same limit.
+import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ClusteredVectors } from '@engram/engine/synthetic';
-import { processUsage, startEngine, type EngineProcess } from '@engram/engine/testing';
+import { processUsage, startEngine, withEngineTunables, type EngineProcess } from '@engram/engine/testing';
 import { commandLine } from './command-line.js';
+import type { RawMemoryPlan, RawMemoryResult } from './raw-hnsw-memory.js';
 
 const args = commandLine({
   'limit-mib': { type: 'string', default: '512' },
   spaces: { type: 'string', default: '8' },
   dimension: { type: 'string', default: '768' },
+  'raw-per-space': { type: 'string', default: '10000' },
   out: { type: 'string', default: 'bench/results/memory.json' },
 }, {
-  description: 'Vectors held under a memory limit before the first memory refusal, and a breakdown of the resident set.',
-  help: { 'limit-mib': 'the engine\'s memory limit (memory.limitBytes)', spaces: 'memory spaces written at once', dimension: 'vector dimension', out: 'where the JSON results go' },
+  description: 'Vectors held under a memory limit before the first memory refusal, a breakdown of the resident set, and hnswlib-node\'s own bytes per vector in a bare process.',
+  help: { 'limit-mib': 'the engine\'s memory limit (memory.limitBytes)', spaces: 'memory spaces written at once', dimension: 'vector dimension', 'raw-per-space': 'vectors per index in the bare hnswlib-node baseline', out: 'where the JSON results go' },
 });
 const MiB = 1024 * 1024;
 const limitBytes = Number(args['limit-mib']) * MiB;
@@ -96,6 +101,16 @@ async function settledVectors(engine: EngineProcess): Promise<number> {
   }
 }
 
+/** hnswlib-node alone, in a process of its own with the engine's allocator settings. */
+function rawBaseline(plan: RawMemoryPlan): Promise<RawMemoryResult> {
+  const child = fork(fileURLToPath(new URL('./raw-hnsw-memory.js', import.meta.url)), [], { env: withEngineTunables(process.env) });
+  return new Promise((resolve, reject) => {
+    child.once('message', (result) => resolve(result as RawMemoryResult));
+    child.once('exit', (code) => reject(new Error(`the raw hnswlib baseline exited with ${code} before answering`)));
+    child.send(plan);
+  });
+}
+
 const spaces = Array.from({ length: Number(args.spaces) }, (_, i) => `memory-${i}`);
 const engine = await startEngine({ 'hnsw.dimension': dimension, 'memory.limitBytes': limitBytes }, ['--profile', 'memory-constrained']);
 try {
@@ -105,7 +120,11 @@ try {
   const fill = await fillUntilRefused(engine, spaces);
   const held = await settledVectors(engine);
   const full = residentOf(pid);
-  const m = Number((((await engine.client().getConfig()).config['hnsw'] ?? {}) as { m?: number }).m ?? 8);
+  const hnsw = ((await engine.client().getConfig()).config['hnsw'] ?? {}) as { m?: number; efConstruction?: number };
+  const m = Number(hnsw.m ?? 8);
+  const raw = await rawBaseline({ spaces: spaces.length, perSpace: Number(args['raw-per-space']), dimension, m, efConstruction: Number(hnsw.efConstruction ?? 100) });
+  const watermark = Number((((await engine.client().getConfig()).config['memory'] ?? {}) as { highWatermark?: number }).highWatermark ?? 0.9);
+  const rawCouldHold = Math.floor((limitBytes * watermark - idle.total - raw.emptyIndexBytes) / raw.bytesPerVector);
   const graph = held * graphBytesPerVector(m);
   const mib = (b: number) => (b / MiB).toFixed(1);
   const perVector = (b: number) => (held > 0 ? (b / held).toFixed(0) : '-');
@@ -123,8 +142,10 @@ try {
   for (const [what, before, after] of rows) console.log(`| ${what} | ${mib(before)} | ${mib(after)} | ${perVector(after - before)} |`);
   console.log(`| hnswlib's level-0 data (computed: ${graphBytesPerVector(m)} bytes a vector) | | ${mib(graph)} | ${graphBytesPerVector(m)} |`);
   console.log(`\nadded per vector: ${perVector(full.total - idle.total)} bytes = ${((full.total - idle.total) / graph).toFixed(2)}x what hnswlib's level 0 needs`);
+  console.log(`hnswlib-node alone (a bare process, ${spaces.length} indexes of ${args['raw-per-space']}, sized exactly): ${mib(raw.emptyIndexBytes)} MiB resident for the empty indexes, then ${raw.bytesPerVector.toFixed(0)} bytes a vector`);
+  console.log(`at that cost, the engine's room under the limit (${watermark} x ${mib(limitBytes)} MiB - ${mib(idle.total)} MiB idle) holds ${rawCouldHold} vectors; the engine held ${held} (${(held / rawCouldHold).toFixed(2)} of it)`);
   mkdirSync(dirname(args.out), { recursive: true });
-  writeFileSync(args.out, JSON.stringify({ limitBytes, m, spaces: spaces.length, dimension, held, fill, idle, full, graphBytes: graph }, null, 2));
+  writeFileSync(args.out, JSON.stringify({ limitBytes, m, spaces: spaces.length, dimension, held, fill, idle, full, graphBytes: graph, raw, rawCouldHold }, null, 2));
 } finally {
   await engine.stop();
 }

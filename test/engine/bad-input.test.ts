@@ -94,8 +94,8 @@ describe('bad input', () => {
     });
 
     it('keeps every accepted vector of a batch exactly, with refused observations between them', async () => {
-      // A batch's accepted vectors share one buffer, and a refused one is decoded into the slot the
-      // next accepted one takes: a NaN written there must not survive, nor a vector land in another's slot.
+      // Each accepted observation keeps its own vector: none lost, swapped or overwritten by a
+      // refused neighbour (a NaN, a wrong length, a gap) decoded between them.
       const own = (n: number) => values(Array.from({ length: DIM }, (_, i) => n + i / DIM));
       const half = Array.from({ length: DIM }, (_, i) => (i < DIM / 2 ? 7 : Number.NaN));
       const call = rawStream(engine.address);

@@ -40,13 +40,12 @@ function sizeProblem(o: Observation__Output, entries: Array<[string, string]>): 
   return null;
 }
 
-/** Checks `o` and decodes it, its vector into `vectorInto` when given (a slot of its batch's buffer). */
-export function decodeObservation(o: Observation__Output, hnsw: Pick<HnswConfig, 'dimension' | 'metric'>, vectorInto?: Float32Array): Decoded {
+export function decodeObservation(o: Observation__Output, hnsw: Pick<HnswConfig, 'dimension' | 'metric'>): Decoded {
   const entries = Object.entries(o.metadata);
   const problem = sizeProblem(o, entries);
   if (problem) return { ok: false, reason: problem };
   try {
-    const vector = checkComparable(decodeVector(o.embedding, hnsw.dimension, 'embedding', vectorInto), hnsw.metric);
+    const vector = checkComparable(decodeVector(o.embedding, hnsw.dimension), hnsw.metric);
     return { ok: true, id: o.id, vector, content: o.content, metadata: entries.length > 0 ? o.metadata : null };
   } catch (e) {
     if (isEngramError(e)) return { ok: false, reason: e.message };

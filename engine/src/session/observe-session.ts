@@ -124,11 +124,6 @@ export class ObserveSession implements IndexSink {
     let retryLater: Rejection | null = null;
     let refused = 0;
     const now = performance.now();
-    // The accepted observations' vectors share one buffer: one allocation a batch instead of one an
-    // observation (docs/benchmarks.md, "Accepted ingest against its floor"). A slot is taken only
-    // by an observation accepted; one decoded and then refused over the budget uses the spare slot.
-    const dimension = hnsw.dimension;
-    const vectors = new Float32Array(Math.min(batch.observations.length, budget.count + 1) * dimension);
 
     for (const o of batch.observations) {
       const sequence = o.sequence;
@@ -143,8 +138,7 @@ export class ObserveSession implements IndexSink {
         outcomes.push({ sequence: Number.isSafeInteger(sequence) ? sequence : 0, rejection: wrong });
         continue;
       }
-      const slot = accepted.length * dimension;
-      const decoded = decodeObservation(o, hnsw, vectors.subarray(slot, slot + dimension));
+      const decoded = decodeObservation(o, hnsw);
       if (!decoded.ok) {
         outcomes.push({ sequence, rejection: { code: 'REJECT_INVALID_OBSERVATION', reason: decoded.reason, retryAfterMs: 0 } });
         this.countRejected('invalid', 1);

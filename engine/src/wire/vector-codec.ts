@@ -13,17 +13,16 @@ export function encodeVector(vector: Float32Array | number[]): Uint8Array {
 }
 
 /**
- * Copies wire bytes into `into` (by default a new Float32Array of `dimension`), refusing a wrong
- * length and any NaN or infinite value with a message that names the problem.
+ * Copies wire bytes into a new Float32Array of `dimension`, refusing a wrong length and any NaN or
+ * infinite value with a message that names the problem.
  */
-export function decodeVector(bytes: Uint8Array, dimension: number, what = 'embedding', into?: Float32Array): Float32Array {
+export function decodeVector(bytes: Uint8Array, dimension: number, what = 'embedding'): Float32Array {
   if (bytes.byteLength !== dimension * 4) {
     const got = bytes.byteLength % 4 === 0 ? `${bytes.byteLength / 4} dimensions` : `${bytes.byteLength} bytes (not a multiple of 4)`;
     throw new EngramError('INVALID_VECTOR', `${what} has ${got}; this engine expects ${dimension} float32 values (${dimension * 4} bytes)`);
   }
-  const out = into ?? new Float32Array(dimension);
-  if (out.length !== dimension) throw new RangeError(`decodeVector: the target holds ${out.length} values, not ${dimension}`);
-  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
+  const out = new Float32Array(dimension);
+  new Uint8Array(out.buffer).set(bytes);
   // x * 0 is 0 for every finite x and NaN for NaN and ±Infinity: one branch-free pass on the hot
   // path (5x cheaper than testing each value), and a search for the culprit only when it fails.
   let probe = 0;
