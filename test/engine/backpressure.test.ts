@@ -76,7 +76,9 @@ describe('backpressure under a burst', () => {
     clearInterval(sampler);
     // a burst far larger than its window waits on it, and says so; at the end it holds nothing
     expect(waitedFor).toContain('engine window');
-    expect(stream.state()).toMatchObject({ unaccepted: 0, onTheWire: 0, unindexed: 0, engineWindow: windows.at(-1), waitingFor: 'nothing' });
+    expect(stream.state()).toMatchObject({ unaccepted: 0, onTheWire: 0, unindexed: 0, engineWindow: windows.at(-1), waitingFor: 'nothing', unansweredBatches: 0 });
+    // the drain's last INDEXED ack covers the last observation
+    expect(stream.state().lastAck).toMatchObject({ status: 'INDEXED', lastSequence: BURST, stale: false });
     // alone on the engine: half the 450 observation slots
     expect(windows[0]).toBe(225);
     expect(counts.refusals).toEqual({});

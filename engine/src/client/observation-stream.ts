@@ -69,6 +69,13 @@ export interface StreamState {
    * is full until the engine reads), 'failed'.
    */
   waitingFor: 'nothing' | 'acceptance' | 'engine window' | 'congestion window' | 'pause' | 'transport' | 'failed';
+  /** Batches on the wire the engine has not answered at all (what the reply timeout watches). */
+  unansweredBatches: number;
+  /**
+   * The last ack received and how long ago: with observations on the wire and no unanswered batch,
+   * it says how the engine answered them (a refusal from an earlier wave is ignored: `stale`).
+   */
+  lastAck: { status: string; code: string; firstSequence: number; lastSequence: number; stale: boolean; msAgo: number } | null;
 }
 
 interface Pending {
@@ -123,6 +130,7 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
   private failure: Error | null = null;
   private closing = false;
   lastStatus: StreamStatus__Output | null = null;
+  private lastAck: { ack: Ack__Output; stale: boolean; at: number } | null = null;
 
   constructor(
     private readonly call: grpc.ClientDuplexStream<ClientMessage, ServerMessage__Output>,
@@ -172,6 +180,12 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
       unaccepted: this.window.length, onTheWire: this.cursor, unindexed: this.unindexed,
       engineWindow: Number.isFinite(this.engineWindow) ? this.engineWindow : null, sendWindow: this.sendWindow,
       waitingFor: this.waitingFor(),
+      unansweredBatches: this.unanswered.size,
+      lastAck: this.lastAck && {
+        status: String(this.lastAck.ack.status), code: String(this.lastAck.ack.code),
+        firstSequence: Number(this.lastAck.ack.firstSequence), lastSequence: Number(this.lastAck.ack.lastSequence),
+        stale: this.lastAck.stale, msAgo: Date.now() - this.lastAck.at,
+      },
     };
   }
 
@@ -243,7 +257,9 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
       const wave = m.acks.inReplyTo ? this.unanswered.get(m.acks.inReplyTo)?.wave : undefined;
       if (m.acks.inReplyTo) this.unanswered.delete(m.acks.inReplyTo);
       for (const ack of m.acks.acks) {
-        this.handleAck(ack, wave === this.wave);
+        const currentWave = wave === this.wave;
+        this.lastAck = { ack, stale: !currentWave && ack.status === 'REJECTED' && RETRYABLE.has(String(ack.code)), at: Date.now() };
+        this.handleAck(ack, currentWave);
         this.emit('ack', ack);
       }
       this.emit('progress', this.counts);
