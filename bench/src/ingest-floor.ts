@@ -14,14 +14,14 @@
 // thread, and divided by the observations: the main thread's share bounds the rate a single event
 // loop can reach, the total the rate two cores can. Targets are interleaved over rounds; medians are quoted.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { raiseFlowControlWindows } from '@engram/engine/flow-control-window';
 import { ClusteredVectors } from '@engram/engine/synthetic';
-import { startEngine, withEngineTunables, type EngineProcess } from '@engram/engine/testing';
+import { startEngine, threadUsage, withEngineTunables, type EngineProcess } from '@engram/engine/testing';
 import { WriteAheadLog } from '@engram/engine/wal';
 import { decodeVector, loadEngramProto, withFastObservationBatches } from '@engram/engine/wire';
 import { commandLine } from './command-line.js';
@@ -90,25 +90,10 @@ async function main(count: number, streams: number, batch: number, rounds: numbe
   writeFileSync(out, JSON.stringify({ observations: count, streams, batch, rounds, targets: Object.fromEntries(rows) }, null, 2));
 }
 
-/**
- * CPU seconds by kind of thread, from /proc: the main thread (the event loop), the engine's index
- * workers (the only threads it runs at nice 10) and the rest (V8's garbage-collection helpers,
- * libuv's pool).
- */
+/** CPU seconds by kind of thread, named as the table names them. */
 function cpuByThreadKind(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // fields after the name: utime and stime are the 12th and 13th (in clock ticks, 100 a second), nice the 17th
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const kind = tid === pid ? 'main' : Number(fields[16]) > 0 ? 'index workers' : 'other threads';
-      out.set(kind, (out.get(kind) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
+  const usage = threadUsage(pid);
+  return new Map([['main', usage.main], ['index workers', usage.indexWorkers], ['other threads', usage.other]]);
 }
 
 /** Runs the client: it encodes and connects, then the clock and the server's CPU counters start. */

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '@engram/engine/config';
 import { ClusteredVectors } from '@engram/engine/synthetic';
-import { processUsage, startEngine } from '@engram/engine/testing';
+import { processUsage, startEngine, threadUsage } from '@engram/engine/testing';
 import { commandLine } from './command-line.js';
 import { histogramQuantiles, quantile } from './quantiles.js';
 import { rawInsertRate, rawParallelRate } from './raw-hnsw.js';
@@ -78,10 +78,14 @@ async function benchProfile(profile: ProfileName, vectors: Float32Array[], raw: 
   const pid = engine.process.pid!;
   const spaces = Array.from({ length: spaceCount }, (_, i) => `bench-${i}`);
   const u0 = processUsage(pid)!;
+  const threads0 = threadUsage(pid);
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   const load = await runLoad({ address: engine.address, spaces, perSpace: Math.floor(observations / spaceCount), vectors, idPrefix: 'a' });
   const wall = (performance.now() - t0) / 1000;
   const u1 = processUsage(pid)!;
+  const threads1 = threadUsage(pid);
+  const client = process.cpuUsage(client0);
   const stolen = [...(await engine.metrics()).matchAll(/^engram_streaming_work_stolen_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   const indexedRate = load.indexed / load.indexSeconds;
 
@@ -101,6 +105,7 @@ async function benchProfile(profile: ProfileName, vectors: Float32Array[], raw: 
 
   const shape = raw.get(`${hnsw.m}/${hnsw.efConstruction}`)!;
   const parallelism = Math.min(preset.workers, cores);
+  const workerSeconds = threads1.indexWorkers - threads0.indexWorkers;
   return {
     profile, workers: preset.workers, batch: `${preset.batch.min}-${preset.batch.max}`, capacity: preset.queue.capacity,
     hnsw: `M${hnsw.m}/efC${hnsw.efConstruction}`,
@@ -120,6 +125,14 @@ async function benchProfile(profile: ProfileName, vectors: Float32Array[], raw: 
     rawSingle: shape.single, rawParallel: shape.parallel,
     vsRawTimesWorkers: indexedRate / (shape.single * parallelism),
     vsRawParallel: indexedRate / shape.parallel,
+    // Where the cores went while the engine filled: the index workers' CPU as a share of the cores
+    // the raw baseline had (min(workers, cores) for the whole phase), how much the workers indexed
+    // per CPU second against raw hnswlib in one thread, and what everything else took (in cores).
+    workerShare: workerSeconds / (wall * parallelism),
+    indexedPerWorkerSecondVsRaw: workerSeconds > 0 ? load.indexed / workerSeconds / shape.single : 0,
+    mainThreadCores: (threads1.main - threads0.main) / wall,
+    otherThreadCores: (threads1.other - threads0.other) / wall,
+    loadGeneratorCores: (client.user + client.system) / 1e6 / wall,
   };
 }
 
@@ -149,6 +162,12 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(`| ${r.profile} | ${r.workers} | ${r.batch} | ${fmt(r.ackP50, 1)} / ${fmt(r.ackP99, 1)} | ${fmt(r.acceptedRate)} | ${fmt(r.indexedRate)} | ${fmt(r.vsRawTimesWorkers, 2)} | ${fmt(r.vsRawParallel, 2)} | ${fmt(r.cpuPercent)} | ${fmt(r.peakRssMb)} | ${r.refused} | ${r.stolen} |`);
+  }
+  console.log('\nWhere the cores went at saturation: the index workers\' CPU as a share of min(workers, cores) for the phase, what they indexed per CPU second against raw hnswlib in one thread, and the rest in cores (the load generator is this process):');
+  console.log('| profile | workers\' share of the baseline\'s cores | indexed per worker CPU second / raw 1-thread | engine main thread (cores) | engine other threads (cores) | load generator (cores) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.profile} | ${fmt(r.workerShare, 2)} | ${fmt(r.indexedPerWorkerSecondVsRaw, 2)} | ${fmt(r.mainThreadCores, 2)} | ${fmt(r.otherThreadCores, 2)} | ${fmt(r.loadGeneratorCores, 2)} |`);
   }
   console.log('\nAt 80% of the indexed rate above, with a recall every 5 ms (client-side latency; engine-side from its histogram, bucket bounds):');
   console.log('| profile | offered obs/s | indexed obs/s | ack p50 / p99 ms | indexed p50 / p99 ms | recall p50 / p99 ms (client) | recall p50 / p99 ms (engine) | recalls | recall p50 / p99 ms with no ingest |');

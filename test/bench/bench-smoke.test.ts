@@ -13,7 +13,10 @@ import { REPO_ROOT } from '../operator/operator-harness.js';
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
 
-interface ProfileRow { profile: string; accepted: number; indexed: number; recalls: number; rawSingle: number; vsRawTimesWorkers: number; recallP99: number }
+interface ProfileRow {
+  profile: string; accepted: number; indexed: number; recalls: number; rawSingle: number; vsRawTimesWorkers: number; recallP99: number;
+  workerShare: number; indexedPerWorkerSecondVsRaw: number;
+}
 interface TargetRow { target: string; measured: string; met: string }
 
 describe('npm run bench -- --quick', () => {
@@ -32,7 +35,11 @@ describe('npm run bench -- --quick', () => {
       expect(row.indexed).toBe(2000);
       expect(row.recalls).toBeGreaterThan(0);
       expect(row.rawSingle).toBeGreaterThan(0);
+      // the workers' CPU was read from /proc: they indexed 2,000 vectors, so they ran
+      expect(row.workerShare).toBeGreaterThan(0);
+      expect(row.indexedPerWorkerSecondVsRaw).toBeGreaterThan(0);
     }
+    expect(stdout).toContain('Where the cores went at saturation');
     expect(results.burst.accepted).toBe(5000);
     // the targets are judged on this run's own figures
     expect(stdout).toContain('Against the targets (this run):');

@@ -1,7 +1,7 @@
 // Starts a real engine process (the built CLI, `engram serve`) on free loopback ports, for tests
 // and benchmarks; stops it on request (the caller stops it also when a test fails).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -119,6 +119,30 @@ export function processUsage(pid: number): { cpuSeconds: number; rssBytes: numbe
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every mainstream architecture. */
 const CLOCK_TICKS = 100;
+
+/** CPU seconds of an engine process by kind of thread (see `threadUsage`). */
+export interface ThreadUsage { main: number; indexWorkers: number; other: number }
+
+/**
+ * CPU seconds of an engine process by kind of thread, from /proc (Linux): the main thread (the
+ * event loop), the index workers (the only threads the engine runs at a positive nice value) and
+ * the rest (V8's garbage-collection helpers, libuv's pool). A thread that ended is not counted.
+ */
+export function threadUsage(pid: number): ThreadUsage {
+  const out: ThreadUsage = { main: 0, indexWorkers: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // fields after the name: utime and stime are the 12th and 13th, nice the 17th
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const kind = tid === pid ? 'main' : Number(fields[16]) > 0 ? 'indexWorkers' : 'other';
+      out[kind] += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
 
 /**
  * The first `count` memory space ids `${prefix}-0`, `${prefix}-1`, … that an engine with `workers`
