@@ -112,7 +112,8 @@ function startChild(as: Role, env: Record<string, string>): Promise<{ process: C
 
 /**
  * A grpc-js server that returns what it is sent, and answers a query with its neighbours searched
- * on a worker thread (an index of the engine's data, built before the server answers).
+ * on its event loop or on a worker thread (each an index of the engine's data, built before the
+ * server answers).
  */
 async function echoServer(): Promise<void> {
   const server = new grpc.Server();

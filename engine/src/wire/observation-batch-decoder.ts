@@ -2,9 +2,9 @@
 // holding an ObservationBatch, straight from the wire bytes into the plain objects protobufjs would
 // give (the same fields, defaults and types), without protobufjs's message instances and their
 // conversion to objects. It reads only the encoding a protobuf writer produces for this message;
-// anything else (another body, an unknown field, a batch field given twice, a varint too large to
-// be a safe integer, truncated bytes) is left to protobufjs, so what is accepted and how a bad
-// message is refused stay exactly as they were. `npm run bench:ingest-floor` measures the gain.
+// anything else (another body, an unknown field, a batch field given twice, a varint of more than
+// 7 bytes, truncated bytes) is left to protobufjs, so what is accepted and how a bad message is
+// refused stay exactly as they were. `npm run bench:ingest-floor` measures the gain.
 import type * as grpc from '@grpc/grpc-js';
 import type { ClientMessage__Output } from '../generated/engram/v1/ClientMessage.js';
 import type { Observation__Output } from '../generated/engram/v1/Observation.js';
