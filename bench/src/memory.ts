@@ -120,10 +120,11 @@ try {
   const fill = await fillUntilRefused(engine, spaces);
   const held = await settledVectors(engine);
   const full = residentOf(pid);
-  const hnsw = ((await engine.client().getConfig()).config['hnsw'] ?? {}) as { m?: number; efConstruction?: number };
+  const { config } = await engine.client().getConfig();
+  const hnsw = (config['hnsw'] ?? {}) as { m?: number; efConstruction?: number };
   const m = Number(hnsw.m ?? 8);
   const raw = await rawBaseline({ spaces: spaces.length, perSpace: Number(args['raw-per-space']), dimension, m, efConstruction: Number(hnsw.efConstruction ?? 100) });
-  const watermark = Number((((await engine.client().getConfig()).config['memory'] ?? {}) as { highWatermark?: number }).highWatermark ?? 0.9);
+  const watermark = Number(((config['memory'] ?? {}) as { highWatermark?: number }).highWatermark ?? 0.9);
   const rawCouldHold = Math.floor((limitBytes * watermark - idle.total - raw.emptyIndexBytes) / raw.bytesPerVector);
   const graph = held * graphBytesPerVector(m);
   const mib = (b: number) => (b / MiB).toFixed(1);

@@ -15,12 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as grpc from '@grpc/grpc-js';
 import { EngramClient } from '@engram/engine/client';
-import { hnswBuild, hnswlib } from '@engram/engine/hnswlib';
+import { hnswBuild } from '@engram/engine/hnswlib';
 import { ClusteredVectors } from '@engram/engine/synthetic';
 import { startEngine } from '@engram/engine/testing';
 import { commandLine } from './command-line.js';
 import { quantile } from './quantiles.js';
-import { searchableIndex } from './search-worker.js';
+import { floorIndex, searchableIndex } from './search-worker.js';
 
 const DIMENSION = 768;
 const SPACE = 'floor-space';
@@ -34,7 +34,7 @@ const ECHO_METHOD = {
 /** A query searched on the server's event loop, the neighbours answered: a recall with nothing else. */
 const INLINE_METHOD = { ...ECHO_METHOD, path: '/bench.Echo/SearchInline' } as const;
 /** The same, the search on a worker thread (as the engine does). */
-const VIA_WORKER_METHOD = { ...ECHO_METHOD, path: '/bench.Echo/SearchOnWorker' } as const;
+const ON_WORKER_METHOD = { ...ECHO_METHOD, path: '/bench.Echo/SearchOnWorker' } as const;
 const SEED = 21;
 
 /** The engine's own health check: the same server and connection as a recall, with no work behind it. */
@@ -61,7 +61,7 @@ async function main(count: number, calls: number): Promise<void> {
   const all = new ClusteredVectors({ dimension: DIMENSION, seed: SEED }).take(count + 500);
   const data = all.slice(0, count);
   const queries = all.slice(count);
-  const search = rawSearch(data, queries, calls);
+  const search = rawSearch(count, queries, calls);
   const engine = await startEngine({}, ['--profile', 'balanced', '--ephemeral']);
   const echo = await startChild('echo-server', { ENGRAM_VECTORS: String(count) });
   try {
@@ -81,11 +81,8 @@ async function main(count: number, calls: number): Promise<void> {
 }
 
 /** searchKnn k=10 at the engine's default efSearch on the same data, in this process. */
-function rawSearch(data: Float32Array[], queries: Float32Array[], calls: number): number[] {
-  const index = new hnswlib.HierarchicalNSW('cosine', DIMENSION);
-  index.initIndex({ maxElements: data.length, m: 16, efConstruction: 200 });
-  data.forEach((v, i) => index.addPoint(Array.from(v), i));
-  index.setEf(64);
+function rawSearch(count: number, queries: Float32Array[], calls: number): number[] {
+  const index = floorIndex(count, DIMENSION, SEED);
   const ms: number[] = [];
   for (let c = 0; c < calls; c++) {
     const query = Array.from(queries[c % queries.length]!);
@@ -123,7 +120,7 @@ async function echoServer(): Promise<void> {
   await new Promise((resolve) => worker.once('message', resolve));
   const waiting: Array<(b: Buffer) => void> = [];
   worker.on('message', (hits: unknown) => waiting.shift()!(Buffer.from(JSON.stringify(hits))));
-  server.addService({ Echo: ECHO_METHOD, SearchInline: INLINE_METHOD, SearchOnWorker: VIA_WORKER_METHOD }, {
+  server.addService({ Echo: ECHO_METHOD, SearchInline: INLINE_METHOD, SearchOnWorker: ON_WORKER_METHOD }, {
     Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
     SearchInline: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.from(JSON.stringify(search(call.request)))),
     SearchOnWorker: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
@@ -138,7 +135,7 @@ async function echoServer(): Promise<void> {
 /** Alternating blocks of 100 echo calls and 100 engine recalls, one at a time. */
 async function client(): Promise<void> {
   const calls = Number(process.env.ENGRAM_CALLS);
-  const Echo = grpc.makeGenericClientConstructor({ Echo: ECHO_METHOD, SearchInline: INLINE_METHOD, SearchOnWorker: VIA_WORKER_METHOD }, 'Echo');
+  const Echo = grpc.makeGenericClientConstructor({ Echo: ECHO_METHOD, SearchInline: INLINE_METHOD, SearchOnWorker: ON_WORKER_METHOD }, 'Echo');
   type Call = (b: Buffer, cb: (e: Error | null, r: Buffer) => void) => void;
   const echo = new Echo(process.env.ENGRAM_ECHO!, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Echo: Call; SearchInline: Call; SearchOnWorker: Call };
   const Health = grpc.makeGenericClientConstructor({ Check: HEALTH_METHOD }, 'Health');

@@ -7,12 +7,18 @@ import { ClusteredVectors } from '@engram/engine/synthetic';
 
 export interface Neighbours { neighbors: number[]; distances: number[] }
 
-/** An index of the engine's data (same build and parameters); returns its search of raw query bytes. */
-export function searchableIndex(count: number, dimension: number, seed: number): (query: Uint8Array) => Neighbours {
+/** An index of the engine's data: its build, the balanced profile's M and efConstruction, efSearch 64. */
+export function floorIndex(count: number, dimension: number, seed: number): InstanceType<typeof hnswlib.HierarchicalNSW> {
   const index = new hnswlib.HierarchicalNSW('cosine', dimension);
   index.initIndex({ maxElements: count, m: 16, efConstruction: 200 });
   new ClusteredVectors({ dimension, seed }).take(count).forEach((v, i) => index.addPoint(Array.from(v), i));
   index.setEf(64);
+  return index;
+}
+
+/** `floorIndex`'s search of raw query bytes, as a server receives them. */
+export function searchableIndex(count: number, dimension: number, seed: number): (query: Uint8Array) => Neighbours {
+  const index = floorIndex(count, dimension, seed);
   return (query) => {
     const vector = new Float32Array(query.buffer.slice(query.byteOffset, query.byteOffset + query.byteLength));
     return index.searchKnn(Array.from(vector), 10);

@@ -106,12 +106,10 @@ export async function startEngine(config: Record<string, unknown> = {}, extraArg
 /** CPU seconds (user + system) and resident memory of a process, read from /proc (Linux). */
 export function processUsage(pid: number): { cpuSeconds: number; rssBytes: number; peakRssBytes: number } | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
+    const { cpuSeconds } = readStat(`/proc/${pid}/stat`);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { cpuSeconds: ticks / CLOCK_TICKS, rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
+    return { cpuSeconds, rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
   } catch {
     return null;
   }
@@ -119,6 +117,14 @@ export function processUsage(pid: number): { cpuSeconds: number; rssBytes: numbe
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every mainstream architecture. */
 const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) and nice value from a process's or thread's /proc stat file. */
+function readStat(path: string): { cpuSeconds: number; nice: number } {
+  const stat = readFileSync(path, 'utf8');
+  // the fields after the name: utime and stime are the 12th and 13th, nice the 17th
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS, nice: Number(fields[16]) };
+}
 
 /** CPU seconds of an engine process by kind of thread (see `threadUsage`). */
 export interface ThreadUsage { main: number; indexWorkers: number; other: number }
@@ -132,11 +138,8 @@ export function threadUsage(pid: number): ThreadUsage {
   const out: ThreadUsage = { main: 0, indexWorkers: 0, other: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // fields after the name: utime and stime are the 12th and 13th, nice the 17th
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const kind = tid === pid ? 'main' : Number(fields[16]) > 0 ? 'indexWorkers' : 'other';
-      out[kind] += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      const { cpuSeconds, nice } = readStat(`/proc/${pid}/task/${tid}/stat`);
+      out[tid === pid ? 'main' : nice > 0 ? 'indexWorkers' : 'other'] += cpuSeconds;
     } catch {
       // the thread ended between the listing and the read
     }
