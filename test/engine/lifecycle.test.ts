@@ -1,7 +1,8 @@
 // An engine's start and stop as a client sees them: /readyz says ready only once the gRPC port
 // takes connections; on SIGTERM every open stream gets CLOSED and then ends with OK, and every
-// health Watch gets NOT_SERVING and then ends with OK (nothing cut by the transport); server
-// reflection answers grpcurl.
+// health Watch gets NOT_SERVING and then ends with OK (nothing cut by the transport), and a client
+// stream holding nothing fails at once rather than taking sends nobody reads; server reflection
+// answers grpcurl.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
@@ -10,6 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGRAM_CLI } from '../../engine/dist/testing/engine-process.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-port.js';
 import { grpcurl, grpcurlPath } from '../helpers/grpcurl.js';
 import { rawStream } from '../helpers/raw-stream.js';
@@ -95,6 +97,29 @@ describe('engine lifecycle', () => {
       health.close();
       expect(statuses).toEqual(['SERVING', 'NOT_SERVING']);
       expect(watchStatus.code).toBe(grpc.status.OK);
+    });
+  });
+
+  describe('on SIGTERM, to a client with nothing on the wire', () => {
+    let engine: EngineProcess;
+    beforeAll(async () => {
+      engine = await startEngine({ 'hnsw.dimension': DIM });
+    });
+    afterAll(async () => {
+      if (engine.process.exitCode === null) await engine.stop('SIGKILL');
+    });
+
+    // A writer between two sends holds nothing when the engine ends its stream (a space moving to
+    // another pod ends it the same way): its next send must fail, not go into a finished call.
+    it('fails the stream, so the next send throws instead of waiting for an answer forever', async () => {
+      const stream = await engine.client().openStream({ memorySpace: 'idle', replyTimeoutMs: 0 });
+      const [first, second] = clusteredObservations('idle', 2, DIM);
+      await stream.send(first!);
+      await stream.settled();
+      expect(await engine.stop('SIGTERM')).toBe(0);
+      await eventually('the stream to see its end', async () => (stream.state().waitingFor === 'failed' ? true : undefined), 10_000);
+      await expect(stream.send(second!)).rejects.toThrow('the engine ended the stream: engine shutting down');
+      expect(stream.unacceptedIds()).toEqual([]);
     });
   });
 

@@ -148,9 +148,11 @@ export class ObservationStream extends EventEmitter<StreamEvents> {
       call.on('end', () => {
         this.stopWatching();
         // The engine ended the stream without being asked (it stopped, or the space moved to
-        // another pod): what is not accepted yet must be sent again on a new stream.
+        // another pod): what is not accepted yet must be sent again on a new stream. The stream
+        // fails even when it holds nothing, or its next `send` would go into a finished call that
+        // nobody reads, and wait for an answer forever.
         // (after an error status the error, with its code, is the failure: not replaced by this)
-        if (!this.closing && this.window.length > 0 && !this.failure) {
+        if (!this.closing && !this.failure) {
           this.failure = new Error(`the engine ended the stream: ${this.lastStatus?.message || 'no reason given'}`);
           this.wakeAll();
         }
