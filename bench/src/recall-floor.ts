@@ -47,17 +47,17 @@ const role = process.env.ENGRAM_FLOOR_ROLE as Role | undefined;
 if (role === 'echo-server') void echoServer();
 else if (role === 'client') void client();
 else {
-  const args = commandLine({ vectors: { type: 'string', default: '20000' }, calls: { type: 'string', default: '3000' } }, {
+  const args = commandLine({ vectors: { type: 'string', default: '20000' }, calls: { type: 'string', default: '3000' }, warmup: { type: 'string', default: '3000' } }, {
     description: 'An idle engine\'s recall latency against its floor: a bare grpc-js echo plus a raw searchKnn, same run, client in another process.',
-    help: { vectors: 'vectors in the space', calls: 'echo calls and recalls each' },
+    help: { vectors: 'vectors in the space', calls: 'echo calls and recalls each', warmup: 'calls of each kind before measuring (V8 compiles grpc-js\'s paths for thousands of calls)' },
   });
-  main(Number(args.vectors), Number(args.calls)).catch((e: unknown) => {
+  main(Number(args.vectors), Number(args.calls), Number(args.warmup)).catch((e: unknown) => {
     console.error(e);
     process.exit(1);
   });
 }
 
-async function main(count: number, calls: number): Promise<void> {
+async function main(count: number, calls: number, warmup: number): Promise<void> {
   const all = new ClusteredVectors({ dimension: DIMENSION, seed: SEED }).take(count + 500);
   const data = all.slice(0, count);
   const queries = all.slice(count);
@@ -67,13 +67,13 @@ async function main(count: number, calls: number): Promise<void> {
   try {
     await load(engine.address, data);
     const result = await new Promise<ClientResult>((resolve, reject) => {
-      const child = startChild('client', { ENGRAM_ENGINE: engine.address, ENGRAM_ECHO: echo.address, ENGRAM_CALLS: String(calls) });
+      const child = startChild('client', { ENGRAM_ENGINE: engine.address, ENGRAM_ECHO: echo.address, ENGRAM_CALLS: String(calls), ENGRAM_WARMUP: String(warmup) });
       void child.then(({ process: p }) => {
         p.once('message', (m) => resolve(m as ClientResult));
         p.once('exit', (code) => code !== 0 && reject(new Error(`client exited with ${code}`)));
       });
     });
-    report(count, calls, search, result);
+    report(count, calls, warmup, search, result);
   } finally {
     echo.process.kill();
     await engine.stop();
@@ -132,7 +132,7 @@ async function echoServer(): Promise<void> {
   process.send!({ address: `127.0.0.1:${port}` });
 }
 
-/** Alternating blocks of 100 echo calls and 100 engine recalls, one at a time. */
+/** Alternating blocks of 100 calls of each kind (echo, bare searches, health, recall), one at a time. */
 async function client(): Promise<void> {
   const calls = Number(process.env.ENGRAM_CALLS);
   const Echo = grpc.makeGenericClientConstructor({ Echo: ECHO_METHOD, SearchInline: INLINE_METHOD, SearchOnWorker: ON_WORKER_METHOD }, 'Echo');
@@ -150,51 +150,39 @@ async function client(): Promise<void> {
   const searchOnWorkerOnce = (query: Float32Array) => new Promise<void>((resolve, reject) => echo.SearchOnWorker(bytes(query), (e) => (e ? reject(e) : resolve())));
   // an empty HealthCheckRequest: the whole server
   const healthOnce = () => new Promise<void>((resolve, reject) => health.Check(Buffer.alloc(0), (e) => (e ? reject(e) : resolve())));
-  // warm both connections first (connection set-up is not what is measured)
-  for (let i = 0; i < 50; i++) {
-    await echoOnce();
-    await searchInlineOnce(queries[i]!);
-    await searchOnWorkerOnce(queries[i]!);
-    await healthOnce();
-    await engram.recall({ memorySpace: SPACE, vector: queries[i]!, k: 10 });
-  }
-  for (let done = 0; done < calls; done += 100) {
-    for (let i = 0; i < 100; i++) {
-      const started = performance.now();
-      await echoOnce();
-      result.echoMs.push(performance.now() - started);
+  const kinds: Array<[number[], (i: number) => Promise<unknown>]> = [
+    [result.echoMs, () => echoOnce()],
+    [result.inlineMs, (i) => searchInlineOnce(queries[i % queries.length]!)],
+    [result.onWorkerMs, (i) => searchOnWorkerOnce(queries[i % queries.length]!)],
+    [result.healthMs, () => healthOnce()],
+    [result.recallMs, (i) => engram.recall({ memorySpace: SPACE, vector: queries[i % queries.length]!, k: 10 })],
+  ];
+  // Warm up first, in the same blocks, nothing recorded: both processes' V8 goes on compiling
+  // grpc-js's paths on its background threads for thousands of calls, and on two cores that
+  // compiling takes the CPU a call needs (docs/benchmarks.md, "The echo floor's tail").
+  const blocks = async (n: number, record: boolean): Promise<void> => {
+    for (let done = 0; done < n; done += 100) {
+      for (const [into, call] of kinds) {
+        for (let i = 0; i < 100; i++) {
+          const started = performance.now();
+          await call(done + i);
+          if (record) into.push(performance.now() - started);
+        }
+      }
     }
-    for (let i = 0; i < 100; i++) {
-      const started = performance.now();
-      await searchInlineOnce(queries[(done + i) % queries.length]!);
-      result.inlineMs.push(performance.now() - started);
-    }
-    for (let i = 0; i < 100; i++) {
-      const started = performance.now();
-      await searchOnWorkerOnce(queries[(done + i) % queries.length]!);
-      result.onWorkerMs.push(performance.now() - started);
-    }
-    for (let i = 0; i < 100; i++) {
-      const started = performance.now();
-      await healthOnce();
-      result.healthMs.push(performance.now() - started);
-    }
-    for (let i = 0; i < 100; i++) {
-      const started = performance.now();
-      await engram.recall({ memorySpace: SPACE, vector: queries[(done + i) % queries.length]!, k: 10 });
-      result.recallMs.push(performance.now() - started);
-    }
-  }
+  };
+  await blocks(Number(process.env.ENGRAM_WARMUP), false);
+  await blocks(calls, true);
   echo.close();
   health.close();
   engram.close();
   process.send!(result, () => process.exit(0));
 }
 
-function report(count: number, calls: number, search: number[], r: ClientResult): void {
+function report(count: number, calls: number, warmup: number, search: number[], r: ClientResult): void {
   const p = (xs: number[], q: number) => quantile(xs, q);
   const row = (name: string, xs: number[]) => `| ${name} | ${p(xs, 0.5).toFixed(3)} | ${p(xs, 0.99).toFixed(3)} |`;
-  console.log(`recall floor: ${count} vectors of ${DIMENSION} dims in one space (balanced profile, hnswlib ${hnswBuild.build}), ${calls} calls each, k = 10`);
+  console.log(`recall floor: ${count} vectors of ${DIMENSION} dims in one space (balanced profile, hnswlib ${hnswBuild.build}), ${calls} calls each after ${warmup} of each to warm up, k = 10`);
   console.log('| what | p50 (ms) | p99 (ms) |');
   console.log('|---|---|---|');
   console.log(row('grpc-js unary echo, client in another process', r.echoMs));
