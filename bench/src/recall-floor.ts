@@ -151,10 +151,10 @@ async function client(): Promise<void> {
   // an empty HealthCheckRequest: the whole server
   const healthOnce = () => new Promise<void>((resolve, reject) => health.Check(Buffer.alloc(0), (e) => (e ? reject(e) : resolve())));
   const kinds: Array<[number[], (i: number) => Promise<unknown>]> = [
-    [result.echoMs, () => echoOnce()],
+    [result.echoMs, echoOnce],
     [result.inlineMs, (i) => searchInlineOnce(queries[i % queries.length]!)],
     [result.onWorkerMs, (i) => searchOnWorkerOnce(queries[i % queries.length]!)],
-    [result.healthMs, () => healthOnce()],
+    [result.healthMs, healthOnce],
     [result.recallMs, (i) => engram.recall({ memorySpace: SPACE, vector: queries[i % queries.length]!, k: 10 })],
   ];
   // Warm up first, in the same blocks, nothing recorded: both processes' V8 goes on compiling
