@@ -15,10 +15,11 @@ import { EngramError } from './errors.js';
 import { MemoryGuard } from './memory/memory-guard.js';
 import { collectGarbage, loadMemoryRelease } from './memory/memory-release.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics/engine-metrics.js';
-import { WorkerPool, type BatchOutcome } from './pool/worker-pool.js';
+import { WorkerPool } from './pool/worker-pool.js';
 import { DrainRate } from './queue/drain-rate.js';
-import { IngestQueue, type IndexSink, type QueuedObservation } from './queue/ingest-queue.js';
+import { IngestQueue, type QueuedObservation } from './queue/ingest-queue.js';
 import { streamWindow } from './queue/pressure.js';
+import { IndexAcks } from './session/index-acks.js';
 import type { ObserveSession, SessionContext } from './session/observe-session.js';
 import { SpaceDirectory } from './tenancy/space-directory.js';
 import { Tenants } from './tenancy/tenants.js';
@@ -101,7 +102,7 @@ export class Engine implements SessionContext {
     this.membership = new Membership(options.memberName ?? null, options.dataDir ?? null);
     this.pool = new WorkerPool({
       config: this.current, queue: this.queue, metrics: this.metrics, scratchDir: this.scratchDir,
-      onBatchIndexed: (outcome) => this.batchIndexed(outcome),
+      acks: new IndexAcks({ directory: this.directory, metrics: this.metrics, drain: this.drain, totals: this.totals, sessions: this.sessions }),
       onWorkerFailed: (id, error) => this.workerFailed(id, error),
       canSteal: (space) => {
         const headroom = this.memory.headroom();
@@ -266,49 +267,6 @@ export class Engine implements SessionContext {
 
   fetch(space: string, ids: string[]) {
     return this.pool.fetch(space, ids);
-  }
-
-  /** Routes a finished batch's outcome to the sessions that accepted it, as contiguous ranges. */
-  private batchIndexed({ space, items, failures, spaceSize }: BatchOutcome): void {
-    const failed = new Map(failures.map((f) => [f.index, f.reason]));
-    const now = performance.now();
-    let sink: IndexSink | null = null;
-    let first = 0;
-    let last = 0;
-    const flush = (): void => {
-      if (sink) sink.indexed(first, last);
-      sink = null;
-    };
-    items.forEach((item, i) => {
-      const reason = failed.get(i);
-      if (reason !== undefined) {
-        flush();
-        item.sink.failed(item.sequence, `indexing failed: ${reason}`);
-        return;
-      }
-      this.metrics.observationLatency.observe({ memory_space: space }, (now - item.acceptedAt) / 1000);
-      if (sink === item.sink && item.sequence === last + 1) {
-        last = item.sequence;
-        return;
-      }
-      flush();
-      sink = item.sink;
-      first = item.sequence;
-      last = item.sequence;
-    });
-    flush();
-    const ok = items.length - failed.size;
-    const record = this.directory.get(space);
-    if (record) {
-      record.indexed = spaceSize;
-      record.pending -= items.length;
-    }
-    this.totals.indexed += ok;
-    this.drain.record(items.length);
-    this.metrics.indexed.inc({ memory_space: space }, ok);
-    this.metrics.spaceVectors.set({ memory_space: space }, spaceSize);
-    // A small queue drains within a tick: tell paused clients at once, or workers go idle.
-    for (const session of this.sessions) session.reportPressure();
   }
 
   private workerFailed(id: number, error: Error): void {
@@ -499,13 +457,8 @@ export class Engine implements SessionContext {
   }
 
   /** Resolves once everything queued is indexed (or the deadline passes: false). */
-  async drained(deadlineMs: number): Promise<boolean> {
-    const until = performance.now() + deadlineMs;
-    while (this.queue.depth > 0 || this.pool.batchesInFlight > 0) {
-      if (performance.now() > until) return false;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return true;
+  drained(deadlineMs: number): Promise<boolean> {
+    return Promise.race([this.pool.drained().then(() => true), sleep(deadlineMs).then(() => false)]);
   }
 
   /**

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { HnswConfig } from '../config/engine-config.js';
 import type { DurableStorage } from '../durability/durable-storage.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
-import type { SnapshotTarget } from '../pool/messages.js';
+import type { SnapshotTarget } from '../index/index-data.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
 import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import type { SpaceDirectory } from '../tenancy/space-directory.js';

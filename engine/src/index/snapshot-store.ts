@@ -6,8 +6,7 @@
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HnswConfig } from '../config/engine-config.js';
-import type { SnapshotFiles, SnapshotTarget } from '../pool/messages.js';
-import type { SpaceSnapshot } from '../pool/space-recovery.js';
+import type { SnapshotFiles, SnapshotTarget, SpaceSnapshot } from './index-data.js';
 import { syncDirectory, writeFileDurably } from '../wal/durable-files.js';
 
 export interface SnapshotManifest {

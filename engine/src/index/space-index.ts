@@ -7,7 +7,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'nod
 import { hnswlib } from './hnswlib-addon.js';
 import type { HnswConfig } from '../config/engine-config.js';
 import { digestIds, type IdDigest } from './id-digest.js';
-import type { FetchedData, RecallHitData, SpaceState } from '../pool/messages.js';
+import type { FetchedData, RecallHitData, SpaceState } from './index-data.js';
 import { dropFilePages } from '../memory/memory-release.js';
 
 const { HierarchicalNSW } = hnswlib;

@@ -13,7 +13,8 @@ import { Worker } from 'node:worker_threads';
 import type { HnswConfig, Metric } from '../config/engine-config.js';
 import type { Logger } from '../log.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
-import type { SpaceReport, ToWorker } from './messages.js';
+import type { SpaceReport, ToWorker } from '../worker/messages.js';
+import type { WorkerRequest } from './worker-slot.js';
 
 /** Nice value of rebuild threads (background work, like indexing). */
 const REBUILD_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
@@ -152,7 +153,7 @@ export interface RebuildProgress {
 export interface RebuildDeps {
   scratchDir: string;
   /** Sends a keyed request to the space's owner and resolves with its report. */
-  request(space: string, build: (key: string) => ToWorker): Promise<SpaceReport>;
+  request(space: string, build: (key: string) => WorkerRequest): Promise<SpaceReport>;
   post(space: string, message: ToWorker): void;
   onProgress(space: string, ratio: number): void;
   nice: number;

@@ -7,14 +7,8 @@ import type { HnswConfig } from '../config/engine-config.js';
 import type { Logger } from '../log.js';
 import type { IndexSink, IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import type { WalObservation } from '../wal/wal-record.js';
-import type { SnapshotFiles } from './messages.js';
+import type { SpaceSnapshot } from '../index/index-data.js';
 import type { WorkerSlot } from './worker-slot.js';
-
-export interface SpaceSnapshot {
-  files: SnapshotFiles;
-  hnsw: HnswConfig;
-  lsn: number;
-}
 
 /** Where recovery reads a space's durable state from (the engine's data directory). */
 export interface SpaceStore {
@@ -103,7 +97,7 @@ async function recoverSpace(slot: WorkerSlot, space: string, deps: RecoveryDeps)
   const snapshot = deps.store.snapshotOf(space);
   if (snapshot) {
     const key = deps.key();
-    const reply = await slot.request(key, { type: 'restore', key, space, files: snapshot.files, hnsw: snapshot.hnsw, lsn: snapshot.lsn });
+    const reply = await slot.request({ type: 'restore', key, space, files: snapshot.files, hnsw: snapshot.hnsw, lsn: snapshot.lsn });
     if (reply.type === 'requestFailed') throw new Error(`restore from snapshot failed: ${reply.reason}`);
   }
   deps.onRestored(space, snapshot?.hnsw ?? null);

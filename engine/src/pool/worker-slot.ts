@@ -1,9 +1,9 @@
 // The main thread's handle on one worker thread: its message port, what it has in flight, and the
-// replies it owes (recalls, space exports and imports), each a promise keyed by what it answers.
+// replies it owes, each a promise under the key its request carried (see worker/messages.ts).
 import { MessageChannel, Worker, type MessagePort, type Transferable } from 'node:worker_threads';
 import type { HnswConfig } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
-import type { FromWorker, ToWorker, WorkerData } from './messages.js';
+import type { FromWorker, ToWorker, WorkerData } from '../worker/messages.js';
 
 /** Nice value of worker threads (0-19); ENGRAM_WORKER_NICE=0 turns it off. */
 const WORKER_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
@@ -18,6 +18,8 @@ const WORKER_YOUNG_GENERATION_MB = 4;
 
 type BatchDone = Extract<FromWorker, { type: 'batchDone' }>;
 type RecallQuality = Extract<FromWorker, { type: 'recallQuality' }>;
+/** A message to a worker that it answers with a reply carrying the same key. */
+export type WorkerRequest = Extract<ToWorker, { key: string }>;
 
 interface Waiter {
   resolve(message: FromWorker): void;
@@ -29,9 +31,12 @@ export class WorkerSlot {
   private readonly port: MessagePort;
   private readonly waiters = new Map<string, Waiter>();
   readonly ready: Promise<void>;
-  /** Batches posted and not yet done, in total and per space. */
-  inFlight = 0;
-  readonly inFlightBySpace = new Map<string, number>();
+  /** Batches posted and not yet done, in total and per space (see batchPosted, batchSettled). */
+  private batchesInFlight = 0;
+  private readonly inFlightBySpace = new Map<string, number>();
+  /** Who waits for a space's batches here to be done (a move), or for the worker to owe nothing. */
+  private readonly spaceDrainWaiters = new Map<string, Array<() => void>>();
+  private idleWaiters: Array<() => void> = [];
   /** Milliseconds spent indexing, recalling or moving indexes (for utilisation). */
   busyMs = 0;
   batches = 0;
@@ -68,11 +73,11 @@ export class WorkerSlot {
     this.port.postMessage(message, transfer);
   }
 
-  /** Posts a message and waits for the reply registered under `key`. */
-  request(key: string, message: ToWorker, transfer: Transferable[] = []): Promise<FromWorker> {
+  /** Posts a request and waits for the reply carrying its key. */
+  request(message: WorkerRequest, transfer: Transferable[] = []): Promise<FromWorker> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.waiters.set(key, { resolve, reject });
+      this.waiters.set(message.key, { resolve, reject });
       this.post(message, transfer);
     });
   }
@@ -80,46 +85,77 @@ export class WorkerSlot {
   /** Forgets a reply nobody waits for any more (a cancelled recall). */
   forget(key: string): void {
     this.waiters.delete(key);
+    this.checkIdle();
   }
 
-  get pendingReplies(): number {
-    return this.waiters.size;
+  get inFlight(): number {
+    return this.batchesInFlight;
+  }
+
+  inFlightOf(space: string): number {
+    return this.inFlightBySpace.get(space) ?? 0;
+  }
+
+  batchPosted(space: string): void {
+    this.batchesInFlight++;
+    this.inFlightBySpace.set(space, this.inFlightOf(space) + 1);
+  }
+
+  /** A batch of `space` is done: resolves waiters for the space's batches, or for the worker, to end. */
+  batchSettled(space: string): void {
+    this.batchesInFlight--;
+    const left = this.inFlightOf(space) - 1;
+    if (left > 0) {
+      this.inFlightBySpace.set(space, left);
+    } else {
+      this.inFlightBySpace.delete(space);
+      for (const resolve of this.spaceDrainWaiters.get(space) ?? []) resolve();
+      this.spaceDrainWaiters.delete(space);
+    }
+    this.checkIdle();
+  }
+
+  /** Resolves once no batch of `space` is in flight here. */
+  spaceDrained(space: string): Promise<void> {
+    if (this.inFlightOf(space) === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = this.spaceDrainWaiters.get(space) ?? [];
+      waiting.push(resolve);
+      this.spaceDrainWaiters.set(space, waiting);
+    });
+  }
+
+  /** Resolves once the worker has no batch in flight and owes no reply. */
+  idle(): Promise<void> {
+    if (this.isIdle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private get isIdle(): boolean {
+    return this.batchesInFlight === 0 && this.waiters.size === 0;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle) return;
+    const waiting = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiting) resolve();
   }
 
   private settle(key: string, message: FromWorker): void {
     const waiter = this.waiters.get(key);
     this.waiters.delete(key);
     waiter?.resolve(message);
+    this.checkIdle();
   }
 
   private receive(message: FromWorker): void {
+    if ('busyMs' in message) this.busyMs += message.busyMs;
     switch (message.type) {
       case 'ready': return this.settle('ready', message);
-      case 'batchDone':
-        this.busyMs += message.busyMs;
-        return this.onBatchDone(this, message);
-      case 'recallDone':
-      case 'recallFailed':
-        if (message.type === 'recallDone') this.busyMs += message.busyMs;
-        return this.settle(`recall:${message.requestId}`, message);
-      case 'recallQuality':
-        this.busyMs += message.busyMs;
-        return this.onRecallQuality(message);
-      case 'exported':
-        this.busyMs += message.busyMs;
-        return this.settle(`export:${message.space}`, message);
-      case 'imported':
-        this.busyMs += message.busyMs;
-        return this.settle(`import:${message.space}`, message);
-      case 'moveFailed':
-        return this.settle(`${message.step}:${message.space}`, message);
-      case 'report':
-        this.busyMs += message.busyMs;
-        return this.settle(message.key, message);
-      case 'requestFailed':
-      case 'fetched':
-      case 'digested':
-        return this.settle(message.key, message);
+      case 'batchDone': return this.onBatchDone(this, message);
+      case 'recallQuality': return this.onRecallQuality(message);
+      default: return this.settle(message.key, message);
     }
   }
 
@@ -128,6 +164,12 @@ export class WorkerSlot {
     this.failure = new EngramError('WORKER_FAILED', `worker ${this.id} failed: ${error.message}`, { cause: error });
     for (const waiter of this.waiters.values()) waiter.reject(this.failure);
     this.waiters.clear();
+    // Its batches are lost (the pool queues them again): nothing here will finish them.
+    this.batchesInFlight = 0;
+    this.inFlightBySpace.clear();
+    for (const waiting of this.spaceDrainWaiters.values()) for (const resolve of waiting) resolve();
+    this.spaceDrainWaiters.clear();
+    this.checkIdle();
     this.onFailure(this, this.failure);
   }
 

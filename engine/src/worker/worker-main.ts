@@ -7,7 +7,8 @@ import { rmSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { HnswConfig } from '../config/engine-config.js';
 import { SpaceIndex } from '../index/space-index.js';
-import type { FetchedData, FromWorker, ToWorker, WorkerData } from '../pool/messages.js';
+import type { FetchedData } from '../index/index-data.js';
+import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 
 /**
  * Spaces up to this size get sampled recalls checked by an exact search (one distance per vector,
@@ -51,7 +52,7 @@ class IndexWorker {
       case 'batch': return this.indexBatch(message);
       case 'recall': return this.recall(message);
       case 'configure': return this.configure(message.hnsw);
-      case 'export': return this.exportSpace(message.space, message.path);
+      case 'export': return this.exportSpace(message);
       case 'import': return this.importSpace(message);
       case 'drop': return this.drop(message.space);
       case 'snapshot':
@@ -180,10 +181,10 @@ class IndexWorker {
     const index = this.spaces.get(message.space);
     try {
       const hits = index ? index.search(message.vector, message.k, message.ef) : [];
-      this.post({ type: 'recallDone', requestId: message.requestId, hits, spaceSize: index?.size ?? 0, busyMs: performance.now() - started });
+      this.post({ type: 'recallDone', key: message.key, hits, spaceSize: index?.size ?? 0, busyMs: performance.now() - started });
       if (message.measureQuality && index && hits.length > 0 && index.size <= QUALITY_MAX_VECTORS) this.measureQuality(index, message, hits.map((h) => h.id));
     } catch (e) {
-      this.post({ type: 'recallFailed', requestId: message.requestId, reason: e instanceof Error ? e.message : String(e) });
+      this.post({ type: 'recallFailed', key: message.key, reason: e instanceof Error ? e.message : String(e) });
     }
   }
 
@@ -202,14 +203,14 @@ class IndexWorker {
   }
 
   /** Writes the space's index for its new owner; keeps it until told to drop it. */
-  private exportSpace(space: string, path: string): void {
+  private exportSpace({ key, space, path }: Extract<ToWorker, { type: 'export' }>): void {
     const started = performance.now();
     try {
       const state = this.spaces.get(space)?.export(path) ?? null;
-      this.post({ type: 'exported', space, state, busyMs: performance.now() - started });
+      this.post({ type: 'exported', key, space, state, busyMs: performance.now() - started });
     } catch (e) {
       rmSync(path, { force: true });
-      this.post({ type: 'moveFailed', space, step: 'export', reason: e instanceof Error ? e.message : String(e) });
+      this.post({ type: 'moveFailed', key, space, step: 'export', reason: e instanceof Error ? e.message : String(e) });
     }
   }
 
@@ -221,9 +222,9 @@ class IndexWorker {
         index.setEfSearch(this.hnsw.efSearch);
         this.replace(message.space, index);
       }
-      this.post({ type: 'imported', space: message.space, spaceSize: this.spaces.get(message.space)?.size ?? 0, busyMs: performance.now() - started });
+      this.post({ type: 'imported', key: message.key, space: message.space, spaceSize: this.spaces.get(message.space)?.size ?? 0, busyMs: performance.now() - started });
     } catch (e) {
-      this.post({ type: 'moveFailed', space: message.space, step: 'import', reason: e instanceof Error ? e.message : String(e) });
+      this.post({ type: 'moveFailed', key: message.key, space: message.space, step: 'import', reason: e instanceof Error ? e.message : String(e) });
     } finally {
       rmSync(message.path, { force: true });
     }

@@ -1,43 +1,9 @@
 // The messages between the pool (main thread) and its worker threads. Vectors travel as one
-// transferred Float32Array per batch; metadata travels as plain objects (structured clone).
+// transferred Float32Array per batch; metadata travels as plain objects (structured clone). Every
+// request that expects an answer carries a key, and its answer carries the same key back.
 import type { MessagePort } from 'node:worker_threads';
 import type { HnswConfig } from '../config/engine-config.js';
-
-export interface RecallHitData {
-  id: string;
-  distance: number;
-  similarity: number;
-  content: string;
-  metadata: Record<string, string> | null;
-}
-
-/** One stored observation, looked up by id. */
-export interface FetchedData {
-  id: string;
-  vector: Float32Array;
-  content: string;
-  metadata: Record<string, string> | null;
-}
-
-/** Everything a space's index needs besides the HNSW graph file, for moving it between workers. */
-export interface SpaceState {
-  hnsw: HnswConfig;
-  ids: string[];
-  contents: string[];
-  metadata: Array<Record<string, string> | null>;
-  /** Highest log sequence number the index holds. */
-  lsn: number;
-}
-
-/** Where a snapshot's files go (or come from); the pool's snapshot store names them. */
-export interface SnapshotFiles {
-  /** null for an empty space (no graph is written). */
-  graphPath: string | null;
-  statePath: string;
-}
-
-/** Where a snapshot is written (the graph file only if the space holds vectors). */
-export type SnapshotTarget = SnapshotFiles & { graphPath: string };
+import type { FetchedData, RecallHitData, SnapshotFiles, SnapshotTarget, SpaceState } from '../index/index-data.js';
 
 /** What a space's worker reports after a snapshot, restore or rebuild step. */
 export interface SpaceReport {
@@ -50,10 +16,10 @@ export interface SpaceReport {
 export type ToWorker =
   | { type: 'batch'; batchId: number; space: string; ids: string[]; vectors: Float32Array; contents: string[]; metadata: Array<Record<string, string> | null>; lastLsn: number }
   /** `measureQuality`: after answering, also search the space exactly and report recall@k (a `recallQuality`). */
-  | { type: 'recall'; requestId: number; space: string; vector: Float32Array; k: number; ef: number; measureQuality: boolean }
+  | { type: 'recall'; key: string; space: string; vector: Float32Array; k: number; ef: number; measureQuality: boolean }
   | { type: 'configure'; hnsw: HnswConfig }
-  | { type: 'export'; space: string; path: string }
-  | { type: 'import'; space: string; path: string; state: SpaceState | null }
+  | { type: 'export'; key: string; space: string; path: string }
+  | { type: 'import'; key: string; space: string; path: string; state: SpaceState | null }
   /** The new owner has the space: the old owner forgets it. */
   | { type: 'drop'; space: string }
   /** Requests answered by a `report` or `requestFailed` carrying the same key. */
@@ -71,13 +37,13 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'batchDone'; batchId: number; space: string; busyMs: number; spaceSize: number; failures: Array<{ index: number; reason: string }> }
-  | { type: 'recallDone'; requestId: number; hits: RecallHitData[]; spaceSize: number; busyMs: number }
-  | { type: 'recallFailed'; requestId: number; reason: string }
+  | { type: 'recallDone'; key: string; hits: RecallHitData[]; spaceSize: number; busyMs: number }
+  | { type: 'recallFailed'; key: string; reason: string }
   /** A shadow recall: how many of the exact k nearest the HNSW answer found. */
   | { type: 'recallQuality'; hits: number; expected: number; busyMs: number }
-  | { type: 'exported'; space: string; state: SpaceState | null; busyMs: number }
-  | { type: 'imported'; space: string; spaceSize: number; busyMs: number }
-  | { type: 'moveFailed'; space: string; step: 'export' | 'import'; reason: string }
+  | { type: 'exported'; key: string; space: string; state: SpaceState | null; busyMs: number }
+  | { type: 'imported'; key: string; space: string; spaceSize: number; busyMs: number }
+  | { type: 'moveFailed'; key: string; space: string; step: 'export' | 'import'; reason: string }
   | { type: 'report'; key: string; report: SpaceReport; busyMs: number }
   | { type: 'requestFailed'; key: string; reason: string }
   | { type: 'fetched'; key: string; found: FetchedData[]; missing: string[] }
