@@ -15,6 +15,7 @@ import { EngramError } from './errors.js';
 import { MemoryGuard } from './memory/memory-guard.js';
 import { collectGarbage, loadMemoryRelease } from './memory/memory-release.js';
 import { createEngineMetrics, type EngineMetrics } from './metrics/engine-metrics.js';
+import { parseShardKey } from './pool/shard-key.js';
 import { WorkerPool } from './pool/worker-pool.js';
 import { DrainRate } from './queue/drain-rate.js';
 import { IngestQueue, type QueuedObservation } from './queue/ingest-queue.js';
@@ -114,6 +115,11 @@ export class Engine implements SessionContext {
       },
       store: this.storage,
       log: options.log,
+      onLayoutSwitched: (_space, from, to) => this.commitLayout(from, to),
+      canReshard: (space) => {
+        const headroom = this.memory.headroom();
+        return headroom === null || headroom >= 2 * this.graphBytes(space);
+      },
     });
     const release = loadMemoryRelease();
     this.memory = new MemoryGuard({
@@ -133,9 +139,27 @@ export class Engine implements SessionContext {
       : null;
   }
 
-  /** Bytes a space's graph passes through the page cache when written to a file (a snapshot, a move). */
-  private graphBytes(space: string): number {
-    return snapshotBytes(this.directory.get(space)?.indexed ?? 0, this.current.hnsw);
+  /** Bytes an index's graph (a space's, or a shard's) passes through the page cache when written to a file (a snapshot, a move). */
+  private graphBytes(index: string): number {
+    const { space, count } = parseShardKey(index);
+    return snapshotBytes((this.directory.get(space)?.indexed ?? 0) / count, this.current.hnsw);
+  }
+
+  /**
+   * Makes a reshard's new layout durable: snapshots of the new shards, then the old shards'
+   * snapshots removed (from then on a restart loads the new layout; before, the old one and the
+   * log the pool kept for it).
+   */
+  private async commitLayout(from: string[], to: string[]): Promise<void> {
+    const { storage, checkpointer } = this;
+    if (!storage || !checkpointer) return;
+    for (;;) {
+      await checkpointer.checkpoint();
+      if (to.every((key) => storage.snapshots.get(key))) break;
+      if (this.stopping) throw new EngramError('SHUTTING_DOWN', 'the engine stopped before the new layout was snapshotted; a restart loads the old one');
+      await sleep(1000);
+    }
+    for (const key of from) await storage.snapshots.remove(key);
   }
 
   /** Starts the workers and, with a data directory, recovers from it before anything is accepted. */
@@ -146,7 +170,7 @@ export class Engine implements SessionContext {
     this.metrics.registry.setDefaultLabels({ track: this.track });
     await this.pool.start();
     if (this.storage) await this.recover(this.storage);
-    this.pool.scheduleRebuilds();
+    this.pool.scheduleBackgroundWork();
     this.publishConfigMetrics();
     this.initPlacementMetrics();
     this.checkMemory();
@@ -255,6 +279,11 @@ export class Engine implements SessionContext {
   /** Where background index rebuilds (after a new hnsw.m or efConstruction) stand. */
   rebuildStatus() {
     return this.pool.rebuildStatus();
+  }
+
+  /** Where live reshards (after a new hnsw.shards or hnsw.shardOverrides) stand. */
+  reshardStatus() {
+    return this.pool.reshardStatus();
   }
 
   get workerCount(): number {
@@ -366,7 +395,13 @@ export class Engine implements SessionContext {
 
   private publishPlacementMetrics(): void {
     let owned = 0;
-    for (const s of this.directory.all()) if (this.membership.owns(s.id)) owned++;
+    this.metrics.shardVectors.reset(); // a space resharded to fewer shards leaves no stale series
+    for (const s of this.directory.all()) {
+      if (this.membership.owns(s.id)) owned++;
+      const shards = this.pool.shardsOf(s.id);
+      this.metrics.spaceShards.set({ memory_space: s.id }, shards.length);
+      if (shards.length > 1) for (const { shard, vectors } of shards) this.metrics.shardVectors.set({ memory_space: s.id, shard: String(shard) }, vectors);
+    }
     this.metrics.spacesOwned.set({ owned: 'true' }, owned);
     this.metrics.spacesOwned.set({ owned: 'false' }, this.directory.size - owned);
     this.metrics.placementGeneration.set(this.membership.generation);
@@ -390,8 +425,9 @@ export class Engine implements SessionContext {
     if (!reading.refusal && before) this.options.log.info('memory back under the watermark: accepting observations', { projectedBytes: reading.projectedBytes });
   }
 
-  ownerOf(space: string): number {
-    return this.pool.ownerOf(space);
+  /** Each shard of the space (one for a space that is not split): its worker and its vectors. */
+  shardsOf(space: string): Array<{ shard: number; worker: number; vectors: number }> {
+    return this.pool.shardsOf(space);
   }
 
   // ---- placement over the pods of a stream, and hand-offs of memory spaces between them

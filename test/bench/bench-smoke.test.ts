@@ -62,6 +62,20 @@ describe('npm run bench -- --quick', () => {
     for (const [target, rows] of Object.entries(results.targets)) expect(rows.map((r) => [r.observations, r.rejected]), target).toEqual([[2000, 0]]);
   }, 120_000);
 
+  it('compares shard counts on one space, and splits a skewed load\'s hot space', async () => {
+    const out = join(dir, 'shards.json');
+    const { stdout } = await run('node', ['bench/dist/shards.js', '--observations', '3000', '--rounds', '1', '--queries', '20', '--dimension', '64',
+      '--skewed', '12000', '--skewed-rate', '4000', '--out', out], { cwd: REPO_ROOT, timeout: 150_000 });
+    expect(stdout).toMatch(/^\| 2 \| \d+ \| [\d.]+x \|/m);
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { rows: Array<{ shards: number; indexed: number[]; recallAt10: number }>; skewed: { before: unknown } };
+    expect(results.rows.map((r) => r.shards)).toEqual([1, 2, 4]);
+    for (const row of results.rows) {
+      expect(row.indexed).toEqual([3000]);
+      expect(row.recallAt10).toBeGreaterThan(0.5);
+    }
+    expect(results.skewed.before).not.toBeNull();
+  }, 160_000);
+
   it('names the profiles it knows when given one it does not', async () => {
     const failed = await run('node', ['bench/dist/profiles.js', '--profiles', 'balanced,fastest'], { cwd: REPO_ROOT }).then(() => null, (e: { code: number; stderr: string }) => e);
     expect(failed?.code).toBe(2);

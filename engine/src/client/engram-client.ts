@@ -90,6 +90,8 @@ export interface EngineConfigView {
   indexRebuild: { spacesPending: number; spacesTotal: number; currentProgress: number };
   /** Hash of the API key document in force ('' without authentication). */
   keysHash: string;
+  /** Live reshards still to do before every space has the shard count the config gives it. */
+  reshard: { spacesPending: number; current: { space: string; from: number; to: number; progress: number } | null };
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -103,6 +105,10 @@ function configView(r: ConfigResponse__Output): EngineConfigView {
   return {
     config: JSON.parse(r.configJson) as Record<string, unknown>, hash: r.configHash, generation: Number(r.generation), keysHash: r.keysHash,
     indexRebuild: { spacesPending: rebuild?.spacesPending ?? 0, spacesTotal: rebuild?.spacesTotal ?? 0, currentProgress: rebuild?.currentProgress ?? 0 },
+    reshard: {
+      spacesPending: r.reshard?.spacesPending ?? 0,
+      current: r.reshard?.currentSpace ? { space: r.reshard.currentSpace, from: r.reshard.currentFrom, to: r.reshard.currentTo, progress: r.reshard.currentProgress } : null,
+    },
   };
 }
 

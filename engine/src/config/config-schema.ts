@@ -2,7 +2,7 @@
 // config against it (validate-config.ts) and the operator builds the EngramStream CRD's ranges from
 // it (operator/src/api/v1alpha1/crd.ts), so a value the CRD admits is a value the engine takes.
 
-export type FieldKind = 'int' | 'number' | 'string' | 'tenants';
+export type FieldKind = 'int' | 'number' | 'string' | 'tenants' | 'shardOverrides';
 
 export interface FieldRule {
   kind: FieldKind;
@@ -34,6 +34,10 @@ export const CONFIG_FIELDS: Readonly<Record<string, FieldRule>> = {
   'hnsw.efConstruction': int(8, 4096),
   'hnsw.efSearch': int(1, 4096),
   'hnsw.metric': { kind: 'string', values: ['cosine', 'l2', 'ip'] },
+  'hnsw.shards': int(1, 16),
+  'hnsw.shardOverrides': { kind: 'shardOverrides' },
+  'hnsw.autoSplit.backlog': int(0, 2_000_000),
+  'hnsw.autoSplit.maxShards': int(1, 16),
   tenants: { kind: 'tenants' },
   'durability.syncPolicy': { kind: 'string', values: ['batch', 'interval', 'none'] },
   'durability.syncIntervalMs': int(1, 60_000),
@@ -58,6 +62,7 @@ export const TENANT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const SPACE_PATTERN = /^[a-z0-9_-]{1,64}\*?$/;
 export const MAX_TENANTS = 100;
 export const MAX_TENANT_SPACES = 64;
+export const MAX_SHARD_OVERRIDES = 64;
 
 /** The bounds of a numeric key, for schemas built from this one. */
 export function rangeOf(path: string): [min: number, max: number] {

@@ -25,6 +25,23 @@ export interface HnswConfig {
   efConstruction: number;
   efSearch: number;
   metric: Metric;
+  /**
+   * Shards a new memory space is split into, each its own index on its own worker where it can
+   * be (a space keeps the count it was created with).
+   */
+  shards: number;
+  /** Shard counts for some spaces (first match wins): `spaces` is an id, or a prefix ending in `*`. */
+  shardOverrides: ShardOverride[];
+  /**
+   * Automatic splitting: a space whose queue stays over `backlog` observations while a worker is
+   * idle gets twice its shards, up to `maxShards` (backlog 0: off).
+   */
+  autoSplit: { backlog: number; maxShards: number };
+}
+
+export interface ShardOverride {
+  spaces: string;
+  shards: number;
 }
 
 export type SyncPolicy = 'batch' | 'interval' | 'none';
@@ -78,7 +95,7 @@ export interface EngineConfig {
 }
 
 export const DEFAULT_HNSW: Readonly<HnswConfig> = {
-  dimension: 768, m: 16, efConstruction: 200, efSearch: 64, metric: 'cosine',
+  dimension: 768, m: 16, efConstruction: 200, efSearch: 64, metric: 'cosine', shards: 1, shardOverrides: [], autoSplit: { backlog: 0, maxShards: 4 },
 };
 
 export function configForProfile(profile: ProfileName): EngineConfig {

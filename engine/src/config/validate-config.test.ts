@@ -31,6 +31,11 @@ describe('applyConfigPatch', () => {
     ['a negative tenant rate', { tenants: [{ name: 'a', rateLimit: -1 }] }, "'tenants[0].rateLimit' must be a non-negative number"],
     ['a bad space pattern', { tenants: [{ name: 'a', spaces: ['Bad Space'] }] }, "'tenants[0].spaces' must list memory space ids"],
     ['not an object', [1, 2], 'expected a JSON object'],
+    ['too many shards', { hnsw: { shards: 17 } }, "'hnsw.shards' must be in [1, 16], got 17"],
+    ['shard overrides that are not a list', { hnsw: { shardOverrides: { hot: 2 } } }, "'hnsw.shardOverrides' must be a list"],
+    ['a shard override with a bad pattern', { hnsw: { shardOverrides: [{ spaces: 'Hot*', shards: 2 }] } }, "'hnsw.shardOverrides[0].spaces' must be a memory space id or a prefix"],
+    ['a shard override out of range', { hnsw: { shardOverrides: [{ spaces: 'hot-*', shards: 0 }] } }, "'hnsw.shardOverrides[0].shards' must be an integer in [1, 16], got 0"],
+    ['a shard override with an unknown key', { hnsw: { shardOverrides: [{ spaces: 'hot', shards: 2, split: true }] } }, "unknown key 'hnsw.shardOverrides[0].split'"],
   ])('refuses %s, naming the problem', (_name, patch, message) => {
     expect(refusal(patch)).toContain(message);
   });
@@ -95,7 +100,7 @@ describe('resolveStartConfig', () => {
     const c = resolveStartConfig();
     expect(c).toEqual(DEFAULT_CONFIG);
     expect(c).toMatchObject({ workers: 4, batch: { min: 10, max: 500 }, idleSleepMs: 1, queue: { capacity: 10_000, highPriorityRatio: 0.1 }, stealThreshold: 1000 });
-    expect(c.hnsw).toEqual({ dimension: 768, m: 16, efConstruction: 200, efSearch: 64, metric: 'cosine' });
+    expect(c.hnsw).toEqual({ dimension: 768, m: 16, efConstruction: 200, efSearch: 64, metric: 'cosine', shards: 1, shardOverrides: [], autoSplit: { backlog: 0, maxShards: 4 } });
   });
 
   it.each(PROFILE_NAMES)('resolves the %s profile to its preset', (profile) => {

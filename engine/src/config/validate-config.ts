@@ -1,9 +1,9 @@
 // Turns a partial config (from a file, a flag or the admin RPC) into a complete, valid EngineConfig,
 // or refuses it with every problem named by its key path.
 import { EngramError, quote } from '../errors.js';
-import { configForProfile, type EngineConfig, type TenantConfig } from './engine-config.js';
+import { configForProfile, type EngineConfig, type ShardOverride, type TenantConfig } from './engine-config.js';
 import { parseProfileName, PROFILE_NAMES } from './profiles.js';
-import { CONFIG_FIELDS, MAX_TENANT_SPACES, MAX_TENANTS, SPACE_PATTERN, TENANT_LIMITS, TENANT_NAME, type FieldKind } from './config-schema.js';
+import { CONFIG_FIELDS, MAX_SHARD_OVERRIDES, MAX_TENANT_SPACES, MAX_TENANTS, rangeOf, SPACE_PATTERN, TENANT_LIMITS, TENANT_NAME, type FieldKind } from './config-schema.js';
 
 interface Schema { [key: string]: FieldKind | Schema }
 
@@ -45,7 +45,7 @@ function checkShape(value: Record<string, unknown>, schema: Schema, prefix: stri
       problems.push(`'${path}' must be a number, got ${quote(v)}`);
     } else if (kind === 'string' && typeof v !== 'string') {
       problems.push(`'${path}' must be a string, got ${quote(v)}`);
-    } else if (kind === 'tenants' && !Array.isArray(v)) {
+    } else if ((kind === 'tenants' || kind === 'shardOverrides') && !Array.isArray(v)) {
       problems.push(`'${path}' must be a list`);
     }
   }
@@ -104,6 +104,27 @@ function parseTenant(raw: unknown, index: number, problems: string[]): TenantCon
   };
 }
 
+/** Each override names spaces (an id, or a prefix ending in `*`) and a shard count in hnsw.shards' range. */
+function checkShardOverrides(overrides: unknown[], problems: string[]): void {
+  if (overrides.length > MAX_SHARD_OVERRIDES) problems.push(`'hnsw.shardOverrides' may list at most ${MAX_SHARD_OVERRIDES} entries, got ${overrides.length}`);
+  const [min, max] = rangeOf('hnsw.shards');
+  overrides.forEach((raw, i) => {
+    const at = `hnsw.shardOverrides[${i}]`;
+    if (!isPlainObject(raw)) {
+      problems.push(`'${at}' must be an object with 'spaces' and 'shards'`);
+      return;
+    }
+    for (const key of Object.keys(raw)) if (key !== 'spaces' && key !== 'shards') problems.push(`unknown key ${quote(`${at}.${key}`)}`);
+    const { spaces, shards } = raw as Partial<ShardOverride>;
+    if (typeof spaces !== 'string' || !SPACE_PATTERN.test(spaces)) {
+      problems.push(`'${at}.spaces' must be a memory space id or a prefix ending in '*' (1-64 characters of [a-z0-9_-]), got ${quote(spaces)}`);
+    }
+    if (typeof shards !== 'number' || !Number.isInteger(shards) || shards < min || shards > max) {
+      problems.push(`'${at}.shards' must be an integer in [${min}, ${max}], got ${quote(shards)}`);
+    }
+  });
+}
+
 function checkRanges(config: EngineConfig, problems: string[]): void {
   for (const [path, rule] of Object.entries(CONFIG_FIELDS)) {
     const v = get(config, path);
@@ -147,6 +168,7 @@ export function applyConfigPatch(current: EngineConfig, patch: unknown): EngineC
       seen.add(t.name);
     }
   }
+  if (Array.isArray(merged.hnsw.shardOverrides)) checkShardOverrides(merged.hnsw.shardOverrides, problems);
   checkRanges(merged, problems);
   if (problems.length > 0) throw new EngramError('INVALID_CONFIG', `invalid config: ${listProblems(problems)}`);
   return merged;

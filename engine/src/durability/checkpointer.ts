@@ -80,7 +80,7 @@ export class Checkpointer {
     // Records appended from here on may not be queued yet when the log is truncated: keep them.
     const boundary = this.options.storage.wal?.nextLsn ?? 0;
     const waiting = new Set<string>();
-    for (const [space, indexedLsn] of this.options.pool.spaceLsns()) {
+    for (const [space, indexedLsn] of this.options.pool.indexLsns()) {
       const current = this.options.storage.snapshots.get(space);
       if (current && current.lsn >= indexedLsn) continue;
       if (this.waitsForMemory(space)) waiting.add(space);
@@ -129,10 +129,12 @@ export class Checkpointer {
     const wal = storage.wal;
     if (!wal) return;
     let keepFrom = Math.min(boundary, wal.oldestUncommittedLsn ?? wal.nextLsn);
-    for (const [space, indexedLsn] of pool.spaceLsns()) {
+    for (const [space, indexedLsn] of pool.indexLsns()) {
       const snapshotLsn = storage.snapshots.get(space)?.lsn ?? 0;
       if (indexedLsn > snapshotLsn || pool.hasUnindexedWork(space)) keepFrom = Math.min(keepFrom, snapshotLsn + 1);
     }
+    // A replaced layout whose replacement is not yet durable: a restart would load it, and replay from its snapshots.
+    for (const index of pool.retainedIndexes()) keepFrom = Math.min(keepFrom, (storage.snapshots.get(index)?.lsn ?? 0) + 1);
     metrics.walTruncatedSegments.inc(await wal.truncateBefore(keepFrom));
   }
 }

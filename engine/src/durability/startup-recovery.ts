@@ -10,12 +10,14 @@ import { EngramError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
 import { ReplaySink, replayItem } from '../pool/space-recovery.js';
+import { parseShardKey } from '../pool/shard-key.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
 import type { IngestQueue } from '../queue/ingest-queue.js';
 import type { SpaceDirectory } from '../tenancy/space-directory.js';
 import { readLog, type DamagedTail } from '../wal/log-reader.js';
 import { listSegments } from '../wal/segments.js';
 import type { DurableStorage } from './durable-storage.js';
+import { chooseLayouts } from './layout-choice.js';
 
 export interface RecoveryContext {
   /** The vector shape the engine is configured for: the data directory must hold the same. */
@@ -42,12 +44,19 @@ export async function recoverAtStart(ctx: RecoveryContext): Promise<RecoveryRepo
   const { storage, pool, queue, directory, metrics } = ctx;
   let maxLsn = 0;
   const manifests = await storage.snapshots.load();
-  const held = manifests.filter((m) => !m.dropped);
   for (const m of manifests) maxLsn = Math.max(maxLsn, m.lsn);
+  const { keep, stale } = chooseLayouts(manifests.filter((m) => !m.dropped));
+  for (const key of stale) await storage.snapshots.remove(key);
+  if (stale.length > 0) ctx.log.warn('removed the snapshots of a replaced shard layout (a reshard was committing when the engine stopped)', { indexes: stale });
+  const held = keep;
   for (const m of held) checkSnapshotShape(m.space, m.hnsw, ctx.shape, storage.dataDir);
+  // Every space with a manifest keeps the shard count it was written with (a dropped one too: its
+  // manifests say which of its records not to replay).
+  for (const m of [...held, ...manifests.filter((d) => d.dropped)]) pool.fixShards(parseShardKey(m.space).space, parseShardKey(m.space).count);
+  // A manifest is an index's: a space's, or one shard's (its key names the space and the count).
   for (const m of held) {
     const snapshot = storage.snapshots.snapshotOf(m.space)!;
-    directory.restore(m.space).indexed = m.size;
+    directory.restore(parseShardKey(m.space).space).indexed += m.size;
     await pool.restore(m.space, snapshot.files, m.hnsw, m.lsn);
   }
   const damaged: DamagedTail[] = [];
@@ -55,7 +64,7 @@ export async function recoverAtStart(ctx: RecoveryContext): Promise<RecoveryRepo
   let replayed = 0;
   for await (const record of readLog(storage.walDir, { onDamage: (d) => damaged.push(d) })) {
     maxLsn = Math.max(maxLsn, record.lsn);
-    if (record.lsn <= (storage.snapshots.get(record.space)?.lsn ?? 0)) continue;
+    if (record.lsn <= (storage.snapshots.get(pool.indexOf(record.space, record.id))?.lsn ?? 0)) continue;
     checkRecordShape(record.space, record.vector.length, ctx.shape, storage.dataDir);
     directory.restore(record.space).pending++;
     sink.add(1);

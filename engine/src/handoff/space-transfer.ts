@@ -43,7 +43,7 @@ export class SpaceTransfer {
 
   /** Writes a snapshot of the space's index (for a hand-off) and reports its size and parameters. */
   snapshotSpace(space: string, files: SnapshotTarget) {
-    return this.deps.pool.snapshot(space, files);
+    return this.deps.pool.snapshotWholeSpace(space, files);
   }
 
   digest(space: string): Promise<{ count: number; checksum: string }> {
@@ -61,11 +61,15 @@ export class SpaceTransfer {
    */
   async drop(space: string): Promise<void> {
     await this.quiesce(space);
+    const indexes = this.deps.pool.indexKeys(space);
     await this.deps.pool.release(space);
     this.deps.directory.remove(space);
     const wal = this.deps.storage?.wal;
-    if (this.deps.storage && wal) await this.deps.storage.snapshots.drop(space, wal.nextLsn - 1, this.deps.hnsw());
+    for (const index of indexes) {
+      if (this.deps.storage && wal) await this.deps.storage.snapshots.drop(index, wal.nextLsn - 1, this.deps.hnsw());
+    }
     this.deps.metrics.spaceVectors.remove({ memory_space: space });
+    this.deps.metrics.spaceShards.remove({ memory_space: space });
   }
 
   /**

@@ -20,3 +20,10 @@ export function digestIds(ids: Iterable<string>): IdDigest {
   }
   return { count, checksum: sum.toString(16).padStart(16, '0') };
 }
+
+/** The checksum of the union of disjoint id sets, from theirs (a sum adds). */
+export function addChecksums(checksums: string[]): string {
+  let sum = 0n;
+  for (const c of checksums) sum = (sum + BigInt(`0x${c}`)) & MASK;
+  return sum.toString(16).padStart(16, '0');
+}

@@ -111,6 +111,19 @@ export class SnapshotStore {
     await this.commit({ space, generation, lsn, size: 0, hnsw, graph: null, state: `${generation}.state.json`, dropped: true });
   }
 
+  /**
+   * Removes an index's snapshots for good (a layout a reshard replaced): its manifest first, so a
+   * crash midway leaves either the whole snapshot or none.
+   */
+  async remove(space: string): Promise<void> {
+    await this.committing.get(space);
+    const spaceDir = join(this.dir, space);
+    this.manifests.delete(space);
+    await rm(join(spaceDir, MANIFEST), { force: true });
+    await syncDirectory(spaceDir).catch(() => undefined);
+    await rm(spaceDir, { recursive: true, force: true });
+  }
+
   /** Removes the files of a snapshot that failed before its manifest was written. */
   async discard(files: SnapshotFiles): Promise<void> {
     for (const path of [files.graphPath, files.statePath]) if (path) await rm(path, { force: true });

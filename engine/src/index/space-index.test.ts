@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_HNSW } from '../config/engine-config.js';
 import { SpaceIndex } from './space-index.js';
 
-const hnsw = { dimension: 768, metric: 'l2' as const, m: 8, efConstruction: 40, efSearch: 16 };
+const hnsw = { ...DEFAULT_HNSW, metric: 'l2' as const, m: 8, efConstruction: 40, efSearch: 16 };
 
 function filled(count: number): SpaceIndex {
   const index = SpaceIndex.create(hnsw);

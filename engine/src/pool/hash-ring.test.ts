@@ -34,4 +34,14 @@ describe('HashRing', () => {
   it('sends everything to the one worker of a one-node ring', () => {
     expect(new Set(owners(new HashRing([0])))).toEqual(new Set([0]));
   });
+
+  it('gives a key as many different nodes as asked, starting with its owner, and no more than exist', () => {
+    const ring = new HashRing([0, 1, 2, 3]);
+    for (const key of spaces.slice(0, 200)) {
+      const nodes = ring.lookupDistinct(key, 3);
+      expect(nodes[0]).toBe(ring.lookup(key));
+      expect(new Set(nodes).size).toBe(3);
+    }
+    expect(new HashRing([0, 1]).lookupDistinct('space-1', 4).sort()).toEqual([0, 1]);
+  });
 });

@@ -35,6 +35,24 @@ export class HashRing {
 
   /** The node owning `key`: the first virtual node clockwise from the key's hash. */
   lookup(key: string): number {
+    return this.owners[this.position(key)] as number;
+  }
+
+  /**
+   * Up to `n` different nodes for `key`: its owner, then the next different ones clockwise (where
+   * the shards of one space go, so that they land on different workers when there are enough).
+   */
+  lookupDistinct(key: string, n: number): number[] {
+    const found: number[] = [];
+    const start = this.position(key);
+    for (let i = 0; i < this.owners.length && found.length < Math.min(n, this.nodes.length); i++) {
+      const node = this.owners[(start + i) % this.owners.length] as number;
+      if (!found.includes(node)) found.push(node);
+    }
+    return found;
+  }
+
+  private position(key: string): number {
     const h = hash32(key);
     let lo = 0;
     let hi = this.points.length;
@@ -43,6 +61,6 @@ export class HashRing {
       if ((this.points[mid] as number) < h) lo = mid + 1;
       else hi = mid;
     }
-    return this.owners[lo === this.points.length ? 0 : lo] as number;
+    return lo === this.points.length ? 0 : lo;
   }
 }

@@ -9,7 +9,7 @@
 // Indexing and recalls go on against the old graph throughout; nothing is refused.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { runBackgroundThread } from './background-thread.js';
 import type { HnswConfig, Metric } from '../config/engine-config.js';
 import type { Logger } from '../log.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
@@ -185,10 +185,5 @@ export async function rebuildSpace(space: string, hnsw: HnswConfig, deps: Rebuil
 }
 
 function runRebuildThread(job: RebuildJob, onProgress: (p: RebuildProgress) => void, script?: URL): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const thread = new Worker(script ?? new URL('../worker/rebuild-main.js', import.meta.url), { workerData: job });
-    thread.on('message', onProgress);
-    thread.once('error', reject);
-    thread.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rebuild thread exited with code ${code}`))));
-  });
+  return runBackgroundThread(script ?? new URL('../worker/rebuild-main.js', import.meta.url), job, onProgress, 'rebuild');
 }

@@ -1,12 +1,16 @@
-// Requests answered by the worker that owns a memory space: recalls, lookups by id, digests,
-// snapshots, restores and rebuild steps. Each waits until the space is settled (not being moved
-// or restored, its replayed records indexed), so it reaches the index that has everything.
+// Requests answered by the workers that own a memory space's indexes: recalls (to every shard,
+// the hits merged), lookups by id (each to its id's shard), digests (summed over shards),
+// snapshots, restores and rebuild steps (to one index). Each waits until the index is settled (not
+// being moved or restored, its replayed records indexed), so it reaches the index that has
+// everything.
 import type { EngineConfig, HnswConfig } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
 import type { FetchedData, RecallHitData, SnapshotFiles, SnapshotTarget } from '../index/index-data.js';
 import type { SpaceReport, ToWorker } from '../worker/messages.js';
 import type { RebuildScheduler } from './index-rebuild.js';
 import type { Ownership } from './ownership.js';
+import { addChecksums } from '../index/id-digest.js';
+import type { ShardLayout } from './shard-layout.js';
 import type { WorkerRequest, WorkerSlot } from './worker-slot.js';
 import type { Workers } from './workers.js';
 
@@ -18,6 +22,7 @@ export interface RecallResult {
 export interface OwnerRequestDeps {
   workers: Workers;
   ownership: Ownership;
+  layout: ShardLayout;
   rebuilds(): RebuildScheduler;
   config(): EngineConfig;
 }
@@ -29,41 +34,76 @@ export class OwnerRequests {
 
   constructor(private readonly deps: OwnerRequestDeps) {}
 
-  /** The owner of a settled space. */
-  private async owner(space: string): Promise<WorkerSlot> {
-    await this.deps.ownership.settled(space);
-    return this.deps.workers.get(this.deps.ownership.ownerOf(space));
+  /** Requests under way per index: an index replaced by a reshard is dropped only when none is left. */
+  private readonly inUse = new Map<string, number>();
+  private readonly unused = new Map<string, Array<() => void>>();
+
+  /** Runs `ask` against the owner of a settled index, counting it as a use of the index meanwhile. */
+  private async withOwner<T>(index: string, ask: (slot: WorkerSlot) => Promise<T>): Promise<T> {
+    this.inUse.set(index, (this.inUse.get(index) ?? 0) + 1);
+    try {
+      await this.deps.ownership.settled(index);
+      return await ask(this.deps.workers.get(this.deps.ownership.ownerOf(index)));
+    } finally {
+      const left = (this.inUse.get(index) ?? 1) - 1;
+      if (left > 0) {
+        this.inUse.set(index, left);
+      } else {
+        this.inUse.delete(index);
+        for (const resolve of this.unused.get(index) ?? []) resolve();
+        this.unused.delete(index);
+      }
+    }
+  }
+
+  private idle(index: string): Promise<void> {
+    if (!this.inUse.has(index)) return Promise.resolve();
+    return new Promise((resolve) => this.unused.set(index, [...(this.unused.get(index) ?? []), resolve]));
   }
 
   private key(kind: string): string {
     return `${kind}:${this.nextKey++}`;
   }
 
+  /**
+   * The k nearest in the space: every shard is asked for its k nearest with the same ef, and the
+   * k nearest of those are the answer (a recall takes as long as its slowest shard).
+   */
   async recall(space: string, vector: Float32Array, k: number, ef: number, signal?: AbortSignal): Promise<RecallResult> {
+    const measureQuality = this.sampleQuality();
+    const keys = this.deps.layout.keysOf(space);
+    const answers = await Promise.all(keys.map((key) => this.recallShard(key, vector, k, ef, measureQuality, signal)));
+    if (answers.length === 1) return answers[0] as RecallResult;
+    const hits = answers.flatMap((a) => a.hits).sort((a, b) => a.distance - b.distance).slice(0, k);
+    return { hits, spaceSize: answers.reduce((n, a) => n + a.spaceSize, 0) };
+  }
+
+  private async recallShard(key: string, vector: Float32Array, k: number, ef: number, measureQuality: boolean, signal?: AbortSignal): Promise<RecallResult> {
     try {
-      return await this.recallOnce(space, vector, k, ef, signal);
+      return await this.recallOnce(key, vector, k, ef, measureQuality, signal);
     } catch (e) {
-      // The worker died under the recall: ask its replacement once the space is recovered.
+      // The worker died under the recall: ask its replacement once the index is recovered.
       if (!(e instanceof EngramError && e.code === 'WORKER_FAILED') || signal?.aborted) throw e;
-      return this.recallOnce(space, vector, k, ef, signal);
+      return this.recallOnce(key, vector, k, ef, measureQuality, signal);
     }
   }
 
-  private async recallOnce(space: string, vector: Float32Array, k: number, ef: number, signal?: AbortSignal): Promise<RecallResult> {
-    // A failed move leaves the space where it was, which is fine: settled() waits either way.
-    const slot = await this.owner(space);
-    signal?.throwIfAborted();
-    const key = this.key('recall');
-    const onAbort = (): void => slot.forget(key);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const reply = await slot.request({ type: 'recall', key, space, vector, k, ef, measureQuality: this.sampleQuality() });
-      if (reply.type === 'recallFailed') throw new EngramError('INTERNAL', `recall failed in worker ${slot.id}: ${reply.reason}`);
-      if (reply.type !== 'recallDone') throw unexpected(reply.type);
-      return { hits: reply.hits, spaceSize: reply.spaceSize };
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+  private async recallOnce(index: string, vector: Float32Array, k: number, ef: number, measureQuality: boolean, signal?: AbortSignal): Promise<RecallResult> {
+    // A failed move leaves the index where it was, which is fine: settled() waits either way.
+    return this.withOwner(index, async (slot) => {
+      signal?.throwIfAborted();
+      const key = this.key('recall');
+      const onAbort = (): void => slot.forget(key);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const reply = await slot.request({ type: 'recall', key, space: index, vector, k, ef, measureQuality });
+        if (reply.type === 'recallFailed') throw new EngramError('INTERNAL', `recall failed in worker ${slot.id}: ${reply.reason}`);
+        if (reply.type !== 'recallDone') throw unexpected(reply.type);
+        return { hits: reply.hits, spaceSize: reply.spaceSize };
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    });
   }
 
   /**
@@ -77,55 +117,84 @@ export class OwnerRequests {
     return true;
   }
 
-  /** Sends a keyed request to the owner of `space` and returns its report. */
-  async report(space: string, build: (key: string) => WorkerRequest): Promise<SpaceReport> {
-    const slot = await this.owner(space);
-    const reply = await slot.request(build(this.key('req')));
-    if (reply.type === 'requestFailed') throw new EngramError('INTERNAL', `worker ${slot.id}, memory space '${space}': ${reply.reason}`);
-    if (reply.type !== 'report') throw unexpected(reply.type);
-    return reply.report;
+  /** Sends a keyed request to the owner of index `index` and returns its report. */
+  report(index: string, build: (key: string) => WorkerRequest): Promise<SpaceReport> {
+    return this.withOwner(index, async (slot) => {
+      const reply = await slot.request(build(this.key('req')));
+      if (reply.type === 'requestFailed') throw new EngramError('INTERNAL', `worker ${slot.id}, index '${index}': ${reply.reason}`);
+      if (reply.type !== 'report') throw unexpected(reply.type);
+      return reply.report;
+    });
   }
 
+  /** Looks ids up, each in its shard; both lists in the order asked. */
   async fetch(space: string, ids: string[]): Promise<{ found: FetchedData[]; missing: string[] }> {
-    const slot = await this.owner(space);
-    const reply = await slot.request({ type: 'fetch', key: this.key('fetch'), space, ids });
-    if (reply.type !== 'fetched') throw unexpected(reply.type);
-    return { found: reply.found, missing: reply.missing };
+    const byShard = new Map<string, string[]>();
+    for (const id of ids) {
+      const key = this.deps.layout.keyOf(space, id);
+      byShard.set(key, [...(byShard.get(key) ?? []), id]);
+    }
+    const replies = await Promise.all([...byShard].map(([index, some]) => this.fetchShard(index, some)));
+    const found = new Map(replies.flatMap((r) => r.found).map((f) => [f.id, f]));
+    return { found: ids.flatMap((id) => found.get(id) ?? []), missing: ids.filter((id) => !found.has(id)) };
   }
 
+  private fetchShard(index: string, ids: string[]): Promise<{ found: FetchedData[]; missing: string[] }> {
+    return this.withOwner(index, async (slot) => {
+      const reply = await slot.request({ type: 'fetch', key: this.key('fetch'), space: index, ids });
+      if (reply.type !== 'fetched') throw unexpected(reply.type);
+      return { found: reply.found, missing: reply.missing };
+    });
+  }
+
+  /** Count and checksum of the space's ids, over all its shards (the checksum is a sum, so they add). */
   async digest(space: string): Promise<{ count: number; checksum: string }> {
-    const slot = await this.owner(space);
-    const reply = await slot.request({ type: 'digest', key: this.key('digest'), space });
-    if (reply.type !== 'digested') throw unexpected(reply.type);
-    return { count: reply.count, checksum: reply.checksum };
+    const digests = await Promise.all(this.deps.layout.keysOf(space).map((index) => this.withOwner(index, async (slot) => {
+      const reply = await slot.request({ type: 'digest', key: this.key('digest'), space: index });
+      if (reply.type !== 'digested') throw unexpected(reply.type);
+      return { count: reply.count, checksum: reply.checksum };
+    })));
+    return { count: digests.reduce((n, d) => n + d.count, 0), checksum: addChecksums(digests.map((d) => d.checksum)) };
   }
 
-  snapshot(space: string, files: SnapshotTarget): Promise<SpaceReport> {
-    return this.report(space, (key) => ({ type: 'snapshot', key, space, files }));
+  snapshot(index: string, files: SnapshotTarget): Promise<SpaceReport> {
+    return this.report(index, (key) => ({ type: 'snapshot', key, space: index, files }));
   }
 
-  async restore(space: string, files: SnapshotFiles, hnsw: HnswConfig, lsn: number): Promise<SpaceReport> {
-    const report = await this.report(space, (key) => ({ type: 'restore', key, space, files, hnsw, lsn }));
-    this.deps.ownership.noteIndexed(space, lsn);
-    this.deps.rebuilds().builtWith(space, hnsw);
+  async restore(index: string, files: SnapshotFiles, hnsw: HnswConfig, lsn: number): Promise<SpaceReport> {
+    const report = await this.report(index, (key) => ({ type: 'restore', key, space: index, files, hnsw, lsn }));
+    this.deps.ownership.noteIndexed(index, lsn);
+    this.deps.ownership.noteSize(index, report.size);
+    this.deps.rebuilds().builtWith(index, hnsw);
     return report;
   }
 
-  /** Posts to the owner of a space without waiting (rebuild abandon). */
-  post(space: string, message: ToWorker): void {
-    this.deps.workers.find(this.deps.ownership.ownerOf(space))?.post(message);
+  /** Posts to the owner of an index without waiting (rebuild abandon). */
+  post(index: string, message: ToWorker): void {
+    this.deps.workers.find(this.deps.ownership.ownerOf(index))?.post(message);
   }
 
-  /** Forgets a space that now lives on another pod: its worker drops the index, a rebuild of it is abandoned. */
+  /** Forgets a space that now lives on another pod: its workers drop its indexes, rebuilds of them are abandoned. */
   async release(space: string): Promise<void> {
+    await this.retire(this.deps.layout.keysOf(space));
+    this.deps.layout.forget(space);
+  }
+
+  /** Drops indexes (a space's, or a layout a reshard replaced) once no request uses them. */
+  async retire(indexes: string[]): Promise<void> {
+    for (const index of indexes) await this.retireIndex(index);
+  }
+
+  private async retireIndex(index: string): Promise<void> {
     const { ownership, workers } = this.deps;
-    await this.deps.rebuilds().waitFor(space);
-    await ownership.settled(space);
-    const owner = ownership.knownOwner(space);
+    await this.deps.rebuilds().waitFor(index);
+    await ownership.settled(index);
+    await this.idle(index);
+    const owner = ownership.knownOwner(index);
     if (owner === undefined) return;
-    workers.find(owner)?.post({ type: 'drop', space });
-    ownership.forget(space);
-    this.deps.rebuilds().forget(space);
+    workers.find(owner)?.post({ type: 'drop', space: index });
+    ownership.forget(index);
+    this.deps.rebuilds().forget(index);
   }
 }
 

@@ -40,8 +40,8 @@ describe('Ownership', () => {
     const from = o.ownerOf('alpha');
     const to = (from + 1) % 4;
     o.assign('alpha', to);
-    expect(o.spacesOf(from)).not.toContain('alpha');
-    expect(o.spacesOf(to)).toEqual(['alpha']);
+    expect(o.keysOf(from)).not.toContain('alpha');
+    expect(o.keysOf(to)).toEqual(['alpha']);
   });
 
   it('holds a moving space unsettled until its move ends, failed or not, and says so once', async () => {
@@ -96,7 +96,7 @@ describe('Ownership', () => {
     o.forget('alpha');
     expect(o.indexedLsn('alpha')).toBe(0);
     expect(o.knownOwner('alpha')).toBeUndefined();
-    expect(o.spacesOf(owner)).toEqual([]);
-    expect(o.spaces()).toEqual([]);
+    expect(o.keysOf(owner)).toEqual([]);
+    expect(o.keys()).toEqual([]);
   });
 });

@@ -1,22 +1,25 @@
-// Which worker owns each memory space's index, and what a space is going through: being placed
-// (moved to another worker, or restored on the replacement of a dead one), during which nothing is
-// dispatched to it, and replaying (its log records re-indexed after a restore), during which
-// recalls wait. Dispatch, placement, supervision and the owner-side requests read this state;
-// only the transitions here change it.
+// Which worker owns each index (a memory space's, or one shard's: keyed as shard-key.ts says), and
+// what an index is going through: being placed (moved to another worker, or restored on the
+// replacement of a dead one), during which nothing is dispatched to it, and replaying (its log
+// records re-indexed after a restore), during which recalls wait. Dispatch, placement, supervision
+// and the owner-side requests read this state; only the transitions here change it.
 import type { HashRing } from './hash-ring.js';
+import { parseShardKey } from './shard-key.js';
 
 export class Ownership {
   private readonly owner = new Map<string, number>();
-  /** The same ownership indexed by worker, so dispatch never scans every space. */
+  /** The same ownership indexed by worker, so dispatch never scans every index. */
   private readonly owned = new Map<number, Set<string>>();
   private readonly placing = new Map<string, Promise<void>>();
   private readonly replaying = new Map<string, Promise<void>>();
   private readonly movedAt = new Map<string, number>();
-  /** Highest log sequence number each space's worker reported indexed. */
+  /** Highest log sequence number each index's worker reported indexed. */
   private readonly indexed = new Map<string, number>();
+  /** Vectors in each index, as its worker last reported. */
+  private readonly sizes = new Map<string, number>();
 
   /**
-   * @param onPlaced called when a space's placement ends either way (dispatch may resume).
+   * @param onPlaced called when a key's placement ends either way (dispatch may resume).
    */
   constructor(private ring: HashRing, private readonly now: () => number, private readonly onPlaced: () => void) {}
 
@@ -29,98 +32,104 @@ export class Ownership {
     return this.ring.nodes.length;
   }
 
-  /** The worker the ring gives `space` (where placement moves it). */
-  ringOwner(space: string): number {
-    return this.ring.lookup(space);
+  /**
+   * The worker the ring gives `key` (where placement moves it): the space's ring owner, and for
+   * its other shards the next different workers clockwise.
+   */
+  ringOwner(key: string): number {
+    const { space, index, count } = parseShardKey(key);
+    if (count === 1) return this.ring.lookup(space);
+    const nodes = this.ring.lookupDistinct(space, count);
+    return nodes[index % nodes.length] as number;
   }
 
-  /** The worker that owns `space`, assigning it by the ring on first sight. */
-  ownerOf(space: string): number {
-    const id = this.owner.get(space);
+  /** The worker that owns `key`, assigning it by the ring on first sight. */
+  ownerOf(key: string): number {
+    const id = this.owner.get(key);
     if (id !== undefined) return id;
-    const assigned = this.ringOwner(space);
-    this.assign(space, assigned);
+    const assigned = this.ringOwner(key);
+    this.assign(key, assigned);
     return assigned;
   }
 
-  /** The owner, without assigning one (undefined: the pool does not know the space). */
-  knownOwner(space: string): number | undefined {
-    return this.owner.get(space);
+  /** The owner, without assigning one (undefined: the pool does not know the index). */
+  knownOwner(key: string): number | undefined {
+    return this.owner.get(key);
   }
 
-  assign(space: string, worker: number): void {
-    const previous = this.owner.get(space);
-    if (previous !== undefined) this.owned.get(previous)?.delete(space);
-    this.owner.set(space, worker);
+  assign(key: string, worker: number): void {
+    const previous = this.owner.get(key);
+    if (previous !== undefined) this.owned.get(previous)?.delete(key);
+    this.owner.set(key, worker);
     let set = this.owned.get(worker);
     if (!set) {
       set = new Set();
       this.owned.set(worker, set);
     }
-    set.add(space);
+    set.add(key);
   }
 
-  spaces(): string[] {
+  keys(): string[] {
     return [...this.owner.keys()];
   }
 
-  spacesOf(worker: number): string[] {
+  keysOf(worker: number): string[] {
     return [...(this.owned.get(worker) ?? [])];
   }
 
-  /** The space's index is being moved to another worker until `move` settles. */
-  beginMove(space: string, move: Promise<void>): void {
-    this.trackPlacement(space, move, () => this.movedAt.set(space, this.now()));
+  /** The index is being moved to another worker until `move` settles. */
+  beginMove(key: string, move: Promise<void>): void {
+    this.trackPlacement(key, move, () => this.movedAt.set(key, this.now()));
   }
 
   /**
-   * The space's worker died: it is placed once `restored` settles, and its replayed log records
+   * The index's worker died: it is placed once `restored` settles, and its replayed log records
    * are indexed once `replayed` does.
    */
-  beginRecovery(space: string, restored: Promise<void>, replayed: Promise<void>): void {
-    this.trackPlacement(space, restored, () => undefined);
-    this.replaying.set(space, replayed);
+  beginRecovery(key: string, restored: Promise<void>, replayed: Promise<void>): void {
+    this.trackPlacement(key, restored, () => undefined);
+    this.replaying.set(key, replayed);
     void replayed.catch(() => undefined).finally(() => {
-      if (this.replaying.get(space) === replayed) this.replaying.delete(space);
+      if (this.replaying.get(key) === replayed) this.replaying.delete(key);
     });
   }
 
-  private trackPlacement(space: string, placed: Promise<void>, ended: () => void): void {
-    this.placing.set(space, placed);
+  private trackPlacement(key: string, placed: Promise<void>, ended: () => void): void {
+    this.placing.set(key, placed);
     void placed.catch(() => undefined).finally(() => {
-      if (this.placing.get(space) === placed) this.placing.delete(space);
+      if (this.placing.get(key) === placed) this.placing.delete(key);
       ended();
       this.onPlaced();
     });
   }
 
-  /** The move or restore the space is waiting for, if any. */
-  placement(space: string): Promise<void> | undefined {
-    return this.placing.get(space);
+  /** The move or restore the key is waiting for, if any. */
+  placement(key: string): Promise<void> | undefined {
+    return this.placing.get(key);
   }
 
-  isPlacing(space: string): boolean {
-    return this.placing.has(space);
+  isPlacing(key: string): boolean {
+    return this.placing.has(key);
   }
 
   get placementsInProgress(): number {
     return this.placing.size;
   }
 
-  /** True while the space's index is not fully its owner's: being placed or replaying. */
-  isUnsettled(space: string): boolean {
-    return this.placing.has(space) || this.replaying.has(space);
+  /** True while the index is not fully its owner's: being placed or replaying. */
+  isUnsettled(key: string): boolean {
+    return this.placing.has(key) || this.replaying.has(key);
   }
 
-  /** Whether the space moved within the last `ms` (an index move is not free: not again so soon). */
-  movedWithin(space: string, ms: number): boolean {
-    return this.now() - (this.movedAt.get(space) ?? -Infinity) <= ms;
+  /** Whether the key moved within the last `ms` (an index move is not free: not again so soon). */
+  movedWithin(key: string, ms: number): boolean {
+    return this.now() - (this.movedAt.get(key) ?? -Infinity) <= ms;
   }
 
-  /** Resolves once the space is neither being placed nor replaying. */
-  async settled(space: string): Promise<void> {
+  /** Resolves once the key is neither being placed nor replaying. */
+  async settled(key: string): Promise<void> {
     for (;;) {
-      const pending = this.placing.get(space) ?? this.replaying.get(space);
+      const pending = this.placing.get(key) ?? this.replaying.get(key);
       if (!pending) return;
       await pending.catch(() => undefined);
       // A worker that died mid-way is being replaced: its recovery is tracked a turn later.
@@ -128,20 +137,29 @@ export class Ownership {
     }
   }
 
-  indexedLsn(space: string): number {
-    return this.indexed.get(space) ?? 0;
+  indexedLsn(key: string): number {
+    return this.indexed.get(key) ?? 0;
   }
 
-  noteIndexed(space: string, lsn: number): void {
-    if (lsn > this.indexedLsn(space)) this.indexed.set(space, lsn);
+  noteIndexed(key: string, lsn: number): void {
+    if (lsn > this.indexedLsn(key)) this.indexed.set(key, lsn);
   }
 
-  /** The space left this engine. */
-  forget(space: string): void {
-    const owner = this.owner.get(space);
-    if (owner !== undefined) this.owned.get(owner)?.delete(space);
-    this.owner.delete(space);
-    this.indexed.delete(space);
-    this.movedAt.delete(space);
+  sizeOf(key: string): number {
+    return this.sizes.get(key) ?? 0;
+  }
+
+  noteSize(key: string, size: number): void {
+    this.sizes.set(key, size);
+  }
+
+  /** The index left this engine (or was replaced by a new layout). */
+  forget(key: string): void {
+    const owner = this.owner.get(key);
+    if (owner !== undefined) this.owned.get(owner)?.delete(key);
+    this.owner.delete(key);
+    this.indexed.delete(key);
+    this.sizes.delete(key);
+    this.movedAt.delete(key);
   }
 }

@@ -14,6 +14,7 @@ import type { Dispatcher } from './dispatch.js';
 import { HashRing } from './hash-ring.js';
 import type { RebuildScheduler } from './index-rebuild.js';
 import type { Ownership } from './ownership.js';
+import { backlogOf } from './shard-layout.js';
 import type { Workers } from './workers.js';
 
 /** A space that just moved is not stolen again for this long (an index move is not free). */
@@ -37,6 +38,8 @@ export interface SpacePlacementDeps {
    * one space): near a memory limit, more than the headroom.
    */
   canSteal?: (space: string) => boolean;
+  /** Whether an index may move now (not while its space is resharded: the reshard addresses it on its owner). */
+  canMove(key: string): boolean;
 }
 
 export class SpacePlacement {
@@ -88,12 +91,13 @@ export class SpacePlacement {
     const live = workers.live();
     if (!live.some((s) => s.inFlight === 0)) return;
     const ringSize = ownership.ringSize;
+    // Indexes move, not spaces: a shard of a split space can be stolen on its own.
     const loads: WorkerLoad[] = live.map((slot) => {
-      const owned = ownership.spacesOf(slot.id);
-      const queued = owned.reduce((n, s) => n + queue.depthOf(s), 0);
+      const owned = ownership.keysOf(slot.id);
+      const queued = owned.reduce((n, key) => n + backlogOf(queue, key), 0);
       const spaces = owned
-        .filter((space) => !ownership.movedWithin(space, STEAL_COOLDOWN_MS) && !this.deps.rebuilds.isRebuilding(space))
-        .map((space) => ({ space, queued: queue.depthOf(space), inFlight: slot.inFlightOf(space) }));
+        .filter((key) => !ownership.movedWithin(key, STEAL_COOLDOWN_MS) && !this.deps.rebuilds.isRebuilding(key) && this.deps.canMove(key))
+        .map((key) => ({ space: key, queued: backlogOf(queue, key), inFlight: slot.inFlightOf(key) }));
       return { id: slot.id, queued, idle: queued === 0 && slot.inFlight === 0 && slot.id < ringSize, spaces };
     });
     const decision = chooseSteal(loads, threshold);
@@ -126,11 +130,12 @@ export class SpacePlacement {
    */
   private async placeByRing(): Promise<void> {
     const { workers, ownership, log } = this.deps;
-    const moves = ownership.spaces().map((space) => this.move(space, ownership.ringOwner(space)));
+    // An index that may not move now stays, and so does its worker: the retry below comes back for it.
+    const moves = ownership.keys().filter((key) => this.deps.canMove(key)).map((key) => this.move(key, ownership.ringOwner(key)));
     const failed = (await Promise.allSettled(moves)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     for (const f of failed) log.warn('memory space move failed', { error: String(f.reason?.message ?? f.reason) });
     const ringSize = ownership.ringSize;
-    while (workers.count > ringSize && ownership.spacesOf(workers.count - 1).length === 0) await workers.retireLast();
+    while (workers.count > ringSize && ownership.keysOf(workers.count - 1).length === 0) await workers.retireLast();
     for (const slot of workers.all().slice(ringSize)) slot.retiring = false; // still serving what it could not hand over
     if (workers.count > ringSize && !this.retryTimer) {
       this.retryTimer = setTimeout(() => {

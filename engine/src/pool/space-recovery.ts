@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { IndexSink, IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import type { WalObservation } from '../wal/wal-record.js';
 import type { SpaceSnapshot } from '../index/index-data.js';
+import { parseShardKey, shardKeyOfId } from './shard-key.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /** Where recovery reads a space's durable state from (the engine's data directory). */
@@ -87,28 +88,35 @@ export async function recoverSpaces(slot: WorkerSlot, spaces: string[], deps: Re
   return indexed;
 }
 
-/** Restores one space; `indexed` resolves once its replayed records are indexed. */
-async function recoverSpace(slot: WorkerSlot, space: string, deps: RecoveryDeps): Promise<{ indexed: Promise<void> }> {
-  const through = deps.indexedLsn(space);
+/**
+ * Restores one index (a space's, or one shard's); `indexed` resolves once its replayed records
+ * are indexed. Only the records of its own ids are replayed: they go back to the head of the
+ * space's queue and from there to this shard alone.
+ */
+async function recoverSpace(slot: WorkerSlot, index: string, deps: RecoveryDeps): Promise<{ indexed: Promise<void> }> {
+  const { space, count } = parseShardKey(index);
+  const through = deps.indexedLsn(index);
   if (!deps.store) {
-    deps.log.error('memory space lost with its worker: the engine runs without a data directory', { space, worker: slot.id });
+    deps.log.error('memory space lost with its worker: the engine runs without a data directory', { space: index, worker: slot.id });
     return { indexed: Promise.resolve() };
   }
-  const snapshot = deps.store.snapshotOf(space);
+  const snapshot = deps.store.snapshotOf(index);
   if (snapshot) {
     const key = deps.key();
-    const reply = await slot.request({ type: 'restore', key, space, files: snapshot.files, hnsw: snapshot.hnsw, lsn: snapshot.lsn });
+    const reply = await slot.request({ type: 'restore', key, space: index, files: snapshot.files, hnsw: snapshot.hnsw, lsn: snapshot.lsn });
     if (reply.type === 'requestFailed') throw new Error(`restore from snapshot failed: ${reply.reason}`);
   }
-  deps.onRestored(space, snapshot?.hnsw ?? null);
+  deps.onRestored(index, snapshot?.hnsw ?? null);
   const sink = new ReplaySink();
   const items: QueuedObservation[] = [];
   const now = performance.now();
-  for await (const record of deps.store.replay(space, snapshot?.lsn ?? 0, through)) items.push(replayItem(record, sink, now));
+  for await (const record of deps.store.replay(space, snapshot?.lsn ?? 0, through)) {
+    if (shardKeyOfId(space, record.id, count) === index) items.push(replayItem(record, sink, now));
+  }
   sink.add(items.length);
   sink.seal();
   deps.queue.pushFront(space, items);
   deps.onReplayQueued(space, items.length);
-  deps.log.info('memory space recovered on a new worker', { space, worker: slot.id, snapshotLsn: snapshot?.lsn ?? 0, replayed: items.length });
+  deps.log.info('memory space recovered on a new worker', { space: index, worker: slot.id, snapshotLsn: snapshot?.lsn ?? 0, replayed: items.length });
   return { indexed: sink.done };
 }

@@ -29,6 +29,10 @@ export interface SupervisionDeps {
   onRestored(space: string, hnsw: HnswConfig | null): void;
   /** Every space of the dead worker is restored (rebuilds may go on). */
   onRecovered(): void;
+  /** Any worker died (a reshard in progress gives up). */
+  onFailure(): void;
+  /** An index nothing needs recovered: a reshard's new shard not switched to (the reshard gives it up). */
+  abandoned(key: string): boolean;
 }
 
 export class Supervisor {
@@ -47,8 +51,11 @@ export class Supervisor {
     if (this.closing || dead.retiring) return;
     const { dispatcher, ownership } = this.deps;
     this.deps.onWorkerFailed(dead.id, error);
+    this.deps.onFailure();
     dispatcher.requeueFrom(dead);
-    const spaces = ownership.spacesOf(dead.id);
+    const keys = ownership.keysOf(dead.id);
+    for (const key of keys.filter((k) => this.deps.abandoned(k))) ownership.forget(key);
+    const spaces = keys.filter((k) => !this.deps.abandoned(k));
     this.restarting++;
     const restored = this.replace(dead).then((fresh) => recoverSpaces(fresh, spaces, {
       store: this.deps.store, queue: this.deps.queue, log: this.deps.log,

@@ -12,8 +12,10 @@ import type { Principal } from '../auth/credentials.js';
 import type { KeySource } from '../auth/key-source.js';
 
 function configResponse(engine: Engine, applied: AppliedConfig, keys: KeySource | null): ConfigResponse {
+  const { spacesPending, current } = engine.reshardStatus();
   return {
     configJson: JSON.stringify(applied.config), configHash: applied.hash, generation: applied.generation, indexRebuild: engine.rebuildStatus(),
+    reshard: { spacesPending, currentSpace: current?.space ?? '', currentFrom: current?.from ?? 0, currentTo: current?.to ?? 0, currentProgress: current?.progress ?? 0 },
     keysHash: keys?.documentHash ?? '',
   };
 }
@@ -44,7 +46,8 @@ export function engineStats(engine: Engine, principal: Principal = { kind: 'inse
     spaces: [...directory.all()].filter((s) => reaches(principal, engine.tenants.tenantOf(s.id).name)).map((s) => ({
       memorySpace: s.id,
       tenant: engine.tenants.tenantOf(s.id).name,
-      worker: engine.ownerOf(s.id),
+      worker: engine.shardsOf(s.id)[0]?.worker ?? 0,
+      shards: engine.shardsOf(s.id),
       vectors: s.indexed,
       queued: queue.depthOf(s.id),
       owned: engine.membership.owns(s.id),

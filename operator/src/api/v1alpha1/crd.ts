@@ -1,7 +1,7 @@
 // The EngramStream CustomResourceDefinition, built from small schema helpers that require a
 // description on every field (so `kubectl explain` reads well). write-crd.ts writes it to
 // crds/; a test keeps the file and this code identical.
-import { DEFAULT_HNSW, MAX_TENANT_SPACES, MAX_TENANTS, rangeOf, SPACE_PATTERN, TENANT_NAME, valuesOf } from '@engram/engine/config';
+import { DEFAULT_HNSW, MAX_SHARD_OVERRIDES, MAX_TENANT_SPACES, MAX_TENANTS, rangeOf, SPACE_PATTERN, TENANT_NAME, valuesOf } from '@engram/engine/config';
 import { GROUP, KIND, PLURAL, PROFILES, ROLLOUT_METRICS, VERSION } from './types.js';
 
 /**
@@ -128,6 +128,18 @@ const spec = object('The desired engine workload. Every field left out takes the
     m: configInt('hnsw.m', 'Graph degree (M). A change rebuilds every index in the background.'),
     efConstruction: configInt('hnsw.efConstruction', 'Candidate list size while inserting. A change rebuilds every index in the background.'),
     efSearch: configInt('hnsw.efSearch', 'Candidate list size while recalling. Changes live.'),
+    shards: configInt('hnsw.shards', 'Shards a memory space is split into, each its own index on its own worker where it can be (default 1). A recall asks every shard. A change reshards existing spaces in the background, one at a time, while they take writes and answer recalls.'),
+    shardOverrides: {
+      type: 'array', description: 'Shard counts for some memory spaces (the first entry that matches wins; others take hnsw.shards). A change reshards the spaces it changes in the background.', maxItems: MAX_SHARD_OVERRIDES,
+      items: object('Memory spaces and their shard count.', {
+        spaces: string('A memory space id, or a prefix ending in `*`.', { maxLength: 65, pattern: SPACE_PATTERN.source }),
+        shards: configInt('hnsw.shards', 'Shards for these spaces.'),
+      }, { required: ['spaces', 'shards'] }),
+    },
+    autoSplit: object('Automatic splitting: a memory space whose queue stays over `backlog` observations (for 2 s) while a worker is idle gets twice its shards, up to `maxShards`; a split space keeps its shards. Changes live.', {
+      backlog: configInt('hnsw.autoSplit.backlog', 'Queued observations of one space over which it is split (default 0: never).'),
+      maxShards: configInt('hnsw.autoSplit.maxShards', 'Most shards automatic splitting gives a space (default 4).'),
+    }),
     metric: immutable(
       oneOf('Distance metric (default cosine). Immutable: every index was built for it.', valuesOf('hnsw.metric'), { default: DEFAULT_HNSW.metric }),
       'hnsw.metric is immutable: every index was built for it; create a new EngramStream for another',
@@ -222,7 +234,7 @@ const status = object('What the operator observed, rebuilt from the cluster and 
       ready: { type: 'boolean', description: 'Whether the pod is ready.' },
       configHash: string('Hash of the config the engine reports it runs; empty if it could not be asked.'),
       configGeneration: integer('How many configs the engine has applied since it started.', 0),
-      indexRebuild: object('Present while the engine rebuilds its indexes for a new hnsw.m / efConstruction in the background.', {
+      indexRebuild: object('Present while the engine rebuilds its indexes in the background: for a new hnsw.m / efConstruction, or reshards spaces for a new shard count.', {
         spacesPending: integer('Memory spaces whose index still has the old parameters.', 0),
         spacesTotal: integer('Memory spaces the engine holds.', 0),
         currentProgress: number('Share of the space being rebuilt now that is done.', 0, 1),

@@ -28,7 +28,10 @@ export interface EngramStreamSpec {
   idleSleepMs?: number;
   queue?: { capacity?: number; highPriorityRatio?: number };
   stealThreshold?: number;
-  hnsw?: { dimension?: number; m?: number; efConstruction?: number; efSearch?: number; metric?: 'cosine' | 'l2' | 'ip' };
+  hnsw?: {
+    dimension?: number; m?: number; efConstruction?: number; efSearch?: number; metric?: 'cosine' | 'l2' | 'ip';
+    shards?: number; shardOverrides?: Array<{ spaces: string; shards: number }>; autoSplit?: { backlog?: number; maxShards?: number };
+  };
   tenants?: TenantSpec[];
   quality?: { sampleRate?: number };
   image?: string;

@@ -4,7 +4,7 @@
 // One client per pod address and access, closed when the pod goes.
 import type { V1Pod } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
-import { EngramClient, type ClientTls } from '@engram/engine/client';
+import { EngramClient, type ClientTls, type EngineConfigView } from '@engram/engine/client';
 import type { EngineConfig } from '@engram/engine/config';
 import type { PodConfigStatus } from '../../api/v1alpha1/types.js';
 
@@ -113,7 +113,7 @@ export class EngineFleet {
             refused = describeFailure(e);
           }
         }
-        const rebuilding = view.indexRebuild.spacesPending > 0 ? { indexRebuild: view.indexRebuild } : {};
+        const rebuilding = backgroundRebuild(view);
         return { ...base, configHash: view.hash, configGeneration: view.generation, pushed, ...rebuilding, ...(refused ? { refused } : {}) };
       } catch (e) {
         return { ...base, unreachable: describeFailure(e).message };
@@ -142,4 +142,16 @@ export class EngineFleet {
     this.addressesOf.clear();
     this.useAddresses('', new Set());
   }
+}
+
+/**
+ * Index rebuilds the engine still runs in the background: new M / efConstruction, and reshards
+ * (a new shard count builds a space's indexes anew) counted together, or nothing when none is left.
+ */
+function backgroundRebuild(view: EngineConfigView): { indexRebuild?: EngineConfigView['indexRebuild'] } {
+  const { indexRebuild: rebuild, reshard } = view;
+  const pending = rebuild.spacesPending + reshard.spacesPending;
+  if (pending === 0) return {};
+  const currentProgress = rebuild.spacesPending > 0 ? rebuild.currentProgress : (reshard.current?.progress ?? 0);
+  return { indexRebuild: { spacesPending: pending, spacesTotal: rebuild.spacesTotal, currentProgress } };
 }

@@ -1,0 +1,44 @@
+// A reshard thread: reads copies of a space's shard graphs (its old layout) and builds the graphs
+// of its new layout from them, each stored vector inserted into the new shard its id hashes to, in
+// a fixed order (old shard by old shard, label by label) that the main thread repeats to split the
+// ids, contents and metadata the same way. It runs at low priority beside the index workers, which
+// keep indexing and answering recalls from the old layout.
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { hnswlib } from '../index/hnswlib-addon.js';
+import { shardOfId } from '../pool/shard-key.js';
+import type { ReshardJob, ReshardProgress } from '../pool/reshard-build.js';
+
+const job = workerData as ReshardJob;
+try {
+  setPriority(job.nice);
+} catch {
+  // not permitted here: run at normal priority
+}
+const { HierarchicalNSW } = hnswlib;
+const total = job.sources.reduce((n, s) => n + s.ids.length, 0);
+const counts = new Array<number>(job.targets.length).fill(0);
+for (const source of job.sources) for (const id of source.ids) counts[shardOfId(id, job.targets.length)]! += 1;
+const targets = job.targets.map((_, i) => {
+  const graph = new HierarchicalNSW(job.metric, job.dimension);
+  graph.initIndex({ maxElements: Math.max(counts[i]!, 1), m: job.m, efConstruction: job.efConstruction });
+  return graph;
+});
+const next = new Array<number>(job.targets.length).fill(0);
+const report = (done: number): void => parentPort?.postMessage({ done, total } satisfies ReshardProgress);
+let done = 0;
+for (const source of job.sources) {
+  if (source.ids.length === 0 || !source.graphPath) continue;
+  const graph = new HierarchicalNSW(job.metric, job.dimension);
+  graph.readIndexSync(source.graphPath);
+  source.ids.forEach((id, label) => {
+    const shard = shardOfId(id, job.targets.length);
+    targets[shard]!.addPoint(graph.getPoint(label), next[shard]!);
+    next[shard]! += 1;
+    if (++done % 1000 === 0) report(done);
+  });
+}
+job.targets.forEach((path, i) => {
+  if (counts[i]! > 0) targets[i]!.writeIndexSync(path);
+});
+report(total);
