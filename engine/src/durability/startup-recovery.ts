@@ -45,15 +45,17 @@ export async function recoverAtStart(ctx: RecoveryContext): Promise<RecoveryRepo
   let maxLsn = 0;
   const manifests = await storage.snapshots.load();
   for (const m of manifests) maxLsn = Math.max(maxLsn, m.lsn);
-  const { keep, stale } = chooseLayouts(manifests.filter((m) => !m.dropped));
+  // A manifest is an index's: a space's, or one shard's (its key names the space and the count).
+  const { keep: held, stale } = chooseLayouts(manifests.filter((m) => !m.dropped));
   for (const key of stale) await storage.snapshots.remove(key);
   if (stale.length > 0) ctx.log.warn('removed the snapshots of a replaced shard layout (a reshard was committing when the engine stopped)', { indexes: stale });
-  const held = keep;
   for (const m of held) checkSnapshotShape(m.space, m.hnsw, ctx.shape, storage.dataDir);
   // Every space with a manifest keeps the shard count it was written with (a dropped one too: its
   // manifests say which of its records not to replay).
-  for (const m of [...held, ...manifests.filter((d) => d.dropped)]) pool.fixShards(parseShardKey(m.space).space, parseShardKey(m.space).count);
-  // A manifest is an index's: a space's, or one shard's (its key names the space and the count).
+  for (const m of [...held, ...manifests.filter((d) => d.dropped)]) {
+    const { space, count } = parseShardKey(m.space);
+    pool.fixShards(space, count);
+  }
   for (const m of held) {
     const snapshot = storage.snapshots.snapshotOf(m.space)!;
     directory.restore(parseShardKey(m.space).space).indexed += m.size;
