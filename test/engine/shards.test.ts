@@ -114,7 +114,7 @@ describe('automatic splitting', () => {
       for (const o of data) await stream.send(o);
       expect(await stream.close({ drain: true })).toMatchObject({ accepted: 16_000, indexed: 16_000, rejected: 0 });
       await eventually('the split to finish', async () => ((await client.getConfig()).reshard.spacesPending === 0 && (await client.stats()).spaces[0]?.shards.length === 2 ? true : undefined), 60_000);
-      const split = engine.logEntries().find((e) => e.message === 'memory space split automatically: its backlog stayed over the threshold while a worker was idle');
+      const split = engine.logEntries().find((e) => e.message === 'memory space split automatically: its backlog stayed over the threshold while a worker had room');
       expect(split).toMatchObject({ space: 'hot', from: 1, to: 2 });
       await expectStored(client, 'hot', data);
       // it splits no further than maxShards, and a split space stays split

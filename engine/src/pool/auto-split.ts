@@ -1,6 +1,6 @@
 // Automatic splitting: a memory space whose queue stays over `hnsw.autoSplit.backlog` for
-// SUSTAIN_MS while some worker was busy less than half of that time is given twice its shards (up to `hnsw.autoSplit.maxShards`),
-// and the resharder splits it in the background. Work stealing cannot help such a space: it moves
+// SUSTAIN_MS while some worker was busy less than half of that time is given twice its shards
+// (up to `hnsw.autoSplit.maxShards`), and the resharder splits it in the background. Work stealing cannot help such a space: it moves
 // whole indexes, and one index has one writer. Splits only go up: with auto split on, a space keeps
 // the shards it has (its layout survives restarts in its snapshots) unless the config asks for more.
 import type { EngineConfig } from '../config/engine-config.js';
@@ -21,12 +21,12 @@ export interface AutoSplitDeps {
   queue: IngestQueue;
   workers: Workers;
   layout: ShardLayout;
-  /** Spaces with something queued. */
+  /** The spaces the pool holds. */
   spaces(): Iterable<string>;
   /** Whether a reshard is running now (one at a time: a split waits for it). */
   resharding(): boolean;
   /** A space was given more shards: the resharder should look. */
-  split(space: string, shards: number): void;
+  split(): void;
   now(): number;
   log: Logger;
 }
@@ -76,10 +76,10 @@ export class AutoSplit {
       const shards = Math.min(count * 2, maxShards);
       this.given.set(space, shards);
       this.overSince.delete(space);
-      this.deps.log.info('memory space split automatically: its backlog stayed over the threshold while a worker was idle', {
+      this.deps.log.info('memory space split automatically: its backlog stayed over the threshold while a worker had room', {
         space, from: count, to: shards, queued: this.deps.queue.depthOf(space), backlog,
       });
-      this.deps.split(space, shards);
+      this.deps.split();
       return; // one at a time: the resharder takes spaces one by one
     }
     for (const space of this.overSince.keys()) if (!over.has(space)) this.overSince.delete(space);

@@ -11,6 +11,7 @@ import { adaptiveBatchSize } from '../queue/adaptive-batch.js';
 import type { IngestQueue, QueuedObservation } from '../queue/ingest-queue.js';
 import type { FromWorker } from '../worker/messages.js';
 import type { Ownership } from './ownership.js';
+import { groupBy } from './group-by.js';
 import { parseShardKey } from './shard-key.js';
 import type { ShardLayout } from './shard-layout.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -163,9 +164,12 @@ export class Dispatcher {
     const { queue, layout } = this.deps;
     // A worker dispatches the spaces it holds a shard of in their current layout (not a reshard's
     // next one): then each batch puts a part in its own pipeline, which bounds the loop in pump().
-    const spaces = [...new Set(this.deps.ownership.keysOf(slot.id).map((key) => parseShardKey(key)))]
-      .filter((ref) => layout.countOf(ref.space) === ref.count).map((ref) => ref.space)
-      .filter((s) => queue.depthOf(s) > 0 && !this.held.has(s) && !this.placing(s));
+    const ready = new Set<string>();
+    for (const key of this.deps.ownership.keysOf(slot.id)) {
+      const { space, count } = parseShardKey(key);
+      if (layout.countOf(space) === count && queue.depthOf(space) > 0 && !this.held.has(space) && !this.placing(space)) ready.add(space);
+    }
+    const spaces = [...ready];
     if (spaces.length === 0) return false;
     const cursor = (this.rrCursor.get(slot.id) ?? 0) % spaces.length;
     this.rrCursor.set(slot.id, cursor + 1);
@@ -201,15 +205,13 @@ export class Dispatcher {
   private send(space: string, items: QueuedObservation[]): void {
     const now = performance.now();
     for (const o of items) this.deps.metrics.queueWait.observe({ priority: 'normal' }, (now - o.acceptedAt) / 1000);
-    const parts = new Map<string, number[]>();
-    items.forEach((o, i) => {
-      const key = this.deps.layout.keyOf(space, o.id);
-      const positions = parts.get(key);
-      if (positions) positions.push(i);
-      else parts.set(key, [i]);
-    });
+    const positions = items.map((_, i) => i);
+    // A space not split is one part: no id is hashed on the way of most batches.
+    const parts = this.deps.layout.countOf(space) === 1
+      ? new Map([[space, positions]])
+      : groupBy(positions, (i) => this.deps.layout.keyOf(space, (items[i] as QueuedObservation).id));
     const group: BatchGroup = { space, items, partsLeft: parts.size, failures: new Map(), lost: new Set() };
-    for (const [key, positions] of parts) this.post(key, positions.map((p) => items[p] as QueuedObservation), { group, positions });
+    for (const [key, part] of parts) this.post(key, part.map((p) => items[p] as QueuedObservation), { group, positions: part });
     this.captures.get(space)?.push(...items);
   }
 

@@ -8,8 +8,10 @@ import { EngramError } from '../errors.js';
 import type { FetchedData, RecallHitData, SnapshotFiles, SnapshotTarget } from '../index/index-data.js';
 import type { SpaceReport, ToWorker } from '../worker/messages.js';
 import type { RebuildScheduler } from './index-rebuild.js';
-import type { Ownership } from './ownership.js';
 import { addChecksums } from '../index/id-digest.js';
+import { groupBy } from './group-by.js';
+import { KeyedCount } from './keyed-count.js';
+import type { Ownership } from './ownership.js';
 import type { ShardLayout } from './shard-layout.js';
 import type { WorkerRequest, WorkerSlot } from './worker-slot.js';
 import type { Workers } from './workers.js';
@@ -35,30 +37,17 @@ export class OwnerRequests {
   constructor(private readonly deps: OwnerRequestDeps) {}
 
   /** Requests under way per index: an index replaced by a reshard is dropped only when none is left. */
-  private readonly inUse = new Map<string, number>();
-  private readonly unused = new Map<string, Array<() => void>>();
+  private readonly inUse = new KeyedCount();
 
   /** Runs `ask` against the owner of a settled index, counting it as a use of the index meanwhile. */
   private async withOwner<T>(index: string, ask: (slot: WorkerSlot) => Promise<T>): Promise<T> {
-    this.inUse.set(index, (this.inUse.get(index) ?? 0) + 1);
+    this.inUse.add(index);
     try {
       await this.deps.ownership.settled(index);
       return await ask(this.deps.workers.get(this.deps.ownership.ownerOf(index)));
     } finally {
-      const left = (this.inUse.get(index) ?? 1) - 1;
-      if (left > 0) {
-        this.inUse.set(index, left);
-      } else {
-        this.inUse.delete(index);
-        for (const resolve of this.unused.get(index) ?? []) resolve();
-        this.unused.delete(index);
-      }
+      this.inUse.remove(index);
     }
-  }
-
-  private idle(index: string): Promise<void> {
-    if (!this.inUse.has(index)) return Promise.resolve();
-    return new Promise((resolve) => this.unused.set(index, [...(this.unused.get(index) ?? []), resolve]));
   }
 
   private key(kind: string): string {
@@ -129,11 +118,7 @@ export class OwnerRequests {
 
   /** Looks ids up, each in its shard; both lists in the order asked. */
   async fetch(space: string, ids: string[]): Promise<{ found: FetchedData[]; missing: string[] }> {
-    const byShard = new Map<string, string[]>();
-    for (const id of ids) {
-      const key = this.deps.layout.keyOf(space, id);
-      byShard.set(key, [...(byShard.get(key) ?? []), id]);
-    }
+    const byShard = groupBy(ids, (id) => this.deps.layout.keyOf(space, id));
     const replies = await Promise.all([...byShard].map(([index, some]) => this.fetchShard(index, some)));
     const found = new Map(replies.flatMap((r) => r.found).map((f) => [f.id, f]));
     return { found: ids.flatMap((id) => found.get(id) ?? []), missing: ids.filter((id) => !found.has(id)) };
@@ -189,7 +174,7 @@ export class OwnerRequests {
     const { ownership, workers } = this.deps;
     await this.deps.rebuilds().waitFor(index);
     await ownership.settled(index);
-    await this.idle(index);
+    await this.inUse.whenZero(index);
     const owner = ownership.knownOwner(index);
     if (owner === undefined) return;
     workers.find(owner)?.post({ type: 'drop', space: index });

@@ -10,6 +10,8 @@ export interface ReshardJob {
   sources: Array<{ graphPath: string | null; ids: string[] }>;
   /** Where each new shard's graph goes (written only for a shard that gets vectors). */
   targets: string[];
+  /** How many vectors each new shard gets (its graph is sized for them). */
+  sizes: number[];
   metric: HnswConfig['metric'];
   dimension: number;
   m: number;
@@ -50,7 +52,7 @@ export async function buildLayout(sources: ShardCopy[], targets: string[], hnsw:
     });
   }
   await runThread({
-    sources: sources.map((s) => ({ graphPath: s.graphPath, ids: s.state?.ids ?? [] })), targets,
+    sources: sources.map((s) => ({ graphPath: s.graphPath, ids: s.state?.ids ?? [] })), targets, sizes: states.map((s) => s.ids.length),
     metric: hnsw.metric, dimension: hnsw.dimension, m: hnsw.m, efConstruction: hnsw.efConstruction, nice,
   }, onProgress, script);
   return states.map((state, i) => ({ graphPath: state.ids.length > 0 ? targets[i] as string : null, state }));

@@ -23,6 +23,7 @@ import type { SpaceReport } from '../worker/messages.js';
 import type { Dispatcher } from './dispatch.js';
 import type { Ownership } from './ownership.js';
 import type { OwnerRequests } from './owner-requests.js';
+import { groupBy } from './group-by.js';
 import { buildLayout, type ShardCopy } from './reshard-build.js';
 import { parseShardKey, shardKeyOfId, shardKeys } from './shard-key.js';
 import type { ShardLayout } from './shard-layout.js';
@@ -275,13 +276,7 @@ export class Resharder {
    * batch, and takes its other spaces' batches only between batches).
    */
   private async copy(space: string, items: QueuedObservation[], toCount: number): Promise<void> {
-    const byShard = new Map<string, QueuedObservation[]>();
-    for (const item of items) {
-      const key = shardKeyOfId(space, item.id, toCount);
-      const some = byShard.get(key);
-      if (some) some.push(item);
-      else byShard.set(key, [item]);
-    }
+    const byShard = groupBy(items, (item) => shardKeyOfId(space, item.id, toCount));
     const size = this.deps.config().batch.max;
     const sent: Array<Promise<void>> = [];
     for (const [key, some] of byShard) {

@@ -10,7 +10,10 @@ describe('shard keys', () => {
 
   it('names each shard of a split space so that the name gives space, shard and count back', () => {
     expect(shardKeys('notes', 3)).toEqual(['notes.0of3', 'notes.1of3', 'notes.2of3']);
-    for (const key of shardKeys('my-space_2', 4)) expect(shardKey(...Object.values(parseShardKey(key)) as [string, number, number])).toBe(key);
+    for (const key of shardKeys('my-space_2', 4)) {
+      const { space, index, count } = parseShardKey(key);
+      expect(shardKey(space, index, count)).toBe(key);
+    }
   });
 
   it('puts an id on the same shard every time, and spreads ids evenly', () => {

@@ -18,6 +18,8 @@ export function shardKey(space: string, index: number, count: number): string {
 }
 
 export function parseShardKey(key: string): ShardRef {
+  // Most keys are unsplit spaces: no '.', no regex (dispatch parses every key of a worker).
+  if (!key.includes('.')) return { space: key, index: 0, count: 1 };
   const match = SHARD_SUFFIX.exec(key);
   if (!match) return { space: key, index: 0, count: 1 };
   return { space: match[1] as string, index: Number(match[2]), count: Number(match[3]) };

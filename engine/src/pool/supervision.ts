@@ -29,8 +29,6 @@ export interface SupervisionDeps {
   onRestored(space: string, hnsw: HnswConfig | null): void;
   /** Every space of the dead worker is restored (rebuilds may go on). */
   onRecovered(): void;
-  /** Any worker died (a reshard in progress gives up). */
-  onFailure(): void;
   /** An index nothing needs recovered: a reshard's new shard not switched to (the reshard gives it up). */
   abandoned(key: string): boolean;
 }
@@ -51,11 +49,12 @@ export class Supervisor {
     if (this.closing || dead.retiring) return;
     const { dispatcher, ownership } = this.deps;
     this.deps.onWorkerFailed(dead.id, error);
-    this.deps.onFailure();
     dispatcher.requeueFrom(dead);
-    const keys = ownership.keysOf(dead.id);
-    for (const key of keys.filter((k) => this.deps.abandoned(k))) ownership.forget(key);
-    const spaces = keys.filter((k) => !this.deps.abandoned(k));
+    const spaces: string[] = [];
+    for (const key of ownership.keysOf(dead.id)) {
+      if (this.deps.abandoned(key)) ownership.forget(key);
+      else spaces.push(key);
+    }
     this.restarting++;
     const restored = this.replace(dead).then((fresh) => recoverSpaces(fresh, spaces, {
       store: this.deps.store, queue: this.deps.queue, log: this.deps.log,

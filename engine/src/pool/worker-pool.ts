@@ -128,8 +128,11 @@ export class WorkerPool {
     this.supervisor = new Supervisor({
       workers, ownership, dispatcher: this.dispatcher, queue, store: options.store, log,
       abandoned: (key) => this.resharder.isPending(key),
-      onFailure: () => this.resharder.workerFailed(),
-      onWorkerFailed: options.onWorkerFailed, onReplayQueued: options.onReplayQueued,
+      onWorkerFailed: (id, error) => {
+        this.resharder.workerFailed(); // a reshard in progress gives up
+        options.onWorkerFailed(id, error);
+      },
+      onReplayQueued: options.onReplayQueued,
       onRestored: (space, hnsw) => this.rebuilds.builtWith(space, hnsw ?? this.config.hnsw),
       onRecovered: () => {
         this.rebuilds.schedule();

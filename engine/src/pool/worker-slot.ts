@@ -4,6 +4,7 @@ import { MessageChannel, Worker, type MessagePort, type Transferable } from 'nod
 import type { HnswConfig } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
 import type { FromWorker, ToWorker, WorkerData } from '../worker/messages.js';
+import { KeyedCount } from './keyed-count.js';
 
 /** Nice value of worker threads (0-19); ENGRAM_WORKER_NICE=0 turns it off. */
 const WORKER_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
@@ -31,11 +32,10 @@ export class WorkerSlot {
   private readonly port: MessagePort;
   private readonly waiters = new Map<string, Waiter>();
   readonly ready: Promise<void>;
-  /** Batches posted and not yet done, in total and per space (see batchPosted, batchSettled). */
+  /** Batches posted and not yet done, in total and per index (see batchPosted, batchSettled). */
   private batchesInFlight = 0;
-  private readonly inFlightBySpace = new Map<string, number>();
-  /** Who waits for a space's batches here to be done (a move), or for the worker to owe nothing. */
-  private readonly spaceDrainWaiters = new Map<string, Array<() => void>>();
+  private readonly inFlightByIndex = new KeyedCount();
+  /** Who waits for the worker to owe nothing (a retiring worker). */
   private idleWaiters: Array<() => void> = [];
   /** Milliseconds spent indexing, recalling or moving indexes (for utilisation). */
   busyMs = 0;
@@ -93,36 +93,24 @@ export class WorkerSlot {
   }
 
   inFlightOf(space: string): number {
-    return this.inFlightBySpace.get(space) ?? 0;
+    return this.inFlightByIndex.of(space);
   }
 
   batchPosted(space: string): void {
     this.batchesInFlight++;
-    this.inFlightBySpace.set(space, this.inFlightOf(space) + 1);
+    this.inFlightByIndex.add(space);
   }
 
   /** A batch of `space` is done: resolves waiters for the space's batches, or for the worker, to end. */
   batchSettled(space: string): void {
     this.batchesInFlight--;
-    const left = this.inFlightOf(space) - 1;
-    if (left > 0) {
-      this.inFlightBySpace.set(space, left);
-    } else {
-      this.inFlightBySpace.delete(space);
-      for (const resolve of this.spaceDrainWaiters.get(space) ?? []) resolve();
-      this.spaceDrainWaiters.delete(space);
-    }
+    this.inFlightByIndex.remove(space);
     this.checkIdle();
   }
 
   /** Resolves once no batch of `space` is in flight here. */
   spaceDrained(space: string): Promise<void> {
-    if (this.inFlightOf(space) === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const waiting = this.spaceDrainWaiters.get(space) ?? [];
-      waiting.push(resolve);
-      this.spaceDrainWaiters.set(space, waiting);
-    });
+    return this.inFlightByIndex.whenZero(space);
   }
 
   /** Resolves once the worker has no batch in flight and owes no reply. */
@@ -166,9 +154,7 @@ export class WorkerSlot {
     this.waiters.clear();
     // Its batches are lost (the pool queues them again): nothing here will finish them.
     this.batchesInFlight = 0;
-    this.inFlightBySpace.clear();
-    for (const waiting of this.spaceDrainWaiters.values()) for (const resolve of waiting) resolve();
-    this.spaceDrainWaiters.clear();
+    this.inFlightByIndex.clear();
     this.checkIdle();
     this.onFailure(this, this.failure);
   }

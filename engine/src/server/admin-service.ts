@@ -43,15 +43,18 @@ export function engineStats(engine: Engine, principal: Principal = { kind: 'inse
     recallsInFlight: queue.recallDepth,
     configHash: engine.applied.hash,
     generation: engine.applied.generation,
-    spaces: [...directory.all()].filter((s) => reaches(principal, engine.tenants.tenantOf(s.id).name)).map((s) => ({
-      memorySpace: s.id,
-      tenant: engine.tenants.tenantOf(s.id).name,
-      worker: engine.shardsOf(s.id)[0]?.worker ?? 0,
-      shards: engine.shardsOf(s.id),
-      vectors: s.indexed,
-      queued: queue.depthOf(s.id),
-      owned: engine.membership.owns(s.id),
-    })),
+    spaces: [...directory.all()].filter((s) => reaches(principal, engine.tenants.tenantOf(s.id).name)).map((s) => {
+      const shards = engine.shardsOf(s.id);
+      return {
+        memorySpace: s.id,
+        tenant: engine.tenants.tenantOf(s.id).name,
+        worker: shards[0]?.worker ?? 0,
+        shards,
+        vectors: s.indexed,
+        queued: queue.depthOf(s.id),
+        owned: engine.membership.owns(s.id),
+      };
+    }),
     workers: loads.map((w) => ({
       worker: w.id, queued: w.queued, batches: w.batches, indexed: w.indexed,
       utilization: engine.utilization.get(w.id) ?? 0, spaces: w.spaces, stolen: w.stolen,

@@ -16,12 +16,10 @@ try {
   // not permitted here: run at normal priority
 }
 const { HierarchicalNSW } = hnswlib;
-const total = job.sources.reduce((n, s) => n + s.ids.length, 0);
-const counts = new Array<number>(job.targets.length).fill(0);
-for (const source of job.sources) for (const id of source.ids) counts[shardOfId(id, job.targets.length)]! += 1;
-const targets = job.targets.map((_, i) => {
+const total = job.sizes.reduce((n, size) => n + size, 0);
+const targets = job.sizes.map((size) => {
   const graph = new HierarchicalNSW(job.metric, job.dimension);
-  graph.initIndex({ maxElements: Math.max(counts[i]!, 1), m: job.m, efConstruction: job.efConstruction });
+  graph.initIndex({ maxElements: Math.max(size, 1), m: job.m, efConstruction: job.efConstruction });
   return graph;
 });
 const next = new Array<number>(job.targets.length).fill(0);
@@ -39,6 +37,6 @@ for (const source of job.sources) {
   });
 }
 job.targets.forEach((path, i) => {
-  if (counts[i]! > 0) targets[i]!.writeIndexSync(path);
+  if (job.sizes[i]! > 0) targets[i]!.writeIndexSync(path);
 });
 report(total);
