@@ -11,9 +11,9 @@ import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClusteredVectors } from '@engram/engine/synthetic';
-import { processUsage, startEngine, withEngineTunables, type EngineProcess } from '@engram/engine/testing';
+import { processUsage, startEngine, withEngineTunables } from '@engram/engine/testing';
 import { commandLine } from './command-line.js';
+import { fillUntilRefused, settledVectors } from './memory-fill.js';
 import type { RawMemoryPlan, RawMemoryResult } from './raw-hnsw-memory.js';
 
 const args = commandLine({
@@ -67,40 +67,6 @@ function graphBytesPerVector(m: number): number {
   return dimension * 4 + (2 * m * 4 + 4) + 8;
 }
 
-/** Streams until the engine first refuses for memory; returns how long that took. */
-async function fillUntilRefused(engine: EngineProcess, spaces: string[]): Promise<{ seconds: number; sent: number; refusedFor: string }> {
-  const client = engine.client();
-  const vectors = new ClusteredVectors({ dimension }).take(4096);
-  let refusal: string | null = null;
-  let sent = 0;
-  const started = performance.now();
-  await Promise.all(spaces.map(async (space, s) => {
-    const stream = await client.openStream({ memorySpace: space, maxBatch: 256, honoursBackpressure: true });
-    stream.on('refused', (ack) => {
-      if (ack.code === 'REJECT_MEMORY_PRESSURE') refusal ??= ack.reason;
-    });
-    for (let i = 0; refusal === null; i++) {
-      await stream.send({ id: `v-${s}-${i}`, embedding: vectors[(s * 977 + i) % vectors.length]! });
-      sent++;
-    }
-    stream.cancel();
-  }));
-  return { seconds: (performance.now() - started) / 1000, sent, refusedFor: refusal ?? '' };
-}
-
-/** Vectors the engine holds once indexing has settled (unchanged for two seconds). */
-async function settledVectors(engine: EngineProcess): Promise<number> {
-  const client = engine.client();
-  let last = -1;
-  for (;;) {
-    const stats = await client.stats();
-    const held = stats.spaces.reduce((n, s) => n + Number(s.vectors), 0);
-    if (held === last && stats.queueDepth === 0) return held;
-    last = held;
-    await sleep(2000);
-  }
-}
-
 /** hnswlib-node alone, in a process of its own with the engine's allocator settings. */
 function rawBaseline(plan: RawMemoryPlan): Promise<RawMemoryResult> {
   const child = fork(fileURLToPath(new URL('./raw-hnsw-memory.js', import.meta.url)), [], { env: withEngineTunables(process.env) });
@@ -117,7 +83,7 @@ try {
   await sleep(3000);
   const pid = engine.process.pid!;
   const idle = residentOf(pid);
-  const fill = await fillUntilRefused(engine, spaces);
+  const fill = await fillUntilRefused(engine, spaces, dimension);
   const held = await settledVectors(engine);
   const full = residentOf(pid);
   const { config } = await engine.client().getConfig();

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '@engram/engine/config';
 import { ClusteredVectors } from '@engram/engine/synthetic';
 import { processUsage, startEngine, threadUsage } from '@engram/engine/testing';
+import { benchBackends } from './backends.js';
 import { commandLine } from './command-line.js';
 import { histogramQuantiles, quantile } from './quantiles.js';
 import { rawInsertRate, rawParallelRate } from './raw-hnsw.js';
@@ -23,6 +24,8 @@ const args = commandLine({
   quick: { type: 'boolean', default: false },
   out: { type: 'string', default: 'bench/results/profiles.json' },
   set: { type: 'string', multiple: true, default: [] },
+  backend: { type: 'string' },
+  quantization: { type: 'string', default: 'f32' },
 }, {
   description: "The guide's table for each profile: ack latency, throughput, CPU, RSS, recall under load, beside raw hnswlib-node.",
   help: {
@@ -31,6 +34,8 @@ const args = commandLine({
     burst: 'observations in the accepted-ingest burst (80000; --quick 5000)',
     quick: 'a smoke run in well under a minute (CI runs it so the benchmark never rots): small sizes, figures not comparable',
     out: 'where the JSON results go', set: 'key=value engine override (repeatable)',
+    backend: 'compare this index backend (usearch) with hnswlib instead of running the profiles (see backends.ts)',
+    quantization: 'with --backend: the precision it stores vectors at (f32, f16)',
   },
 });
 /** Sizes of a full run, and of a `--quick` one; a flag given on the command line wins over both. */
@@ -148,6 +153,10 @@ async function acceptBurst(vectors: Float32Array[], count: number) {
 }
 
 async function main(): Promise<void> {
+  if (args.backend) {
+    const out = args.out === 'bench/results/profiles.json' ? 'bench/results/backends.json' : args.out;
+    return benchBackends({ backend: args.backend, quantization: args.quantization, quick: args.quick, out });
+  }
   console.log(`Engram Stream profile benchmark: ${observations} observations x ${DIMENSION} dims per profile over ${spaceCount} memory spaces; ${cores} cores; node ${process.version}${args.set.length ? `; overrides ${args.set.join(' ')}` : ''}`);
   const vectors = new ClusteredVectors({ dimension: DIMENSION, seed: 7, clusters: 64 }).take(Math.max(observations, SIZES.rawSample * cores));
   const raw = await rawBaselines(vectors);

@@ -7,8 +7,9 @@ import { EngramClient } from '@engram/engine/client';
 import { ClusteredVectors } from '@engram/engine/synthetic';
 import { startEngine } from '@engram/engine/testing';
 import { commandLine } from './command-line.js';
-import { median, quantile } from './quantiles.js';
+import { median } from './quantiles.js';
 import { runLoad } from './load.js';
+import { exactNeighbours, measureRecall } from './recall-check.js';
 
 const args = commandLine({
   observations: { type: 'string', default: '40000' },
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     if (args.out) writeFileSync(args.out, JSON.stringify({ skewed }, null, 2));
     return;
   }
-  const truth = exactNeighbours(vectors, queries);
+  const truth = exactNeighbours(vectors, queries, K);
   console.log(`shards: one space of ${COUNT} observations (${DIMENSION} dims) per shard count, ${WORKERS} workers, ${ROUNDS} rounds`);
   const rounds: Measured[][] = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -171,38 +172,8 @@ async function measure(client: EngramClient, address: string, shards: number, ro
   const stats = await client.stats();
   const layout = stats.spaces.find((s) => s.memorySpace === space)?.shards.length;
   if (layout !== shards) throw new Error(`space ${space} has ${layout} shards, not ${shards}`);
-  const ms: number[] = [];
-  let found = 0;
-  for (const [q, vector] of queries.entries()) {
-    const sent = performance.now();
-    const { hits } = await client.recall({ memorySpace: space, vector, k: K });
-    ms.push(performance.now() - sent);
-    // ids are `v-<space>-<i>` (runLoad's naming): compare by position
-    found += hits.filter((h) => truth[q]!.has(Number(h.id.slice(h.id.lastIndexOf('-') + 1)))).length;
-  }
-  return {
-    shards, indexed: load.indexed, rate: load.indexed / load.indexSeconds,
-    recallP50: quantile(ms, 0.5), recallP99: quantile(ms, 0.99), recallAt10: found / (queries.length * K),
-  };
-}
-
-/** The positions of each query's K nearest vectors by cosine similarity (the engine's default metric). */
-function exactNeighbours(vectors: Float32Array[], queries: Float32Array[]): Array<Set<number>> {
-  const unit = vectors.map(normalised);
-  return queries.map((query) => {
-    const q = normalised(query);
-    const scored = unit.map((v, i) => {
-      let dot = 0;
-      for (let d = 0; d < q.length; d++) dot += v[d]! * q[d]!;
-      return [i, dot] as const;
-    });
-    return new Set(scored.sort((a, b) => b[1] - a[1]).slice(0, K).map(([i]) => i));
-  });
-}
-
-function normalised(v: Float32Array): Float32Array {
-  const norm = Math.sqrt(v.reduce((sum, x) => sum + x * x, 0)) || 1;
-  return v.map((x) => x / norm);
+  const recall = await measureRecall(client, space, queries, truth, K);
+  return { shards, indexed: load.indexed, rate: load.indexed / load.indexSeconds, recallP50: recall.p50, recallP99: recall.p99, recallAt10: recall.recallAtK };
 }
 
 main().catch((e: unknown) => {

@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path';
 export function gypRebuild(dir, env = process.env) {
   const gyp = nodeGyp();
   if (!gyp) return 'node-gyp not found (npm_config_node_gyp, or npm beside this node)';
-  const args = [gyp, 'rebuild', '--release'];
+  // every core: usearch's kernels are the longest compile of an install
+  const args = [gyp, 'rebuild', '--release', '--jobs', 'max'];
   const nodedir = nodeHeaders();
   if (nodedir) args.push(`--nodedir=${nodedir}`);
   const result = spawnSync(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { canonicalJson, configHash, VECTOR_SHAPE_KEYS, type EngineConfig } from './config/engine-config.js';
 import { applyConfigPatch } from './config/validate-config.js';
 import { Checkpointer, snapshotBytes } from './durability/checkpointer.js';
+import { usearchUnavailable } from './index/usearch-graph.js';
 import { DurableStorage } from './durability/durable-storage.js';
 import { recoverAtStart } from './durability/startup-recovery.js';
 import { EngramError } from './errors.js';
@@ -276,7 +277,7 @@ export class Engine implements SessionContext {
     return { config: this.current, hash: this.hash, generation: this.generation };
   }
 
-  /** Where background index rebuilds (after a new hnsw.m or efConstruction) stand. */
+  /** Where background index rebuilds (after a new hnsw.m, efConstruction, backend or quantization) stand. */
   rebuildStatus() {
     return this.pool.rebuildStatus();
   }
@@ -305,7 +306,7 @@ export class Engine implements SessionContext {
 
   /**
    * Validates a partial config and applies it live, one apply at a time. dimension and metric may
-   * change only while no memory space exists; a new M or efConstruction rebuilds every space's
+   * change only while no memory space exists; a new M, efConstruction, backend or quantization rebuilds every space's
    * index in the background.
    */
   applyConfig(patch: unknown, dryRun = false): Promise<AppliedConfig> {
@@ -322,6 +323,8 @@ export class Engine implements SessionContext {
         throw new EngramError('CONFIG_NOT_LIVE', `hnsw.${changed.join(', hnsw.')} cannot change while memory spaces exist (${this.directory.size}): every stored vector has this shape; start a new engine`);
       }
     }
+    const missing = next.hnsw.backend === 'usearch' ? usearchUnavailable() : null;
+    if (missing) throw new EngramError('INVALID_CONFIG', `invalid config: 'hnsw.backend' usearch cannot run on this engine: ${missing}`);
     if (dryRun) return { config: next, hash: configHash(next), generation: this.generation };
     if (canonicalJson(next) === canonicalJson(this.current)) return this.applied;
     this.queue.resize(next.queue.capacity, next.queue.highPriorityRatio);

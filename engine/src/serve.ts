@@ -16,6 +16,7 @@ import { parseBearer } from './auth/credentials.js';
 import { KeySource } from './auth/key-source.js';
 import { EngramError } from './errors.js';
 import { hnswBuild } from './index/hnswlib-addon.js';
+import { usearchUnavailable } from './index/usearch-graph.js';
 import { INSECURE, keyAuthenticator } from './server/authentication.js';
 import { checkTlsFiles, grpcServerCredentials, httpsServer, peerTls, type TlsFiles } from './server/tls.js';
 
@@ -62,6 +63,8 @@ function setServing(health: HealthImplementation, serving: boolean): void {
 
 export async function serve(options: ServeOptions): Promise<RunningEngine> {
   if (hnswBuild.problem) throw new EngramError('INVALID_CONFIG', hnswBuild.problem);
+  const noUsearch = options.config.hnsw.backend === 'usearch' ? usearchUnavailable() : null;
+  if (noUsearch) throw new EngramError('INVALID_CONFIG', `'hnsw.backend' usearch cannot run on this engine: ${noUsearch}`);
   const engine = new Engine({
     config: options.config, log: options.log,
     ...(options.scratchDir ? { scratchDir: options.scratchDir } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}),

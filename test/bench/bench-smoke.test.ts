@@ -76,6 +76,21 @@ describe('npm run bench -- --quick', () => {
     expect(results.skewed.before).not.toBeNull();
   }, 160_000);
 
+  it('compares usearch f16 with hnswlib: the libraries alone, the engines, a hot space, and vectors held under a limit', async () => {
+    const out = join(dir, 'backends.json');
+    const { stdout } = await run('npm', ['run', '--silent', 'bench', '--', '--backend', 'usearch', '--quantization', 'f16', '--quick', '--out', out], { cwd: REPO_ROOT, timeout: 290_000, maxBuffer: 16 * 1024 * 1024 });
+    expect(stdout).toMatch(/^\| usearch f16 \| \d+ \| [\d.]+ \/ [\d.]+ \| [\d.]+ \| -?\d+ \|$/m);
+    const results = JSON.parse(readFileSync(out, 'utf8')) as {
+      raw: Array<{ index: string; recallAt10: number }>; rounds: Array<Record<string, { recallAt10: number }>>;
+      hot: Record<string, number[]>; held: Record<string, { held: number }>;
+    };
+    expect(results.raw.map((r) => r.index)).toEqual(['hnswlib-node f32', 'usearch f32', 'usearch f16', 'usearch i8']);
+    for (const kind of ['hnswlib f32', 'usearch f16']) expect(results.rounds[0]![kind]!.recallAt10).toBeGreaterThan(0.5);
+    expect(Object.values(results.hot).every((rates) => rates.length === 1 && rates[0]! > 0)).toBe(true);
+    // half-precision vectors: more of them under the same limit
+    expect(results.held['usearch f16']!.held).toBeGreaterThan(results.held['hnswlib f32']!.held);
+  }, 300_000);
+
   it('names the profiles it knows when given one it does not', async () => {
     const failed = await run('node', ['bench/dist/profiles.js', '--profiles', 'balanced,fastest'], { cwd: REPO_ROOT }).then(() => null, (e: { code: number; stderr: string }) => e);
     expect(failed?.code).toBe(2);

@@ -17,3 +17,10 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return undefined;
 }
+
+/**
+ * Decimal digits a stored vector keeps of what was sent (toBeCloseTo's precision): all of f32's
+ * under hnswlib; under ENGRAM_TEST_BACKEND=usearch the engines store f16, whose 11 significant
+ * bits keep each component within 2^-11 of itself (6e-5 at 0.13).
+ */
+export const STORED_DIGITS = process.env.ENGRAM_TEST_BACKEND === 'usearch' ? 3 : 5;

@@ -50,12 +50,13 @@ describe('container images', () => {
     expect(operator).toBeLessThan(60 * 2 ** 20);
   });
 
-  it('the engine image runs as uid 10001, carries no compiler or TypeScript sources, and its addon loads', async () => {
+  it('the engine image runs as uid 10001, carries no compiler or TypeScript sources, and its addons load', async () => {
     const inspect = JSON.parse(await docker(['image', 'inspect', ENGINE]))[0];
     expect(inspect.Config.User).toBe('10001:10001');
     const probe = await docker(['run', '--rm', '--read-only', '--entrypoint', 'sh', ENGINE, '-c',
-      'id -u; command -v g++ || echo no-compiler; ls /app/engine/src 2>/dev/null || echo no-sources; node -e "require(\'hnswlib-node\'); console.log(\'addon-ok\')"']);
-    expect(probe.split('\n')).toEqual(['10001', 'no-compiler', 'no-sources', 'addon-ok']);
+      'id -u; command -v g++ || echo no-compiler; ls /app/engine/src 2>/dev/null || echo no-sources; node -e "require(\'hnswlib-node\'); console.log(\'addon-ok\')"; '
+      + 'node -e "const { Graph } = require(\'/app/engine/native/usearch-graph.node\'); new Graph(8, \'cos\', \'f16\', 16, 64, 32); console.log(\'usearch-ok\')"']);
+    expect(probe.split('\n')).toEqual(['10001', 'no-compiler', 'no-sources', 'addon-ok', 'usearch-ok']);
   });
 
   it('the engine container serves a stream on a read-only root, drains on docker stop, and recovers its data from the volume', async () => {

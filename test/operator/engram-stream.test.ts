@@ -71,6 +71,7 @@ describe('EngramStream operator', () => {
       ['a tenant name that is not a DNS label', { tenants: [{ name: 'Acme' }] }, ['spec.tenants[0].name', 'should match']],
       ['zero workers', { workers: 0 }, ['spec.workers', 'should be greater than or equal to 1']],
       ['an unknown metric', { hnsw: { metric: 'hamming' } }, ['spec.hnsw.metric', 'must be one of cosine, l2, ip']],
+      ['f16 without usearch', { hnsw: { quantization: 'f16' } }, ['spec.hnsw', 'hnsw.quantization other than f32 needs hnsw.backend usearch']],
       ['a misspelt field', { wrokers: 4 }, ['unknown field "spec.wrokers"']],
     ];
     for (const [what, spec, expected] of cases) {
@@ -187,6 +188,36 @@ describe('EngramStream operator', () => {
     expect((await client.getConfig()).indexRebuild.spacesPending).toBe(0);
     expect((served.status as { pods?: Array<{ indexRebuild?: unknown }> }).pods?.[0]?.indexRebuild).toBeUndefined();
     await expectStored(client, 'acme-live', streamed);
+  });
+
+  it('moves every index onto usearch f16 when the CR asks, in the background, while a client streams and recalls: nothing acknowledged is lost', async () => {
+    const client = await engineAt(await pod('memory-0'));
+    const more = clusteredObservations('acme-backend', 3000, DIM, 11);
+    const session = await client.openStream({ memorySpace: 'acme-backend', tenant: 'acme', maxBatch: 100 });
+    let recalls = 0;
+    let recallErrors = 0;
+    let recalling = true;
+    const recaller = (async () => {
+      for (; recalling; recalls++) {
+        const res = await client.recall({ memorySpace: 'acme-live', vector: streamed[recalls % streamed.length]!.embedding, k: 5 }).catch(() => null);
+        if (res?.hits.length !== 5) recallErrors++;
+      }
+    })();
+    for (const [i, o] of more.entries()) {
+      await session.send(o);
+      if (i === 500) await patch('memory', { spec: { hnsw: { backend: 'usearch', quantization: 'f16' } } });
+    }
+    expect((await session.close({ drain: true })).accepted).toBe(more.length);
+    await converged('memory', 180_000);
+    recalling = false;
+    await recaller;
+    const view = await client.getConfig();
+    expect(view.config.hnsw).toMatchObject({ backend: 'usearch', quantization: 'f16' });
+    expect(view.indexRebuild.spacesPending).toBe(0);
+    expect(recalls).toBeGreaterThan(50);
+    expect(recallErrors).toBe(0);
+    await expectStored(client, 'acme-live', streamed);
+    await expectStored(client, 'acme-backend', more);
   });
 
   it('refuses a rollout policy it could not follow, naming the rule', async () => {

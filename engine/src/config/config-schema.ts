@@ -38,6 +38,10 @@ export const CONFIG_FIELDS: Readonly<Record<string, FieldRule>> = {
   'hnsw.shardOverrides': { kind: 'shardOverrides' },
   'hnsw.autoSplit.backlog': int(0, 2_000_000),
   'hnsw.autoSplit.maxShards': int(1, 16),
+  'hnsw.backend': { kind: 'string', values: ['hnswlib', 'usearch'] },
+  // i8 is left out: recall@10 0.59 against 0.998 for f16 on the same data (docs/benchmarks.md)
+  'hnsw.quantization': { kind: 'string', values: ['f32', 'f16'] },
+  'hnsw.insertThreads': int(0, 64),
   tenants: { kind: 'tenants' },
   'durability.syncPolicy': { kind: 'string', values: ['batch', 'interval', 'none'] },
   'durability.syncIntervalMs': int(1, 60_000),

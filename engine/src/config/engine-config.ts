@@ -19,6 +19,11 @@ export interface TenantConfig {
   maxSpaces: number;
 }
 
+/** The library an index is built with (see index/vector-graph.ts). */
+export type IndexBackend = 'hnswlib' | 'usearch';
+/** The precision a usearch index stores vectors at (hnswlib stores f32). */
+export type Quantization = 'f32' | 'f16';
+
 export interface HnswConfig {
   dimension: number;
   m: number;
@@ -37,6 +42,24 @@ export interface HnswConfig {
    * idle gets twice its shards, up to `maxShards` (backlog 0: off).
    */
   autoSplit: { backlog: number; maxShards: number };
+  /** The library new indexes are built with; a change rebuilds every index in the background. */
+  backend: IndexBackend;
+  /** usearch only: f16 halves a vector's memory; a change rebuilds like a backend change. */
+  quantization: Quantization;
+  /**
+   * usearch only: the most threads one insert of a batch may use, each on the core of a worker
+   * that is idle at that moment (0 = as many as there are idle workers; 1, the default = the
+   * worker's own thread only: concurrent inserts leave a few more points unreachable).
+   */
+  insertThreads: number;
+}
+
+/**
+ * The backend and quantization of an index, with the defaults that a snapshot manifest or a peer
+ * of an earlier version leaves out (its index was hnswlib, f32).
+ */
+export function graphKind(hnsw: Partial<Pick<HnswConfig, 'backend' | 'quantization'>>): { backend: IndexBackend; quantization: Quantization } {
+  return { backend: hnsw.backend ?? 'hnswlib', quantization: hnsw.quantization ?? 'f32' };
 }
 
 export interface ShardOverride {
@@ -96,6 +119,7 @@ export interface EngineConfig {
 
 export const DEFAULT_HNSW: Readonly<HnswConfig> = {
   dimension: 768, m: 16, efConstruction: 200, efSearch: 64, metric: 'cosine', shards: 1, shardOverrides: [], autoSplit: { backlog: 0, maxShards: 4 },
+  backend: 'hnswlib', quantization: 'f32', insertThreads: 1,
 };
 
 export function configForProfile(profile: ProfileName): EngineConfig {

@@ -51,6 +51,15 @@ describe('applyConfigPatch', () => {
     expect(ranges).toContain("'queue.capacity' must be in [10, 2000000]");
   });
 
+  it('takes usearch at f32 or f16, and refuses f16 on hnswlib and i8 anywhere, saying why', () => {
+    const current = resolveStartConfig();
+    expect(applyConfigPatch(current, { hnsw: { backend: 'usearch', quantization: 'f16', insertThreads: 2 } }).hnsw).toMatchObject({ backend: 'usearch', quantization: 'f16', insertThreads: 2 });
+    expect(refusal({ hnsw: { quantization: 'f16' } })).toContain("'hnsw.quantization' 'f16' needs 'hnsw.backend' usearch");
+    expect(refusal({ hnsw: { backend: 'usearch', quantization: 'i8' } })).toContain("'hnsw.quantization' must be one of f32, f16; got 'i8' (i8 is not offered: it found 0.59");
+    expect(refusal({ hnsw: { backend: 'faiss' } })).toContain("'hnsw.backend' must be one of hnswlib, usearch; got 'faiss'");
+    expect(refusal({ hnsw: { backend: 'usearch', insertThreads: 65 } })).toContain("'hnsw.insertThreads' must be in [0, 64]");
+  });
+
   it('names a bad profile together with every other problem', () => {
     const message = refusal({ profile: 'turbo', wokers: 1, workers: 99 });
     expect(message).toContain("'profile' must be one of");
@@ -100,7 +109,7 @@ describe('resolveStartConfig', () => {
     const c = resolveStartConfig();
     expect(c).toEqual(DEFAULT_CONFIG);
     expect(c).toMatchObject({ workers: 4, batch: { min: 10, max: 500 }, idleSleepMs: 1, queue: { capacity: 10_000, highPriorityRatio: 0.1 }, stealThreshold: 1000 });
-    expect(c.hnsw).toEqual({ dimension: 768, m: 16, efConstruction: 200, efSearch: 64, metric: 'cosine', shards: 1, shardOverrides: [], autoSplit: { backlog: 0, maxShards: 4 } });
+    expect(c.hnsw).toEqual({ dimension: 768, m: 16, efConstruction: 200, efSearch: 64, metric: 'cosine', shards: 1, shardOverrides: [], autoSplit: { backlog: 0, maxShards: 4 }, backend: 'hnswlib', quantization: 'f32', insertThreads: 1 });
   });
 
   it.each(PROFILE_NAMES)('resolves the %s profile to its preset', (profile) => {

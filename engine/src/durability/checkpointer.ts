@@ -13,18 +13,17 @@ import type { Logger } from '../log.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
 import type { DurableStorage } from './durable-storage.js';
+import { graphBytesPerVector } from '../index/vector-graph.js';
 
 const CHECK_EVERY_MS = 500;
 const MiB = 1024 * 1024;
 
 /**
- * Bytes a snapshot of `vectors` vectors passes through the page cache: hnswlib's graph file (the
- * vector, the level-0 links and the label of each element: 3,212 bytes at 768 dimensions and M 16;
- * a 12,000-vector file measured 3,221 a vector), plus a quarter as margin for the state file and
- * the JSON built for it.
+ * Bytes a snapshot of `vectors` vectors passes through the page cache: the graph file (see
+ * `graphBytesPerVector`), plus a quarter as margin for the state file and the JSON built for it.
  */
-export function snapshotBytes(vectors: number, hnsw: Pick<HnswConfig, 'dimension' | 'm'>): number {
-  return Math.ceil(vectors * (hnsw.dimension * 4 + (2 * hnsw.m + 1) * 4 + 8) * 1.25);
+export function snapshotBytes(vectors: number, hnsw: Pick<HnswConfig, 'dimension' | 'm' | 'backend' | 'quantization'>): number {
+  return Math.ceil(vectors * graphBytesPerVector(hnsw) * 1.25);
 }
 
 export interface CheckpointerOptions {

@@ -44,3 +44,11 @@ export interface SpaceSnapshot {
   hnsw: HnswConfig;
   lsn: number;
 }
+
+/** The part of a batch an index inserts: row i of `vectors` is observation i. */
+export interface BatchData {
+  ids: string[];
+  vectors: Float32Array;
+  contents: string[];
+  metadata: Array<Record<string, string> | null>;
+}

@@ -63,6 +63,7 @@ export function createEngineMetrics(registry = new Registry()) {
     rebuilds: new Counter({ ...r, name: 'engram_index_rebuilds_total', help: 'Memory space index rebuilds, by result', labelNames: ['result'] }),
     rebuildsPending: new Gauge({ ...r, name: 'engram_index_rebuilds_pending', help: 'Memory spaces whose index still has other HNSW parameters than the config' }),
     reshardProgress: new Gauge({ ...r, name: 'engram_index_reshard_progress_ratio', help: 'Share of the new shards of the memory space being resharded that is built (0 when none is)' }),
+    borrowedCoreSeconds: new Counter({ ...r, name: 'engram_index_borrowed_core_seconds_total', help: 'Core-seconds of idle workers that this worker\'s multi-threaded usearch inserts used (hnsw.insertThreads)', labelNames: ['worker_id'] }),
     reshards: new Counter({ ...r, name: 'engram_index_reshards_total', help: 'Memory space reshards (a change of shard count applied live), by result', labelNames: ['result'] }),
     reshardsPending: new Gauge({ ...r, name: 'engram_index_reshards_pending', help: 'Memory spaces whose shard count still differs from the config' }),
     memoryLimit: new Gauge({ ...r, name: 'engram_memory_limit_bytes', help: 'Memory the engine may use (config or cgroup; 0 = no limit)' }),

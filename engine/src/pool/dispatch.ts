@@ -246,6 +246,7 @@ export class Dispatcher {
     slot.batches++;
     const worker = String(slot.id);
     metrics.batches.inc({ worker_id: worker });
+    if (message.borrowedMs > 0) metrics.borrowedCoreSeconds.inc({ worker_id: worker }, message.borrowedMs / 1000);
     if (part.group) {
       for (const f of message.failures) part.group.failures.set(part.positions[f.index] as number, f.reason);
       slot.indexed += part.positions.length - message.failures.length;

@@ -1,16 +1,16 @@
-// Rebuilding memory space indexes with new HNSW parameters, in the background. The scheduler
-// knows the M / ef_construction each space's index was built with and rebuilds, one space at a
-// time, every space whose parameters differ from the config's, until none is left (level-based:
-// a failed rebuild is tried again). One rebuild:
+// Rebuilding memory space indexes with new HNSW parameters or another backend, in the background.
+// The scheduler knows the M / ef_construction, backend and quantization each space's index was
+// built with and rebuilds, one space at a time, every space whose shape differs from the config's,
+// until none is left (level-based: a failed rebuild is tried again). One rebuild:
 //   1. the space's worker writes a copy of the graph and starts remembering which labels change;
-//   2. a rebuild thread builds a new graph from the copy's vectors with the new M / ef_construction;
+//   2. a rebuild thread builds a new graph from the copy's vectors with the new shape;
 //   3. the worker loads the new graph, replays the changed labels into it and swaps it in, all in
 //      one message, so a recall sees either the old graph or the new one, never a mix.
 // Indexing and recalls go on against the old graph throughout; nothing is refused.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBackgroundThread } from './background-thread.js';
-import type { HnswConfig, Metric } from '../config/engine-config.js';
+import { graphKind, type HnswConfig } from '../config/engine-config.js';
 import type { Logger } from '../log.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
 import type { SpaceReport, ToWorker } from '../worker/messages.js';
@@ -20,10 +20,15 @@ import type { WorkerRequest } from './worker-slot.js';
 const REBUILD_NICE = Number(process.env.ENGRAM_WORKER_NICE ?? 10);
 const RETRY_MS = 1000;
 
-type IndexShape = Pick<HnswConfig, 'm' | 'efConstruction'>;
+/** What an index was built with that only a rebuild changes (`graphKind` fills in an older index's backend). */
+type IndexShape = Pick<HnswConfig, 'm' | 'efConstruction' | 'backend' | 'quantization'>;
 
 function shapeOf(hnsw: HnswConfig): IndexShape {
-  return { m: hnsw.m, efConstruction: hnsw.efConstruction };
+  return { m: hnsw.m, efConstruction: hnsw.efConstruction, ...graphKind(hnsw) };
+}
+
+function sameShape(a: IndexShape, b: IndexShape): boolean {
+  return a.m === b.m && a.efConstruction === b.efConstruction && a.backend === b.backend && a.quantization === b.quantization;
 }
 
 export interface SchedulerDeps {
@@ -40,7 +45,7 @@ export interface SchedulerDeps {
 
 /** Where background rebuilds stand: what an engine reports with its config. */
 export interface RebuildStatus {
-  /** Memory spaces whose index still has other M / ef_construction than the config's. */
+  /** Memory spaces whose index still has another M, ef_construction, backend or quantization than the config's. */
   spacesPending: number;
   /** Memory spaces indexed (all of them, rebuilt or not). */
   spacesTotal: number;
@@ -102,7 +107,7 @@ export class RebuildScheduler {
 
   private stale(): string[] {
     const target = shapeOf(this.deps.target());
-    return [...this.shapes].filter(([, s]) => s.m !== target.m || s.efConstruction !== target.efConstruction).map(([space]) => space);
+    return [...this.shapes].filter(([, s]) => !sameShape(s, target)).map(([space]) => space);
   }
 
   private async run(): Promise<void> {
@@ -122,7 +127,7 @@ export class RebuildScheduler {
         const report = await rebuild;
         this.builtWith(space, report.hnsw);
         metrics.rebuilds.inc({ result: 'done' });
-        log.info('memory space index rebuilt', { space, m: report.hnsw.m, efConstruction: report.hnsw.efConstruction, vectors: report.size });
+        log.info('memory space index rebuilt', { space, ...shapeOf(report.hnsw), vectors: report.size });
       } catch (e) {
         metrics.rebuilds.inc({ result: 'failed' });
         log.warn('memory space index rebuild failed; trying again', { space, error: e instanceof Error ? e.message : String(e) });
@@ -137,11 +142,11 @@ export class RebuildScheduler {
 
 export interface RebuildJob {
   sourcePath: string;
+  /** What the copy at sourcePath was built with. */
+  source: HnswConfig;
   targetPath: string;
-  metric: Metric;
-  dimension: number;
-  m: number;
-  efConstruction: number;
+  /** What the new graph is built with. */
+  target: HnswConfig;
   nice: number;
 }
 
@@ -170,8 +175,7 @@ export async function rebuildSpace(space: string, hnsw: HnswConfig, deps: Rebuil
     const copy = await deps.request(space, (key) => ({ type: 'rebuildBegin', key, space, path: sourcePath }));
     try {
       await runRebuildThread({
-        sourcePath, targetPath, metric: copy.hnsw.metric, dimension: copy.hnsw.dimension,
-        m: hnsw.m, efConstruction: hnsw.efConstruction, nice: deps.nice,
+        sourcePath, source: copy.hnsw, targetPath, target: hnsw, nice: deps.nice,
       }, (p) => deps.onProgress(space, p.total === 0 ? 1 : p.done / p.total), deps.script);
     } catch (e) {
       deps.post(space, { type: 'rebuildAbandon', space });

@@ -7,15 +7,14 @@ import type { SpaceState } from '../index/index-data.js';
 import { shardOfId } from './shard-key.js';
 
 export interface ReshardJob {
-  sources: Array<{ graphPath: string | null; ids: string[] }>;
+  /** Each old shard's graph copy, the config it was built with, and its ids by label. */
+  sources: Array<{ graphPath: string | null; hnsw: HnswConfig; ids: string[] }>;
   /** Where each new shard's graph goes (written only for a shard that gets vectors). */
   targets: string[];
   /** How many vectors each new shard gets (its graph is sized for them). */
   sizes: number[];
-  metric: HnswConfig['metric'];
-  dimension: number;
-  m: number;
-  efConstruction: number;
+  /** What the new shards are built with. */
+  hnsw: HnswConfig;
   nice: number;
 }
 
@@ -52,8 +51,8 @@ export async function buildLayout(sources: ShardCopy[], targets: string[], hnsw:
     });
   }
   await runThread({
-    sources: sources.map((s) => ({ graphPath: s.graphPath, ids: s.state?.ids ?? [] })), targets, sizes: states.map((s) => s.ids.length),
-    metric: hnsw.metric, dimension: hnsw.dimension, m: hnsw.m, efConstruction: hnsw.efConstruction, nice,
+    sources: sources.map((s) => ({ graphPath: s.graphPath, hnsw: s.state?.hnsw ?? hnsw, ids: s.state?.ids ?? [] })), targets, sizes: states.map((s) => s.ids.length),
+    hnsw, nice,
   }, onProgress, script);
   return states.map((state, i) => ({ graphPath: state.ids.length > 0 ? targets[i] as string : null, state }));
 }

@@ -3,6 +3,7 @@
 import { MessageChannel, Worker, type MessagePort, type Transferable } from 'node:worker_threads';
 import type { HnswConfig } from '../config/engine-config.js';
 import { EngramError } from '../errors.js';
+import type { IdleBoard } from '../worker/idle-board.js';
 import type { FromWorker, ToWorker, WorkerData } from '../worker/messages.js';
 import { KeyedCount } from './keyed-count.js';
 
@@ -50,13 +51,14 @@ export class WorkerSlot {
     readonly id: number,
     hnsw: HnswConfig,
     script: URL,
+    board: IdleBoard,
     private readonly onBatchDone: (slot: WorkerSlot, message: BatchDone) => void,
     private readonly onFailure: (slot: WorkerSlot, error: Error) => void,
     private readonly onRecallQuality: (message: RecallQuality) => void,
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const workerData: WorkerData = { port: port2, hnsw, nice: WORKER_NICE };
+    const workerData: WorkerData = { port: port2, hnsw, nice: WORKER_NICE, id, idleBoard: board.cells };
     this.thread = new Worker(script, { workerData, transferList: [port2], resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     this.ready = new Promise((resolve, reject) => {
       this.waiters.set('ready', { resolve: () => resolve(), reject });
@@ -65,6 +67,7 @@ export class WorkerSlot {
     this.thread.on('error', (e) => this.fail(e));
     this.thread.on('exit', (code) => {
       this.exited = true;
+      board.clear(id);
       if (!this.retiring) this.fail(new Error(`worker ${id} exited with code ${code}`));
     });
   }

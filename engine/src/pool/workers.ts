@@ -3,6 +3,7 @@
 import type { HnswConfig } from '../config/engine-config.js';
 import type { EngineMetrics } from '../metrics/engine-metrics.js';
 import type { FromWorker, ToWorker } from '../worker/messages.js';
+import { IdleBoard } from '../worker/idle-board.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface WorkerHandlers {
@@ -19,6 +20,8 @@ export interface WorkersOptions {
 
 export class Workers {
   private slots: WorkerSlot[] = [];
+  /** Which workers are idle, shared with all of them (usearch inserts borrow idle cores). */
+  private readonly board = IdleBoard.create();
 
   constructor(private readonly options: WorkersOptions) {}
 
@@ -59,7 +62,7 @@ export class Workers {
     metrics.batchFailures.inc({ worker_id: String(id), error_type: 'index' }, 0);
     metrics.workStolen.inc({ worker_id: String(id) }, 0);
     metrics.workerRestarts.inc({ worker_id: String(id) }, 0);
-    return new WorkerSlot(id, this.options.hnsw(), this.options.script,
+    return new WorkerSlot(id, this.options.hnsw(), this.options.script, this.board,
       (slot, message) => handlers.batchDone(slot, message),
       (slot, error) => handlers.failed(slot, error),
       (quality) => {

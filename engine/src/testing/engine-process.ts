@@ -37,8 +37,20 @@ export interface StartOptions {
   wrapper?: string[];
 }
 
+/**
+ * ENGRAM_TEST_BACKEND=usearch runs every engine these helpers start on usearch at f16 (unless the
+ * caller's config names a backend): `npm test` runs the engine and durability tests that touch
+ * the index once per backend (`npm run test:usearch`).
+ */
+function backendUnderTest(config: Record<string, unknown>): Record<string, unknown> {
+  const backend = process.env.ENGRAM_TEST_BACKEND;
+  if (!backend || backend === 'hnswlib' || 'hnsw.backend' in config) return config;
+  if (backend !== 'usearch') throw new Error(`ENGRAM_TEST_BACKEND must be hnswlib or usearch, got '${backend}'`);
+  return { 'hnsw.backend': 'usearch', 'hnsw.quantization': 'f16', ...config };
+}
+
 export async function startEngine(config: Record<string, unknown> = {}, extraArgs: string[] = [], options: StartOptions = {}): Promise<EngineProcess> {
-  const sets = Object.entries(config).flatMap(([k, v]) => ['--set', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`]);
+  const sets = Object.entries(backendUnderTest(config)).flatMap(([k, v]) => ['--set', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`]);
   const given = extraArgs.indexOf('--data-dir');
   const ownDir = given < 0 && !extraArgs.includes('--ephemeral') ? mkdtempSync(join(tmpdir(), 'engram-data-')) : null;
   const dataDir = given >= 0 ? (extraArgs[given + 1] ?? null) : ownDir;

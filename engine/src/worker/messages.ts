@@ -36,7 +36,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'batchDone'; batchId: number; space: string; busyMs: number; spaceSize: number; failures: Array<{ index: number; reason: string }> }
+  /** `borrowedMs`: time other workers' idle cores spent on this batch's insert threads. */
+  | { type: 'batchDone'; batchId: number; space: string; busyMs: number; borrowedMs: number; spaceSize: number; failures: Array<{ index: number; reason: string }> }
   | { type: 'recallDone'; key: string; hits: RecallHitData[]; spaceSize: number; busyMs: number }
   | { type: 'recallFailed'; key: string; reason: string }
   /** A shadow recall: how many of the exact k nearest the HNSW answer found. */
@@ -56,4 +57,7 @@ export interface WorkerData {
   hnsw: HnswConfig;
   /** Nice value for the thread (0 = normal priority). */
   nice: number;
+  /** The worker's id, and the board where every worker says whether it is idle (see idle-board.ts). */
+  id: number;
+  idleBoard: Int32Array;
 }

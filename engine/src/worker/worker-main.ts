@@ -4,18 +4,29 @@
 import { performance } from 'node:perf_hooks';
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { rmSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { availableParallelism, setPriority } from 'node:os';
 import type { HnswConfig } from '../config/engine-config.js';
 import { SpaceIndex } from '../index/space-index.js';
 import type { FetchedData } from '../index/index-data.js';
+import { IdleBoard } from './idle-board.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 
 /**
  * Spaces up to this size get sampled recalls checked by an exact search (one distance per vector,
- * each vector read out of hnswlib as a JS array): beyond it the check would cost the worker more
+ * each vector read out of the graph into JS): beyond it the check would cost the worker more
  * than the recall. Larger spaces are not measured (docs/canary.md).
  */
 const QUALITY_MAX_VECTORS = 20_000;
+
+/**
+ * Observations per insert thread in one chunk of a multi-threaded usearch insert: recalls that
+ * arrive meanwhile wait for the chunk (about 8 inserts' time), and the idle workers are counted
+ * again before the next.
+ */
+const CHUNK_PER_THREAD = 8;
+
+/** The cores this process may run on (its CPU affinity). */
+const CORES = availableParallelism();
 
 type BatchMessage = Extract<ToWorker, { type: 'batch' }>;
 type RecallMessage = Extract<ToWorker, { type: 'recall' }>;
@@ -25,10 +36,11 @@ class IndexWorker {
   private readonly backlog: ToWorker[] = [];
   private running = false;
 
-  constructor(private readonly port: MessagePort, private hnsw: HnswConfig) {}
+  constructor(private readonly port: MessagePort, private hnsw: HnswConfig, private readonly id: number, private readonly board: IdleBoard) {}
 
   start(): void {
     this.port.on('message', (message: ToWorker) => this.enqueue(message));
+    this.board.setBusy(this.id, false);
     this.post({ type: 'ready' });
   }
 
@@ -40,10 +52,12 @@ class IndexWorker {
     this.backlog.push(message);
     if (this.running) return;
     this.running = true;
+    this.board.setBusy(this.id, true);
     try {
       for (let next = this.backlog.shift(); next; next = this.backlog.shift()) this.handle(next);
     } finally {
       this.running = false;
+      this.board.setBusy(this.id, false);
     }
   }
 
@@ -156,24 +170,48 @@ class IndexWorker {
   private indexBatch(batch: BatchMessage): void {
     const started = performance.now();
     const index = this.spaceFor(batch.space);
-    const dim = index.hnsw.dimension;
     const failures: Array<{ index: number; reason: string }> = [];
     let recallTime = 0;
-    for (let i = 0; i < batch.ids.length; i++) {
+    let borrowedMs = 0;
+    const multiThreaded = index.hnsw.backend === 'usearch' && this.hnsw.insertThreads !== 1;
+    for (let from = 0; from < batch.ids.length;) {
       const before = performance.now();
       this.serveWaitingRecalls();
       recallTime += performance.now() - before;
+      const threads = multiThreaded ? 1 + this.board.spareCores(this.id, CORES, (this.hnsw.insertThreads || Infinity) - 1) : 1;
+      const to = threads === 1 ? from + 1 : Math.min(batch.ids.length, from + CHUNK_PER_THREAD * threads);
+      const chunkStarted = performance.now();
+      this.upsert(index, batch, from, to, threads, failures);
+      borrowedMs += (threads - 1) * (performance.now() - chunkStarted);
+      from = to;
+    }
+    index.lsn = Math.max(index.lsn, batch.lastLsn);
+    this.post({
+      type: 'batchDone', batchId: batch.batchId, space: batch.space,
+      busyMs: performance.now() - started - recallTime, borrowedMs, spaceSize: index.size, failures,
+    });
+  }
+
+  /**
+   * Inserts observations `from` to `to` of a batch; a failed chunk is inserted again one by one,
+   * so each failure names its observation (an insert that did go in is replaced by itself).
+   */
+  private upsert(index: SpaceIndex, batch: BatchMessage, from: number, to: number, threads: number, failures: Array<{ index: number; reason: string }>): void {
+    if (to - from > 1) {
+      try {
+        return index.upsertMany(batch, from, to, threads);
+      } catch {
+        // attributed below
+      }
+    }
+    const dim = index.hnsw.dimension;
+    for (let i = from; i < to; i++) {
       try {
         index.upsert(batch.ids[i] as string, batch.vectors, i * dim, batch.contents[i] as string, batch.metadata[i] ?? null);
       } catch (e) {
         failures.push({ index: i, reason: e instanceof Error ? e.message : String(e) });
       }
     }
-    index.lsn = Math.max(index.lsn, batch.lastLsn);
-    this.post({
-      type: 'batchDone', batchId: batch.batchId, space: batch.space,
-      busyMs: performance.now() - started - recallTime, spaceSize: index.size, failures,
-    });
   }
 
   private recall(message: RecallMessage): void {
@@ -241,4 +279,4 @@ if (data.nice > 0) {
     // not permitted here: run at normal priority
   }
 }
-new IndexWorker(data.port, data.hnsw).start();
+new IndexWorker(data.port, data.hnsw, data.id, new IdleBoard(data.idleBoard)).start();

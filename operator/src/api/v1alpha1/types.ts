@@ -31,6 +31,7 @@ export interface EngramStreamSpec {
   hnsw?: {
     dimension?: number; m?: number; efConstruction?: number; efSearch?: number; metric?: 'cosine' | 'l2' | 'ip';
     shards?: number; shardOverrides?: Array<{ spaces: string; shards: number }>; autoSplit?: { backlog?: number; maxShards?: number };
+    backend?: 'hnswlib' | 'usearch'; quantization?: 'f32' | 'f16'; insertThreads?: number;
   };
   tenants?: TenantSpec[];
   quality?: { sampleRate?: number };

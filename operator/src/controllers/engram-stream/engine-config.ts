@@ -19,8 +19,9 @@ export type ChangeClass = 'live' | 'rebuild' | 'restart' | 'scale' | 'immutable'
  */
 export const FIELD_CLASSES: Readonly<Record<string, ChangeClass>> = {
   profile: 'live', workers: 'live', batch: 'live', idleSleepMs: 'live', queue: 'live', stealThreshold: 'live',
-  'hnsw.efSearch': 'live', 'hnsw.autoSplit': 'live', tenants: 'live', quality: 'live',
+  'hnsw.efSearch': 'live', 'hnsw.autoSplit': 'live', 'hnsw.insertThreads': 'live', tenants: 'live', quality: 'live',
   'hnsw.m': 'rebuild', 'hnsw.efConstruction': 'rebuild', 'hnsw.shards': 'rebuild', 'hnsw.shardOverrides': 'rebuild',
+  'hnsw.backend': 'rebuild', 'hnsw.quantization': 'rebuild',
   'hnsw.dimension': 'immutable', 'hnsw.metric': 'immutable',
   image: 'restart', imagePullPolicy: 'restart', ports: 'restart', resources: 'restart',
   'storage.size': 'immutable', 'storage.className': 'immutable', 'storage.retainOnDelete': 'live',
