@@ -140,8 +140,8 @@ const spec = object('The desired engine workload. Every field left out takes the
       backlog: configInt('hnsw.autoSplit.backlog', 'Queued observations of one space over which it is split (default 0: never).'),
       maxShards: configInt('hnsw.autoSplit.maxShards', 'Most shards automatic splitting gives a space (default 4).'),
     }),
-    backend: oneOf('The library indexes are built with (default hnswlib): usearch stores vectors at f16 if asked (half the memory, the same recall on the data measured) and inserts a hot space on the cores of idle workers. A change rebuilds every index in the background, as an M change does.', valuesOf('hnsw.backend')),
-    quantization: oneOf('usearch only: the precision vectors are stored at (default f32; f16 halves their memory). i8 is not offered (recall@10 0.59 measured, f16 0.998). A change rebuilds every index in the background.', valuesOf('hnsw.quantization')),
+    backend: oneOf('The library indexes are built with (default hnswlib). usearch can store vectors at f16 (see quantization) and insert a hot space on idle workers\' cores (see insertThreads). A change rebuilds every index in the background, as an M change does.', valuesOf('hnsw.backend')),
+    quantization: oneOf('usearch only: the precision vectors are stored at (default f32; f16 takes half a vector\'s bytes, recall@10 0.998 where f32 had 0.9995 on the data measured). i8 is not offered (recall@10 0.59 on the same data). A change rebuilds every index in the background.', valuesOf('hnsw.quantization')),
     insertThreads: configInt('hnsw.insertThreads', 'usearch only: most threads one insert may use, each on the core of a worker idle at that moment (0: every idle worker; default 1: none borrowed, as concurrent inserts leave a few more points unreachable). Changes live.'),
     metric: immutable(
       oneOf('Distance metric (default cosine). Immutable: every index was built for it.', valuesOf('hnsw.metric'), { default: DEFAULT_HNSW.metric }),
