@@ -1,4 +1,4 @@
-// `npm run bench -- --quick` and a small `npm run bench:ingest-floor` end to end, so the benchmarks
+// `npm run bench -- --quick`, a small `npm run bench:ingest-floor` and `bench:peers -- --quick` end to end, so the benchmarks
 // never rot: they start real engines and servers, stream, recall and print their tables. Their
 // figures are not judged here (no timing assertions on a shared machine); what is checked is that
 // every stage ran and accounted for every observation.
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { PeerFigures } from '../../bench/dist/peer-run.js';
 import { REPO_ROOT } from '../operator/operator-harness.js';
 
 const run = promisify(execFile);
@@ -90,6 +91,24 @@ describe('npm run bench -- --quick', () => {
     // half-precision vectors: more of them under the same limit
     expect(results.held['usearch f16']!.held).toBeGreaterThan(results.held['hnswlib f32']!.held);
   }, 300_000);
+
+  it('compares Engram with LanceDB and hnswlib-node on the same data: every figure measured, every write found', async () => {
+    const out = join(dir, 'peers.json');
+    const { stdout } = await run('npm', ['run', '--silent', 'bench:peers', '--', '--quick', '--out', out], { cwd: REPO_ROOT, timeout: 230_000, maxBuffer: 16 * 1024 * 1024 });
+    expect(stdout).toMatch(/^\| lancedb \| 2,000 \|/m);
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { results: PeerFigures[] };
+    expect(results.results.map((r) => r.system)).toEqual(['engram', 'lancedb', 'hnswlib']);
+    for (const r of results.results) {
+      const size = r.sizes[0]!;
+      expect(size.vectors, r.system).toBe(2000);
+      // approximate search over clustered data: far above chance (10 of 2,000), whatever the store
+      expect(size.idle.recallAt10, r.system).toBeGreaterThan(0.8);
+      expect(size.underIngest.written, r.system).toBeGreaterThan(0);
+      expect(size.residentBytes, r.system).toBeGreaterThan(0);
+      expect(size.diskBytes, r.system).toBeGreaterThan(0);
+      for (const figure of [r.single.rate, r.batched.rate, r.freshness.p50Ms, size.fillRate]) expect(figure, r.system).toBeGreaterThan(0);
+    }
+  }, 240_000);
 
   it('names the profiles it knows when given one it does not', async () => {
     const failed = await run('node', ['bench/dist/profiles.js', '--profiles', 'balanced,fastest'], { cwd: REPO_ROOT }).then(() => null, (e: { code: number; stderr: string }) => e);

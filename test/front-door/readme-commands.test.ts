@@ -112,6 +112,7 @@ describe('the README on a fresh clone', () => {
     ['node bench/dist/scale.js --help', 'usage: node bench/dist/scale.js'],
     ['node bench/dist/memory.js --help', 'usage: node bench/dist/memory.js'],
     ['node bench/dist/recall-under-ingest.js --help', 'usage: node bench/dist/recall-under-ingest.js'],
+    ['node bench/dist/peers.js --help', 'usage: node bench/dist/peers.js'],
   ])('answers `%s`', async (command, usage) => {
     const result = await sh(command, clone, 60_000);
     expect(result.code, result.stderr).toBe(0);

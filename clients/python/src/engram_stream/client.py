@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequ
 
 from ._generated import engram_pb2 as pb
 from .aio.client import AsyncEngramClient
-from .aio.stream import DEFAULT_REPLY_TIMEOUT_S, AckCallback, AsyncObservationStream, Outcome, Tracked
+from .aio.stream import DEFAULT_REPLY_TIMEOUT_S, AckCallback, AsyncObservationStream, Outcome, ReceiptBase, Tracked
 from .channel import TLS
 from .types import EngineConfig, FetchResult, RecallResult, StreamCounts, Vector
 
@@ -37,37 +37,15 @@ class _IoThread:
         self.loop.close()
 
 
-class Receipt:
-    """What `send` returns: `receipt.accepted.result()` (durable in the engine's log) and
-    `receipt.indexed.result()` (searchable), concurrent futures that raise `ObservationRejected`
-    or `StreamFailed`."""
+class Receipt(ReceiptBase["concurrent.futures.Future[None]"]):
+    """`receipt.accepted.result()`, `receipt.indexed.result()`: concurrent futures that raise
+    `ObservationRejected` or `StreamFailed`."""
 
-    __slots__ = ("_tracked", "_loop", "_accepted", "_indexed")
+    __slots__ = ("_loop",)
 
     def __init__(self, tracked: Tracked, loop: asyncio.AbstractEventLoop):
-        self._tracked, self._loop = tracked, loop
-        self._accepted: Optional[concurrent.futures.Future[None]] = None
-        self._indexed: Optional[concurrent.futures.Future[None]] = None
-
-    @property
-    def id(self) -> str:
-        return self._tracked.id
-
-    @property
-    def sequence(self) -> int:
-        return self._tracked.sequence
-
-    @property
-    def accepted(self) -> "concurrent.futures.Future[None]":
-        if self._accepted is None:
-            self._accepted = self._future_of(self._tracked.accepted)
-        return self._accepted
-
-    @property
-    def indexed(self) -> "concurrent.futures.Future[None]":
-        if self._indexed is None:
-            self._indexed = self._future_of(self._tracked.indexed)
-        return self._indexed
+        super().__init__(tracked)
+        self._loop = loop
 
     def _future_of(self, outcome: Outcome) -> "concurrent.futures.Future[None]":
         future: concurrent.futures.Future[None] = concurrent.futures.Future()

@@ -16,7 +16,7 @@ import asyncio
 import math
 import time
 from collections import OrderedDict
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, Generic, List, Mapping, Optional, Sequence, TypeVar
 
 import grpc
 
@@ -81,16 +81,19 @@ class Tracked:
         self.indexed.resolve(error)
 
 
-class AsyncReceipt:
-    """What `send` returns: `await receipt.accepted` (durable in the engine's log) and
-    `await receipt.indexed` (searchable), each raising `ObservationRejected` or `StreamFailed`."""
+F = TypeVar("F")
 
-    __slots__ = ("_tracked", "_loop", "_accepted", "_indexed")
 
-    def __init__(self, tracked: Tracked, loop: asyncio.AbstractEventLoop):
-        self._tracked, self._loop = tracked, loop
-        self._accepted: Optional[asyncio.Future[None]] = None
-        self._indexed: Optional[asyncio.Future[None]] = None
+class ReceiptBase(Generic[F]):
+    """What `send` returns: a future for each stage of one observation, made on first use (so a
+    caller that never looks leaves no unretrieved exception behind). The futures' kind is the API's."""
+
+    __slots__ = ("_tracked", "_accepted", "_indexed")
+
+    def __init__(self, tracked: Tracked):
+        self._tracked = tracked
+        self._accepted: Optional[F] = None
+        self._indexed: Optional[F] = None
 
     @property
     def id(self) -> str:
@@ -101,32 +104,45 @@ class AsyncReceipt:
         return self._tracked.sequence
 
     @property
-    def accepted(self) -> "asyncio.Future[None]":
-        # made on first use, so a caller that never looks leaves no unretrieved exception behind
+    def accepted(self) -> F:
+        """Resolves once the engine has the observation in its log (durable)."""
         if self._accepted is None:
-            self._accepted = _future_of(self._tracked.accepted, self._loop)
+            self._accepted = self._future_of(self._tracked.accepted)
         return self._accepted
 
     @property
-    def indexed(self) -> "asyncio.Future[None]":
+    def indexed(self) -> F:
+        """Resolves once a recall can find the observation."""
         if self._indexed is None:
-            self._indexed = _future_of(self._tracked.indexed, self._loop)
+            self._indexed = self._future_of(self._tracked.indexed)
         return self._indexed
 
+    def _future_of(self, outcome: Outcome) -> F:
+        raise NotImplementedError
 
-def _future_of(outcome: Outcome, loop: asyncio.AbstractEventLoop) -> "asyncio.Future[None]":
-    future: asyncio.Future[None] = loop.create_future()
 
-    def settle(error: Optional[BaseException]) -> None:
-        if future.done():
-            return
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
+class AsyncReceipt(ReceiptBase["asyncio.Future[None]"]):
+    """`await receipt.accepted`, `await receipt.indexed`: each raises `ObservationRejected` or `StreamFailed`."""
 
-    outcome.on_done(settle)
-    return future
+    __slots__ = ("_loop",)
+
+    def __init__(self, tracked: Tracked, loop: asyncio.AbstractEventLoop):
+        super().__init__(tracked)
+        self._loop = loop
+
+    def _future_of(self, outcome: Outcome) -> "asyncio.Future[None]":
+        future: asyncio.Future[None] = self._loop.create_future()
+
+        def settle(error: Optional[BaseException]) -> None:
+            if future.done():
+                return
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+        outcome.on_done(settle)
+        return future
 
 
 class AsyncObservationStream:
