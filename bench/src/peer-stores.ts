@@ -56,10 +56,11 @@ function selfResidentBytes(): number {
   return processUsage(process.pid)?.rssBytes ?? 0;
 }
 
+/** One collection's stream, how many observations were given to it, and who waits for all of them to be indexed. */
+interface EngramSession { stream: ObservationStream; sent: number; waiters: Array<() => void> }
+
 class EngramStore implements PeerStore {
-  private readonly streams = new Map<string, ObservationStream>();
-  /** Per collection: how many observations were sent, and how many the engine reported indexed. */
-  private readonly indexed = new Map<string, { sent: number; waiters: Array<() => void> }>();
+  private readonly sessions = new Map<string, EngramSession>();
 
   private constructor(private readonly engine: EngineProcess, private readonly client: EngramClient, private readonly dataDir: string) {}
 
@@ -69,33 +70,30 @@ class EngramStore implements PeerStore {
     return new EngramStore(engine, engine.client(), dataDir);
   }
 
-  private async stream(collection: string, maxBatch: number): Promise<ObservationStream> {
-    let stream = this.streams.get(collection);
-    if (!stream) {
-      stream = await this.client.openStream({ memorySpace: collection, maxBatch });
-      const state = { sent: 0, waiters: [] as Array<() => void> };
-      this.indexed.set(collection, state);
-      stream.on('ack', () => {
-        if (stream!.counts.indexed < state.sent) return;
-        for (const w of state.waiters.splice(0)) w();
+  private async session(collection: string, maxBatch: number): Promise<EngramSession> {
+    let session = this.sessions.get(collection);
+    if (!session) {
+      const created: EngramSession = { stream: await this.client.openStream({ memorySpace: collection, maxBatch }), sent: 0, waiters: [] };
+      created.stream.on('ack', () => {
+        if (created.stream.counts.indexed >= created.sent) for (const w of created.waiters.splice(0)) w();
       });
-      this.streams.set(collection, stream);
+      this.sessions.set(collection, created);
+      session = created;
     }
-    return stream;
+    return session;
   }
 
-  /** Waits until the engine has reported every observation sent on the collection's stream indexed. */
+  /** Waits until the engine has reported every observation given to the collection's stream indexed. */
   private async allIndexed(collection: string): Promise<void> {
-    const stream = this.streams.get(collection)!;
-    const state = this.indexed.get(collection)!;
-    if (stream.counts.indexed >= state.sent) return;
-    await new Promise<void>((resolve) => state.waiters.push(resolve));
+    const session = this.sessions.get(collection)!;
+    if (session.stream.counts.indexed >= session.sent) return;
+    await new Promise<void>((resolve) => session.waiters.push(resolve));
   }
 
   async write(collection: string, id: number, vector: Float32Array): Promise<void> {
-    const stream = await this.stream(collection, 256);
-    this.indexed.get(collection)!.sent++;
-    await stream.send({ id: String(id), embedding: vector });
+    const session = await this.session(collection, 256);
+    session.sent++;
+    await session.stream.send({ id: String(id), embedding: vector });
   }
 
   async insertOne(collection: string, id: number, vector: Float32Array): Promise<void> {
@@ -104,11 +102,10 @@ class EngramStore implements PeerStore {
   }
 
   async insertMany(collection: string, ids: number[], vectors: Float32Array[], batch: number): Promise<void> {
-    const stream = await this.stream(collection, batch);
-    const state = this.indexed.get(collection)!;
+    const session = await this.session(collection, batch);
     for (const [n, id] of ids.entries()) {
-      state.sent++;
-      await stream.send({ id: String(id), embedding: vectors[n]! });
+      session.sent++;
+      await session.stream.send({ id: String(id), embedding: vectors[n]! });
     }
     await this.allIndexed(collection);
   }
@@ -144,7 +141,7 @@ class EngramStore implements PeerStore {
   }
 
   async close(): Promise<void> {
-    for (const stream of this.streams.values()) await stream.close({ drain: false }).catch(() => undefined);
+    for (const { stream } of this.sessions.values()) await stream.close({ drain: false }).catch(() => undefined);
     await this.engine.stop();
   }
 }

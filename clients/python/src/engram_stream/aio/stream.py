@@ -349,6 +349,7 @@ class AsyncObservationStream:
             self._unindexed += n
             for tracked in self._in_window(first, last):
                 tracked.accepted.resolve()
+                tracked.embedding = b""  # never resent once accepted: only its outcome waits for INDEXED
                 self._awaiting_index[tracked.sequence] = tracked
             self._settle(last)
             self._send_window = min(self._max_in_flight, self._send_window + math.ceil(n * WINDOW_STEP / self._send_window))
