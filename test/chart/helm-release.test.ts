@@ -82,7 +82,7 @@ describe('helm install of the engram-operator chart', () => {
     expect(out).toContain('STATUS: deployed');
     expect(out).toContain(`kubectl -n ${NS} rollout status deployment/${RELEASE}`);
     await kubectl('-n', NS, 'rollout', 'status', `deployment/${RELEASE}`, '--timeout=60s');
-    await kubectl('wait', '--for=condition=Established', 'crd/engramstreams.engram.io', '--timeout=30s');
+    await cluster.waitEstablished('engramstreams.engram.io');
     const [pod] = await operatorPods();
     expect(pod!.spec.serviceAccountName).toBe(RELEASE);
     // what the chart's RBAC allows, asked of the API server as that account

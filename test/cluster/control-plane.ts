@@ -24,6 +24,8 @@ export interface ControlPlane {
   kubectlPath: string;
   /** Runs kubectl against this cluster; resolves with stdout, rejects with stderr in the message. */
   kubectl(args: string[], input?: string): Promise<string>;
+  /** Waits until a CustomResourceDefinition is Established (its kind is served). */
+  waitEstablished(crd: string, timeoutMs?: number): Promise<void>;
   logs(component: string): string;
   stop(): Promise<void>;
 }
@@ -159,8 +161,19 @@ export async function startControlPlane(): Promise<ControlPlane> {
     });
     if (input !== undefined) child.stdin?.end(input);
   });
+  // Polled rather than `kubectl wait --for=condition=Established`: until the controller first writes
+  // the CRD's status, that command fails at once ("accessor error: <nil> is of the type <nil>")
+  // instead of waiting, which a CI run met.
+  const waitEstablished = async (crd: string, timeoutMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    const established = `jsonpath={.status.conditions[?(@.type=="Established")].status}`;
+    while ((await kubectl(['get', 'crd', crd, '-o', established])).trim() !== 'True') {
+      if (Date.now() > deadline) throw new Error(`crd/${crd} not Established within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   return {
-    dir, kubeconfig, server, versions, stop, kubectlPath, kubectl, restartApiServer,
+    dir, kubeconfig, server, versions, stop, kubectlPath, kubectl, restartApiServer, waitEstablished,
     logs: (component) => {
       try {
         return execFileSync('tail', ['-n', '50', join(dir, `${component}.log`)], { encoding: 'utf8' });

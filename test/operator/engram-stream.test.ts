@@ -93,7 +93,7 @@ describe('EngramStream operator', () => {
       },
     }));
     await kubectl('apply', '-f', join(oc.dir, 'servicemonitor-crd.yaml'));
-    await kubectl('wait', '--for=condition=Established', 'crd/servicemonitors.monitoring.coreos.com', '--timeout=30s');
+    await oc.cluster.waitEstablished('servicemonitors.monitoring.coreos.com');
 
 
     await kubectl('apply', '-f', join(REPO_ROOT, 'examples', 'engramstream.yaml')); // workers 2, tenant acme at 5,000/s, 1Gi

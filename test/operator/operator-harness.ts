@@ -62,7 +62,7 @@ export async function startOperatorCluster(images: Record<string, string[]> = {}
   const agent = new NodeAgent({ kubeconfig: cluster.kubeconfig, nodeName: 'engram-node-0', rootDir: join(dir, 'node'), images: { ...localImages(REPO_ROOT), ...images } });
   await agent.start();
   await cluster.kubectl(['apply', '-f', join(REPO_ROOT, 'crds')]);
-  await cluster.kubectl(['wait', '--for=condition=Established', 'crd/engramstreams.engram.io', '--timeout=30s']);
+  await cluster.waitEstablished('engramstreams.engram.io');
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const operators: OperatorProcess[] = [];
