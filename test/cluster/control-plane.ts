@@ -161,13 +161,16 @@ export async function startControlPlane(): Promise<ControlPlane> {
     });
     if (input !== undefined) child.stdin?.end(input);
   });
-  // Polled rather than `kubectl wait --for=condition=Established`: until the controller first writes
-  // the CRD's status, that command fails at once ("accessor error: <nil> is of the type <nil>")
-  // instead of waiting, which a CI run met.
+  // Polled and read here rather than `kubectl wait --for=condition=Established` (or a jsonpath
+  // filter): until the controller first writes the CRD's conditions they are null, and both fail at
+  // once ("<nil> is of the type <nil>", "<nil> is not array or slice") instead of waiting; CI met both.
   const waitEstablished = async (crd: string, timeoutMs = 30_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
-    const established = `jsonpath={.status.conditions[?(@.type=="Established")].status}`;
-    while ((await kubectl(['get', 'crd', crd, '-o', established])).trim() !== 'True') {
+    const established = async () => {
+      const { status } = JSON.parse(await kubectl(['get', 'crd', crd, '-o', 'json'])) as { status?: { conditions?: Array<{ type: string; status: string }> | null } };
+      return (status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True');
+    };
+    while (!(await established())) {
       if (Date.now() > deadline) throw new Error(`crd/${crd} not Established within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
