@@ -1,9 +1,9 @@
 // One store's run for `npm run bench:peers`, in a process of its own (forked by peers.ts with
 // --expose-gc), so the resident memory it reports is that store's and nothing else's. The vectors
-// are made here from the same seed as the parent's, a chunk at a time and dropped once written:
-// the parent sends only the queries and their true neighbours.
+// are made (or read) here from the same source as the parent's, a chunk at a time and dropped once
+// written: the parent sends only the queries and their true neighbours.
 import { rmSync } from 'node:fs';
-import { ClusteredVectors } from '@engram/engine/synthetic';
+import { vectorsFor, type PeerData, type VectorSource } from './peer-data.js';
 import { openStore, type PeerStore, type PeerSystem } from './peer-stores.js';
 import { quantile } from './quantiles.js';
 
@@ -11,7 +11,7 @@ export interface PeerPlan {
   system: PeerSystem;
   dir: string;
   dimension: number;
-  seed: number;
+  data: PeerData;
   /** Vector counts at which the base collection is measured, ascending. */
   sizes: number[];
   queries: number[][];
@@ -57,14 +57,12 @@ export interface PeerFigures {
 
 const BASE = 'base';
 const CHUNK = 5000;
-/** Vectors from other clusters (another seed): written beside the searches, never among their nearest. */
-const OTHER_SEED_OFFSET = 1000;
 
 function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function fill(store: PeerStore, vectors: ClusteredVectors, from: number, to: number): Promise<number> {
+async function fill(store: PeerStore, vectors: VectorSource, from: number, to: number): Promise<number> {
   let seconds = 0;
   for (let start = from; start < to; start += CHUNK) {
     const count = Math.min(CHUNK, to - start);
@@ -101,10 +99,10 @@ async function measureSearch(store: PeerStore, plan: PeerPlan, truth: number[][]
 let nextOtherId = 50_000_000;
 
 /**
- * Writes vectors of other clusters into the base collection as fast as the store takes them (in
- * calls of 100; Engram streams them), until stopped or `cap`.
+ * Writes other vectors (other clusters, or other sentences) into the base collection as fast as
+ * the store takes them (in calls of 100; Engram streams them), until stopped or `cap`.
  */
-function ingestBeside(store: PeerStore, other: ClusteredVectors, cap: number): () => Writer {
+function ingestBeside(store: PeerStore, other: VectorSource, cap: number): () => Writer {
   return () => {
     let stopped = false;
     const written = (async () => {
@@ -126,7 +124,7 @@ const FRESHNESS_GIVE_UP_MS = 5000;
  * Writes one vector at a time and searches for it (k = 10: an HNSW graph can leave a point its own
  * top-1 misses, which recall@10 already counts) until a search returns it.
  */
-async function measureFreshness(store: PeerStore, other: ClusteredVectors, samples: number): Promise<PeerFigures['freshness']> {
+async function measureFreshness(store: PeerStore, other: VectorSource, samples: number): Promise<PeerFigures['freshness']> {
   const ms: number[] = [];
   let notFound = 0;
   let heldNotFound = 0;
@@ -146,7 +144,7 @@ async function measureFreshness(store: PeerStore, other: ClusteredVectors, sampl
   return { p50Ms: quantile(ms, 0.5), p99Ms: quantile(ms, 0.99), notFound, heldNotFound };
 }
 
-async function measureSingle(store: PeerStore, vectors: ClusteredVectors, count: number): Promise<PeerFigures['single']> {
+async function measureSingle(store: PeerStore, vectors: VectorSource, count: number): Promise<PeerFigures['single']> {
   const ms: number[] = [];
   const began = performance.now();
   for (let i = 0; i < count; i++) {
@@ -158,7 +156,7 @@ async function measureSingle(store: PeerStore, vectors: ClusteredVectors, count:
   return { rate: count / ((performance.now() - began) / 1000), p50Ms: quantile(ms, 0.5), p99Ms: quantile(ms, 0.99) };
 }
 
-async function measureBatched(store: PeerStore, vectors: ClusteredVectors, count: number): Promise<PeerFigures['batched']> {
+async function measureBatched(store: PeerStore, vectors: VectorSource, count: number): Promise<PeerFigures['batched']> {
   const began = performance.now();
   for (let start = 0; start < count; start += 100) {
     const n = Math.min(100, count - start);
@@ -173,8 +171,8 @@ export async function runPeer(plan: PeerPlan): Promise<PeerFigures> {
   const store = await openStore(plan.system, plan.dir, plan.dimension);
   try {
     const residentBefore = store.residentBytes();
-    const base = new ClusteredVectors({ dimension: plan.dimension, seed: plan.seed });
-    const other = new ClusteredVectors({ dimension: plan.dimension, seed: plan.seed + OTHER_SEED_OFFSET });
+    const base = vectorsFor(plan.data, plan.dimension, 'base');
+    const other = vectorsFor(plan.data, plan.dimension, 'other');
     const sizes: SizeFigures[] = [];
     let filled = 0;
     for (const size of plan.sizes) {
@@ -194,8 +192,8 @@ export async function runPeer(plan: PeerPlan): Promise<PeerFigures> {
     }
     await store.settled(BASE); // freshness on an idle store: what the last writer streamed is indexed first
     const freshness = await measureFreshness(store, other, plan.freshness);
-    const single = await measureSingle(store, new ClusteredVectors({ dimension: plan.dimension, seed: plan.seed + 2 * OTHER_SEED_OFFSET }), plan.single);
-    const batched = await measureBatched(store, new ClusteredVectors({ dimension: plan.dimension, seed: plan.seed + 3 * OTHER_SEED_OFFSET }), plan.batched);
+    const single = await measureSingle(store, vectorsFor(plan.data, plan.dimension, 'single'), plan.single);
+    const batched = await measureBatched(store, vectorsFor(plan.data, plan.dimension, 'batched'), plan.batched);
     return { system: plan.system, sizes, single, batched, freshness };
   } finally {
     await store.close();

@@ -1,18 +1,20 @@
 // `npm run bench:peers`: Engram against the embedded stores users compare it with, on the same
 // data in the same run: LanceDB (@lancedb/lancedb, embedded, its HNSW index) and hnswlib-node
 // alone. Each store runs in a process of its own, one after the other (they would share 2 cores
-// otherwise), on clustered 768-dimension vectors made from one seed: writes one per call and in
+// otherwise), on clustered 768-dimension vectors made from one seed, or on sentence embeddings
+// from a file (--vectors, written by bench/scripts/embed-corpus.py): writes one per call and in
 // calls of 100 until searchable, the time from a write to the first search that finds it, search
 // k = 10 latency and recall@10 against exact brute force (idle, and while vectors of other
-// clusters are written beside it), resident memory and disk after each size.
+// clusters, or sentences far from every query, are written beside it), resident memory and disk
+// after each size.
 import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClusteredVectors } from '@engram/engine/synthetic';
 import { withEngineTunables } from '@engram/engine/testing';
 import { commandLine } from './command-line.js';
+import { checkFits, describeEmbeddings, dot, fileParts, fileRows, unit, vectorsFor, type EmbeddingsDescription, type PeerData } from './peer-data.js';
 import { PEER_SYSTEMS, HNSW, type PeerSystem } from './peer-stores.js';
 import type { PeerFigures, PeerPlan, SizeFigures } from './peer-run.js';
 import { exactNeighbours } from './recall-check.js';
@@ -27,6 +29,7 @@ const args = commandLine({
   systems: { type: 'string', default: PEER_SYSTEMS.join(',') },
   dimension: { type: 'string', default: '768' },
   seed: { type: 'string', default: '7' },
+  vectors: { type: 'string', default: '' },
   quick: { type: 'boolean', default: false },
   out: { type: 'string', default: 'bench/results/peers.json' },
 }, {
@@ -34,7 +37,8 @@ const args = commandLine({
   help: {
     sizes: 'vector counts at which search, memory and disk are measured', queries: 'search queries per measurement', single: 'vectors written one per call',
     batched: 'vectors written in calls of 100', freshness: 'write-to-found samples', 'ingest-cap': 'most vectors written beside one search measurement',
-    systems: `which of ${PEER_SYSTEMS.join(', ')}`, dimension: 'vector dimension', seed: 'the data\'s seed',
+    systems: `which of ${PEER_SYSTEMS.join(', ')}`, dimension: 'vector dimension (clustered data)', seed: 'the clustered data\'s seed',
+    vectors: 'sentence embeddings to use instead of clustered data: a .f32 file from bench/scripts/embed-corpus.py',
     quick: 'a smoke run: 2,000 vectors, 50 queries, 100 single and 500 batched writes, 10 freshness samples', out: 'where the JSON results go',
   },
 });
@@ -45,7 +49,8 @@ const systems = args.systems.split(',').map((s) => {
   if (!(PEER_SYSTEMS as readonly string[]).includes(s)) throw new Error(`unknown system '${s}': one of ${PEER_SYSTEMS.join(', ')}`);
   return s as PeerSystem;
 });
-const dimension = Number(args.dimension);
+const embeddings: EmbeddingsDescription | undefined = args.vectors ? describeEmbeddings(args.vectors) : undefined;
+const dimension = embeddings?.dimension ?? Number(args.dimension);
 const seed = Number(args.seed);
 const MiB = 1024 * 1024;
 
@@ -54,18 +59,42 @@ function packageVersion(name: string): string {
   return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
-/** The same vectors every store gets (the children make them from the seed), the queries after them, and the truth. */
+/** The same vectors every store gets (the children make or read them too), the queries, and the truth. */
 function plan(): Omit<PeerPlan, 'system' | 'dir'> {
-  const generator = new ClusteredVectors({ dimension, seed });
-  const base = generator.take(Math.max(...sizes));
-  const queries = generator.take(Number(quick ? 50 : args.queries));
+  const counts = {
+    queries: Number(quick ? 50 : args.queries), single: Number(quick ? 100 : args.single), batched: Number(quick ? 500 : args.batched),
+    freshness: Number(quick ? 10 : args.freshness), ingestCap: Number(quick ? 500 : args['ingest-cap']),
+  };
+  const need = {
+    base: Math.max(...sizes), queries: counts.queries, single: counts.single, batched: counts.batched,
+    // the writer beside the searches writes calls of 100, at each size; then the freshness samples
+    other: Math.ceil(counts.ingestCap / 100) * 100 * sizes.length + counts.freshness,
+  };
+  let data: PeerData = { kind: 'clustered', seed };
+  let base: Float32Array[];
+  let queries: Float32Array[];
+  if (args.vectors) {
+    checkFits(args.vectors, embeddings!.count, need);
+    [base, queries] = [fileRows(args.vectors, dimension, 0, need.base), fileRows(args.vectors, dimension, need.base, need.queries)];
+  } else {
+    const source = vectorsFor(data, dimension, 'base');
+    base = source.take(need.base);
+    queries = source.take(need.queries); // from the base's clusters
+  }
   const truth: Record<number, number[][]> = {};
   for (const size of sizes) truth[size] = exactNeighbours(base.slice(0, size), queries, 10).map((s) => [...s]);
-  return {
-    dimension, seed, sizes, queries: queries.map((q) => Array.from(q)), truth,
-    single: Number(quick ? 100 : args.single), batched: Number(quick ? 500 : args.batched), freshness: Number(quick ? 10 : args.freshness),
-    ingestCap: Number(quick ? 500 : args['ingest-cap']),
-  };
+  if (args.vectors) {
+    // each query's 10th true neighbour in the smallest collection: what is written beside must stay beyond it
+    const bar = queries.map((q, i) => Math.min(...truth[Math.min(...sizes)]![i]!.map((row) => dot(unit(q), unit(base[row]!)))));
+    data = { kind: 'file', path: args.vectors, rows: fileParts(args.vectors, embeddings!.count, dimension, need, queries, bar) };
+  }
+  const { single, batched, freshness, ingestCap } = counts;
+  return { dimension, data, sizes, queries: queries.map((q) => Array.from(q)), truth, single, batched, freshness, ingestCap };
+}
+
+function dataLine(): string {
+  if (!embeddings) return `clustered, seed ${seed}`;
+  return `sentence embeddings by ${embeddings.model} from ${args.vectors} (${embeddings.count.toLocaleString('en-US')} of ${embeddings.sentences.toLocaleString('en-US')} sentences found)`;
 }
 
 function run(system: PeerSystem, shared: Omit<PeerPlan, 'system' | 'dir'>): Promise<PeerFigures> {
@@ -97,6 +126,7 @@ function printWrites(results: PeerFigures[]): void {
 
 function printSearch(results: PeerFigures[]): void {
   console.log('\nsearch k = 10 (ms) and recall@10 against exact brute force; memory and disk');
+  if (embeddings) console.log('(what is written beside the searches: sentences no query has nearer than its 10th true neighbour, so the truth holds under ingest)');
   console.log('| system | vectors | idle p50 / p99 | recall | under ingest p50 / p99 | recall | written meanwhile | resident (added) | disk |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
@@ -121,7 +151,7 @@ function printRatios(results: PeerFigures[]): void {
 
 async function main(): Promise<void> {
   const versions = { lancedb: packageVersion('@lancedb/lancedb'), hnswlib: packageVersion('hnswlib-node'), engram: packageVersion('@engram/engine') };
-  console.log(`peers: ${systems.join(', ')}; ${sizes.join(', ')} vectors of ${dimension} dimensions (clustered, seed ${seed}); HNSW M ${HNSW.m}, efConstruction ${HNSW.efConstruction}, ef ${HNSW.efSearch}, cosine`);
+  console.log(`peers: ${systems.join(', ')}; ${sizes.join(', ')} vectors of ${dimension} dimensions (${dataLine()}); HNSW M ${HNSW.m}, efConstruction ${HNSW.efConstruction}, ef ${HNSW.efSearch}, cosine`);
   console.log(`versions: @lancedb/lancedb ${versions.lancedb} (IVF_HNSW_SQ, one partition), hnswlib-node ${versions.hnswlib}, engram engine ${versions.engram} (balanced profile)`);
   const shared = plan();
   const results: PeerFigures[] = [];
@@ -130,7 +160,7 @@ async function main(): Promise<void> {
   printSearch(results);
   printRatios(results);
   mkdirSync(dirname(args.out), { recursive: true });
-  writeFileSync(args.out, JSON.stringify({ versions, sizes, dimension, seed, hnsw: HNSW, results }, null, 2));
+  writeFileSync(args.out, JSON.stringify({ versions, sizes, dimension, data: embeddings ? { vectors: args.vectors, ...embeddings } : { seed }, hnsw: HNSW, results }, null, 2));
   console.log(`\nwritten to ${args.out}`);
 }
 

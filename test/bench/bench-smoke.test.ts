@@ -3,12 +3,13 @@
 // figures are not judged here (no timing assertions on a shared machine); what is checked is that
 // every stage ran and accounted for every observation.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PeerFigures } from '../../bench/dist/peer-run.js';
+import { ClusteredVectors } from '../../engine/dist/synthetic/clustered-vectors.js';
 import { REPO_ROOT } from '../operator/operator-harness.js';
 
 const run = promisify(execFile);
@@ -109,6 +110,29 @@ describe('npm run bench -- --quick', () => {
       for (const figure of [r.single.rate, r.batched.rate, r.freshness.p50Ms, size.fillRate]) expect(figure, r.system).toBeGreaterThan(0);
     }
   }, 240_000);
+
+  it('takes its vectors from an embeddings file, and refuses one too small for the run, saying what it needs', async () => {
+    // the format bench/scripts/embed-corpus.py writes: float32 rows, and their description beside them
+    // (what is written beside the searches comes last, from other clusters: far from every query)
+    const embeddings = (rows: number, name: string) => {
+      const path = join(dir, `${name}.f32`);
+      const vectors = [...new ClusteredVectors({ dimension: 32, seed: 3 }).take(2650), ...new ClusteredVectors({ dimension: 32, seed: 4 }).take(rows - 2650)];
+      writeFileSync(path, Buffer.concat(vectors.map((v) => Buffer.from(v.buffer))));
+      writeFileSync(join(dir, `${name}.json`), JSON.stringify({ dimension: 32, count: rows, model: 'clustered (test)', sentences: rows, sources: [] }));
+      return path;
+    };
+    const out = join(dir, 'peers-file.json');
+    // --quick needs 2,000 base, 50 queries, 100 single, 500 batched, and 510 beside the searches and for freshness
+    const { stdout } = await run('npm', ['run', '--silent', 'bench:peers', '--', '--quick', '--systems', 'hnswlib', '--vectors', embeddings(3160, 'enough'), '--out', out],
+      { cwd: REPO_ROOT, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
+    expect(stdout).toContain('2000 vectors of 32 dimensions (sentence embeddings by clustered (test)');
+    const { dimension, results } = JSON.parse(readFileSync(out, 'utf8')) as { dimension: number; results: PeerFigures[] };
+    expect(dimension).toBe(32);
+    expect(results[0]!.sizes[0]!.idle.recallAt10).toBeGreaterThan(0.8);
+    const refused = await run('npm', ['run', '--silent', 'bench:peers', '--', '--quick', '--systems', 'hnswlib', '--vectors', embeddings(3159, 'short')], { cwd: REPO_ROOT })
+      .then(() => null, (e: { stderr: string }) => e);
+    expect(refused?.stderr).toContain('short.f32 holds 3159 vectors; this run needs 3160 (base 2000, queries 50, single 100, batched 500, other 510)');
+  }, 90_000);
 
   it('names the profiles it knows when given one it does not', async () => {
     const failed = await run('node', ['bench/dist/profiles.js', '--profiles', 'balanced,fastest'], { cwd: REPO_ROOT }).then(() => null, (e: { code: number; stderr: string }) => e);
