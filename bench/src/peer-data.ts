@@ -4,6 +4,7 @@
 // punish HNSW; embeddings of real text are what users store.
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { ClusteredVectors } from '@engram/engine/synthetic';
+import { dot, normalised } from './recall-check.js';
 
 /** What each part of a run writes or asks: disjoint, so no query is among what was written. */
 export type Part = 'base' | 'queries' | 'other' | 'single' | 'batched';
@@ -60,9 +61,9 @@ export function fileParts(path: string, rowCount: number, dimension: number, nee
     rows[part] = range(at, need[part]);
     at += need[part];
   }
-  const unitQueries = queries.map(unit);
+  const unitQueries = queries.map(normalised);
   const far = (v: Float32Array) => {
-    const u = unit(v);
+    const u = normalised(v);
     return unitQueries.every((q, i) => dot(q, u) < bar[i]!);
   };
   const candidates = new EmbeddingRows(path, dimension, range(at, rowCount - at));
@@ -70,17 +71,6 @@ export function fileParts(path: string, rowCount: number, dimension: number, nee
   for (let row = at; row < rowCount && rows.other.length < need.other; row++) if (far(candidates.next())) rows.other.push(row);
   if (rows.other.length < need.other) throw tooSmall(path, `has ${rows.other.length} rows after the others far enough from every query to write beside the searches`, need);
   return rows;
-}
-
-export function unit(v: Float32Array): Float32Array {
-  const norm = Math.sqrt(dot(v, v)) || 1;
-  return v.map((x) => x / norm);
-}
-
-export function dot(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let d = 0; d < a.length; d++) sum += a[d]! * b[d]!;
-  return sum;
 }
 
 /** Seeds of the clustered parts: other clusters than the base's, never among a query's nearest. */

@@ -14,10 +14,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withEngineTunables } from '@engram/engine/testing';
 import { commandLine } from './command-line.js';
-import { checkFits, describeEmbeddings, dot, fileParts, fileRows, unit, vectorsFor, type EmbeddingsDescription, type PeerData } from './peer-data.js';
+import { checkFits, describeEmbeddings, fileParts, fileRows, vectorsFor, type EmbeddingsDescription, type PeerData } from './peer-data.js';
 import { PEER_SYSTEMS, HNSW, type PeerSystem } from './peer-stores.js';
 import type { PeerFigures, PeerPlan, SizeFigures } from './peer-run.js';
-import { exactNeighbours } from './recall-check.js';
+import { dot, exactNeighbours, normalised } from './recall-check.js';
 
 const args = commandLine({
   sizes: { type: 'string', default: '20000,100000' },
@@ -85,7 +85,7 @@ function plan(): Omit<PeerPlan, 'system' | 'dir'> {
   for (const size of sizes) truth[size] = exactNeighbours(base.slice(0, size), queries, 10).map((s) => [...s]);
   if (args.vectors) {
     // each query's 10th true neighbour in the smallest collection: what is written beside must stay beyond it
-    const bar = queries.map((q, i) => Math.min(...truth[Math.min(...sizes)]![i]!.map((row) => dot(unit(q), unit(base[row]!)))));
+    const bar = queries.map((q, i) => Math.min(...truth[Math.min(...sizes)]![i]!.map((row) => dot(normalised(q), normalised(base[row]!)))));
     data = { kind: 'file', path: args.vectors, rows: fileParts(args.vectors, embeddings!.count, dimension, need, queries, bar) };
   }
   const { single, batched, freshness, ingestCap } = counts;

@@ -9,18 +9,20 @@ export function exactNeighbours(vectors: Float32Array[], queries: Float32Array[]
   const unit = vectors.map(normalised);
   return queries.map((query) => {
     const q = normalised(query);
-    const scored = unit.map((v, i) => {
-      let dot = 0;
-      for (let d = 0; d < q.length; d++) dot += v[d]! * q[d]!;
-      return [i, dot] as const;
-    });
+    const scored = unit.map((v, i) => [i, dot(v, q)] as const);
     return new Set(scored.sort((a, b) => b[1] - a[1]).slice(0, k).map(([i]) => i));
   });
 }
 
-function normalised(v: Float32Array): Float32Array {
-  const norm = Math.sqrt(v.reduce((sum, x) => sum + x * x, 0)) || 1;
+export function normalised(v: Float32Array): Float32Array {
+  const norm = Math.sqrt(dot(v, v)) || 1;
   return v.map((x) => x / norm);
+}
+
+export function dot(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let d = 0; d < a.length; d++) sum += a[d]! * b[d]!;
+  return sum;
 }
 
 /**
